@@ -1,0 +1,1 @@
+"""DoseLedger: a radiation-dose monitoring service."""

@@ -1,0 +1,55 @@
+"""The small error hierarchy of DoseLedger.
+
+Every error carries a full sentence that names the evidence (which object, what
+was found, what was expected). The web layer maps the classes to HTTP statuses;
+nothing below it knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class DoseLedgerError(Exception):
+    """Base class of every error DoseLedger raises on purpose."""
+
+
+class RejectedObject(DoseLedgerError):
+    """An object that was received but cannot become (part of) a study document."""
+
+    #: short machine-readable reason, used in the event log and JSON errors
+    code = "rejected"
+
+
+class NotDicom(RejectedObject):
+    """The bytes are empty, truncated or not a DICOM Part 10 file."""
+
+    code = "not-dicom"
+
+
+class NotADoseObject(RejectedObject):
+    """A readable DICOM object that carries no dose information DoseLedger knows."""
+
+    code = "not-a-dose-object"
+
+
+class InvalidDoseReport(RejectedObject):
+    """A dose object whose content breaks the template in a way we cannot repair."""
+
+    code = "invalid-dose-report"
+
+
+class TooLarge(RejectedObject):
+    """An upload larger than the configured limit."""
+
+    code = "too-large"
+
+
+class NotFound(DoseLedgerError):
+    """A requested record does not exist."""
+
+
+class ConfigurationError(DoseLedgerError):
+    """A setting is missing or malformed; raised at start."""
+
+
+class DatabaseUnavailable(DoseLedgerError):
+    """The database cannot be reached; the caller should retry later."""
