@@ -1,14 +1,135 @@
 """Pure extraction: a pydicom Dataset becomes a study document fragment.
 
-Contract (relied on by ingest, the CLI and the tests)::
-
-    extract(ds, *, not_patient_patterns=DEFAULT_NOT_PATIENT_PATTERNS) -> dict
-
-returns a *fragment*: the study-level fields of DESIGN.md (``study_instance_uid``,
-``modalities``, ``study_date_time``, ``patient``, ``equipment``, and one or more of
-``ct``, ``projection``, ``radiopharmaceutical``) plus ``report``, a dict that
-identifies the object itself (``sop_instance_uid``, ``sop_class_uid``, ``kind``)
-and holds the object's own accumulated blocks. ``service.merge`` folds fragments
-into the stored study document. Raises :class:`service.errors.NotADoseObject`
-or :class:`service.errors.InvalidDoseReport`; never touches a database.
+``extract(ds, not_patient_patterns=...)`` returns a *fragment*: the study-level
+fields of DESIGN.md (``study_instance_uid``, ``modalities``, ``study_date_time``,
+``patient``, ``equipment``...), one section (``ct``, ``projection`` or
+``radiopharmaceutical``) and ``report``, which identifies the object itself
+(``sop_instance_uid``, ``sop_class_uid``, ``series_instance_uid``, ``kind``),
+holds the report's own context (observer, irradiation start and end...) and
+``notes``, the repairs made on the way, for the event log. ``service.merge``
+folds fragments into the stored study document. Raises
+:class:`service.errors.NotADoseObject` or :class:`service.errors.InvalidDoseReport`;
+never touches a database.
 """
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from service.errors import InvalidDoseReport, NotADoseObject
+from service.extract import ct, header
+from service.extract.header import DEFAULT_NOT_PATIENT_PATTERNS
+from service.extract.sr import Notes, code_key, describe_code, document_title
+
+#: SR storage SOP classes that can carry a dose report (PS3.4 B.5).
+SR_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.88.67",  # X-Ray Radiation Dose SR
+        "1.2.840.10008.5.1.4.1.1.88.68",  # Radiopharmaceutical Radiation Dose SR
+        "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR (early GE and Siemens dose reports)
+        "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR
+        "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR
+        "1.2.840.10008.5.1.4.1.1.88.35",  # Extensible SR
+    }
+)
+
+XRAY_DOSE_REPORT = ("DCM", "113701")
+PROCEDURE_REPORTED = ("DCM", "121058")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What one template or header reader found in an object."""
+
+    section: str  # "ct", "projection" or "radiopharmaceutical"
+    content: dict[str, Any]  # the section: accumulated blocks and event arrays
+    modalities: list[str]
+    context: dict[str, Any]  # report-level items that are not study fields
+    kind: str  # "rdsr", "rrdsr", "esr" or "image"
+
+
+Reader = Callable[[Dataset, Notes], Extracted]
+
+
+def _sr_kind(ds: Dataset) -> str:
+    return "esr" if ds.SOPClassUID != "1.2.840.10008.5.1.4.1.1.88.67" else "rdsr"
+
+
+def read_xray_dose_report(ds: Dataset, notes: Notes) -> Extracted:
+    """Read an X-Ray Radiation Dose Report (TID 10001 or TID 10011)."""
+    if ct.is_ct_report(ds):
+        section, context = ct.extract_ct(ds, notes)
+        return Extracted("ct", section, ["CT"], context, _sr_kind(ds))
+    raise NotADoseObject(
+        "it is an X-Ray Radiation Dose Report without CT Accumulated Dose Data or CT Acquisition "
+        "containers; projection x-ray reports (TID 10001) are not read yet"
+    )
+
+
+#: Readers of dose SRs by document title.
+SR_READERS: dict[tuple[str, str], Reader] = {XRAY_DOSE_REPORT: read_xray_dose_report}
+
+
+def choose_reader(ds: Dataset) -> Reader:
+    """Pick the reader for an object from its SOP class and content, or refuse it."""
+    sop_class = str(ds.get("SOPClassUID", ""))
+    if sop_class in SR_CLASSES:
+        title = document_title(ds)
+        if title in SR_READERS:
+            return SR_READERS[title]
+        found = describe_code(ds.ConceptNameCodeSequence[0]) if title else "missing"
+        raise NotADoseObject(f"it is not a dose report: its document title is {found}")
+    name = UID(sop_class).name if sop_class else "an object without a SOP Class UID"
+    raise NotADoseObject(
+        f"it is {name} (Modality {ds.get('Modality', 'unknown')}), which carries no dose information"
+    )
+
+
+def _identify_events(content: dict[str, Any], sop_instance_uid: str, notes: Notes) -> None:
+    """Give every event without an Irradiation Event UID a stable one (UUID-derived 2.25 UID)."""
+    for index, event in enumerate(content.get("events", [])):
+        if not event.get("irradiation_event_uid"):
+            uid = f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, f'{sop_instance_uid}/{index}').int}"
+            event["irradiation_event_uid"] = uid
+            notes.append(f"event {index + 1} has no Irradiation Event UID; identified as {uid}")
+
+
+def extract(ds: Dataset, *, not_patient_patterns: Sequence[str] = DEFAULT_NOT_PATIENT_PATTERNS) -> dict[str, Any]:
+    """Build a study document fragment from one dose object."""
+    reader = choose_reader(ds)
+    notes: Notes = []
+    study = header.study_fields(ds, notes)
+    sop_instance_uid = header.text(ds, "SOPInstanceUID")
+    if not study["study_instance_uid"] or not sop_instance_uid:
+        raise InvalidDoseReport("it has no Study Instance UID or no SOP Instance UID")
+    found = reader(ds, notes)
+    _identify_events(found.content, sop_instance_uid, notes)
+    procedure = found.context.pop("procedure_reported", None)
+    return {
+        **study,
+        "modalities": found.modalities,
+        "procedure_reported": procedure,
+        "patient": header.patient_fields(ds, study["study_date_time"], not_patient_patterns, notes),
+        "equipment": {
+            **header.equipment_fields(ds, notes),
+            "device_observer_uid": found.context.get("device_observer_uid"),
+        },
+        found.section: found.content,
+        "report": {
+            "sop_instance_uid": sop_instance_uid,
+            "sop_class_uid": str(ds.SOPClassUID),
+            "series_instance_uid": header.text(ds, "SeriesInstanceUID"),
+            "kind": found.kind,
+            "context": found.context,
+            "notes": notes,
+        },
+    }
+
+
+__all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "SR_READERS", "Extracted", "choose_reader", "code_key", "extract"]

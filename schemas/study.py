@@ -1,0 +1,212 @@
+"""The study document's schema: the one definition of each field (DESIGN.md).
+
+Every write is validated against it, and its field metadata (``label``,
+``unit``) names export columns and page headings. Schemas list the fields that
+checks, pages and exports rely on; the rest of each report is kept as sent
+(``unknown = INCLUDE``), so a report never loses a value for want of a field.
+Numbers are stored in the template's unit, given in each field's ``unit``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields
+
+from service.errors import InvalidDoseReport
+
+
+class Number(fields.Field):
+    """A finite int or float, never a string or a bool; optionally not negative."""
+
+    def __init__(self, *, minimum: float | None = None, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+        self.minimum = minimum
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValidationError(f"Expected a finite number, found {value!r}.")
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"Expected at least {self.minimum}, found {value!r}.")
+        return value
+
+
+class When(fields.Field):
+    """A BSON date (a Python datetime), or None."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, datetime):
+            raise ValidationError(f"Expected a date-time, found {value!r}.")
+        return value
+
+
+def num(label: str, unit: str | None = None, *, dose: bool = False) -> Number:
+    """Declare a number with its label and unit; doses may not be negative."""
+    return Number(minimum=0 if dose else None, metadata={"label": label, "unit": unit})
+
+
+def text(label: str) -> fields.String:
+    """Declare a text field with its label."""
+    return fields.String(allow_none=True, metadata={"label": label})
+
+
+def when(label: str) -> When:
+    """Declare a date-time field with its label."""
+    return When(metadata={"label": label})
+
+
+class Open(Schema):
+    """Base of every schema here: fields not declared are kept as they are."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class CodedValue(Open):
+    """A coded value: ``{code_value, coding_scheme_designator, code_meaning}``."""
+
+    code_value = fields.String(required=True)
+    coding_scheme_designator = fields.String(required=True)
+    code_meaning = fields.String(allow_none=True)
+
+
+def code(label: str) -> fields.Nested:
+    """Declare a coded value with its label."""
+    return fields.Nested(CodedValue, allow_none=True, metadata={"label": label})
+
+
+class Patient(Open):
+    """Patient and Patient Study modules, without identifying data (PS3.3 C.7.1, C.7.2)."""
+
+    age = text("Age")
+    age_years = num("Age", "years")
+    sex = text("Sex")
+    weight_kg = num("Weight", "kg")
+    height_m = num("Height", "m")
+    not_patient_indicator = text("Test patient?")
+
+
+class Equipment(Open):
+    """General Equipment module (PS3.3 C.7.5.1) and the SR's device observer."""
+
+    manufacturer = text("Manufacturer")
+    manufacturer_model_name = text("Model name")
+    station_name = text("Station name")
+    institution_name = text("Institution")
+    institutional_department_name = text("Department")
+    device_serial_number = text("Serial number")
+    software_versions = text("Software versions")
+    device_observer_uid = text("Device observer UID")
+
+
+class Summary(Open):
+    """Per-study totals computed at write time (service.summary)."""
+
+    number_of_events = Number(minimum=0, metadata={"label": "No. events"})
+    total_dlp = num("Total DLP", "mGy·cm", dose=True)
+    max_ctdivol = num("Max CTDIvol", "mGy", dose=True)
+    total_dap = num("Total DAP", "Gy·m²", dose=True)
+    total_rp_dose = num("Total dose at RP", "Gy", dose=True)
+    total_fluoro_time = num("Total fluoro time", "s", dose=True)
+    total_agd_left = num("AGD left", "mGy", dose=True)
+    total_agd_right = num("AGD right", "mGy", dose=True)
+    total_administered_activity = num("Administered activity", "Bq", dose=True)
+
+
+class CtSource(Open):
+    """CT X-Ray Source Parameters (TID 10013)."""
+
+    identification_of_the_xray_source = text("X-ray source")
+    kvp = num("kVp", "kV")
+    maximum_xray_tube_current = num("Maximum tube current", "mA")
+    xray_tube_current = num("Tube current", "mA")
+    exposure_time_per_rotation = num("Exposure time per rotation", "s")
+
+
+class CtEvent(Open):
+    """CT Irradiation Event Data (TID 10013), with parameters and dose folded in."""
+
+    irradiation_event_uid = fields.String(required=True, metadata={"label": "Irradiation event UID"})
+    date_time_started = when("Date time started")
+    acquisition_protocol = text("Acquisition protocol")
+    target_region = code("Target region")
+    ct_acquisition_type = code("Acquisition type")
+    exposure_time = num("Exposure time", "s")
+    scanning_length = num("Scanning length", "mm")
+    nominal_single_collimation_width = num("Nominal single collimation width", "mm")
+    nominal_total_collimation_width = num("Nominal total collimation width", "mm")
+    pitch_factor = num("Pitch factor")
+    mean_ctdivol = num("Mean CTDIvol", "mGy", dose=True)
+    ctdiw_phantom_type = code("CTDIw phantom type")
+    dlp = num("DLP", "mGy·cm", dose=True)
+    sources = fields.List(fields.Nested(CtSource), metadata={"label": "X-ray sources"})
+    dose_check = fields.Dict(allow_none=True, metadata={"label": "Dose check"})
+
+
+class CtAccumulated(Open):
+    """CT Accumulated Dose Data (TID 10012)."""
+
+    ct_dose_length_product_total = num("CT dose length product total", "mGy·cm", dose=True)
+    total_number_of_irradiation_events = Number(minimum=0, metadata={"label": "Total number of irradiation events"})
+
+
+class Ct(Open):
+    """CT Radiation Dose (TID 10011)."""
+
+    accumulated = fields.Nested(CtAccumulated, allow_none=True)
+    events = fields.List(fields.Nested(CtEvent))
+
+
+class Report(Open):
+    """One dose object that contributed to the study."""
+
+    sop_instance_uid = fields.String(required=True)
+    sop_class_uid = fields.String(required=True)
+    kind = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    received_at = When(required=True)
+    via = fields.String(required=True)
+
+
+class Study(Open):
+    """A study document: one per Study Instance UID."""
+
+    study_instance_uid = fields.String(required=True, metadata={"label": "Study instance UID"})
+    modalities = fields.List(fields.String(), required=True)
+    study_date_time = when("Study date time")
+    accession_number = text("Accession number")
+    study_id = text("Study ID")
+    study_description = text("Study description")
+    requested_procedure_description = text("Requested procedure")
+    procedure_reported = code("Procedure reported")
+    patient = fields.Nested(Patient, required=True)
+    equipment = fields.Nested(Equipment, required=True)
+    summary = fields.Nested(Summary, required=True)
+    ct = fields.Nested(Ct)
+    reports = fields.List(fields.Nested(Report), required=True)
+    created_at = When(required=True)
+    updated_at = When(required=True)
+    revision = fields.Integer(strict=True, required=True)
+
+
+_STUDY = Study()
+
+
+def _describe(errors: Any, path: str = "") -> list[str]:
+    if isinstance(errors, dict):
+        return [line for key, value in errors.items() for line in _describe(value, f"{path}.{key}".lstrip("."))]
+    if isinstance(errors, list) and all(isinstance(e, str) for e in errors):
+        return [f"{path}: {' '.join(errors)}"]
+    return [f"{path}: {errors}"]
+
+
+def validate_study(document: dict[str, Any]) -> None:
+    """Raise :class:`InvalidDoseReport` naming each field that breaks the schema."""
+    errors = _STUDY.validate(document)
+    if errors:
+        raise InvalidDoseReport("the study document is invalid: " + "; ".join(_describe(errors)))

@@ -1,0 +1,275 @@
+"""Walk a DICOM SR content tree into nested dictionaries (PS3.3 C.17.3).
+
+One walker serves every dose template. A :class:`Template` says, per concept,
+where a container goes (folded into its parent, a single sub-document, or an
+array of sub-documents), which unit a number is stored in and which numbers are
+counts. Everything else follows the document rules of DESIGN.md: a field is the
+snake_case of the concept's standard code meaning, a coded value is a
+``{code_value, coding_scheme_designator, code_meaning}`` dict. Concepts are
+matched by (scheme, code value), never by meaning text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.sr._snomed_dict import mapping as _SNOMED_MAPPING
+from pydicom.sr.codedict import codes
+
+from service.extract import quirks, units
+from service.extract.dicomtime import parse_date, parse_datetime, parse_time
+
+CodeKey = tuple[str, str]
+"""A concept as (coding scheme designator, code value); SRT is normalised to SCT."""
+
+Notes = list[str]
+
+
+def code_key(item: Dataset) -> CodeKey:
+    """Return the normalised (scheme, value) of a code sequence item."""
+    scheme = str(item.get("CodingSchemeDesignator", "") or "").strip()
+    value = str(item.get("CodeValue", "") or item.get("LongCodeValue", "") or "").strip()
+    if scheme in ("SRT", "SNM3"):
+        return "SCT", _SNOMED_MAPPING["SRT"].get(value, value)
+    return scheme, value
+
+
+def dcm(code: Any) -> CodeKey:
+    """Return the key of a pydicom ``Code`` (``codes.DCM.X``), normalised like :func:`code_key`."""
+    scheme = code.scheme_designator
+    if scheme == "SRT":
+        return "SCT", _SNOMED_MAPPING["SRT"].get(code.value, code.value)
+    return scheme, code.value
+
+
+def coded(item: Dataset) -> dict[str, str]:
+    """Return a coded value as stored: code value, scheme and meaning as sent."""
+    return {
+        "code_value": str(item.get("CodeValue", "") or item.get("LongCodeValue", "") or ""),
+        "coding_scheme_designator": str(item.get("CodingSchemeDesignator", "") or ""),
+        "code_meaning": str(item.get("CodeMeaning", "") or ""),
+    }
+
+
+@lru_cache(maxsize=1)
+def _dcm_meanings() -> dict[str, str]:
+    return {getattr(codes.DCM, kw).value: getattr(codes.DCM, kw).meaning for kw in codes.DCM.dir()}
+
+
+#: Concept names from SNOMED CT used by the dose templates (PS3.16), by SCT code.
+SCT_NAMES = {
+    "272741003": "laterality",
+    "408730004": "procedure_context",
+    "363703001": "has_intent",
+    "260686004": "method",
+    "121401": "derivation",
+    "246513007": "anatomical_structure",
+    "363698007": "finding_site",
+}
+
+
+def snake_case(text: str) -> str:
+    """Return the field name for a code meaning: ``Mean CTDIvol`` -> ``mean_ctdivol``."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)  # DateTime -> Date Time
+    text = text.replace("-", "")  # X-Ray -> XRay
+    return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+
+
+def field_name(key: CodeKey, sent_meaning: str, overrides: Mapping[CodeKey, str]) -> str:
+    """Name a concept from the standard's meaning, falling back to the sent one."""
+    if key in overrides:
+        return overrides[key]
+    scheme, value = key
+    if scheme == "DCM" and value in _dcm_meanings():
+        return snake_case(_dcm_meanings()[value])
+    if scheme == "SCT" and value in SCT_NAMES:
+        return SCT_NAMES[value]
+    return snake_case(sent_meaning) or f"{scheme}_{value}".lower()
+
+
+@dataclass(frozen=True)
+class Node:
+    """Where a container or repeating item lands in its parent.
+
+    ``key`` None folds the container's children into the parent; a dotted key
+    (``dose_check.alert``) nests; ``repeats`` makes it an array of sub-documents.
+    """
+
+    key: str | None
+    repeats: bool = False
+
+
+@dataclass(frozen=True)
+class Template:
+    """The concept tables that drive the walk for one template family."""
+
+    nodes: Mapping[CodeKey, Node] = field(default_factory=dict)
+    units: Mapping[CodeKey, str] = field(default_factory=dict)
+    integers: frozenset[CodeKey] = frozenset()
+    names: Mapping[CodeKey, str] = field(default_factory=dict)
+
+    def merged(self, other: Template) -> Template:
+        """Return a template holding both tables (``other`` wins on conflicts)."""
+        return Template(
+            nodes={**self.nodes, **other.nodes},
+            units={**self.units, **other.units},
+            integers=self.integers | other.integers,
+            names={**self.names, **other.names},
+        )
+
+
+def _put(target: dict[str, Any], path: str, value: Any, repeats: bool, notes: Notes) -> None:
+    """Place ``value`` at ``path``; a second value for a single field keeps both."""
+    *parents, name = path.split(".")
+    for parent in parents:
+        target = target.setdefault(parent, {})
+    if repeats:
+        target.setdefault(name, []).append(value)
+    elif name not in target:
+        target[name] = value
+    elif target[name] != value:
+        existing = target[name]
+        target[name] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        notes.append(f"{name} occurs more than once where the template allows one; kept every value")
+
+
+def _fold(target: dict[str, Any], child: dict[str, Any], notes: Notes) -> None:
+    for name, value in child.items():
+        if isinstance(value, list) and isinstance(target.get(name), list):
+            target[name].extend(value)
+        else:
+            _put(target, name, value, False, notes)
+
+
+class Walker:
+    """Turn content items into a dict following a :class:`Template`."""
+
+    def __init__(self, template: Template, notes: Notes) -> None:
+        self.template = template
+        self.notes = notes
+        self.readers: dict[str, Callable[[Dataset, CodeKey, str], Any]] = {
+            "CONTAINER": self._container,
+            "NUM": self._num,
+            "CODE": lambda item, key, name: coded(item.ConceptCodeSequence[0])
+            if item.get("ConceptCodeSequence")
+            else None,
+            "TEXT": self._text,
+            "UIDREF": lambda item, key, name: str(item.get("UID", "")).strip() or None,
+            "PNAME": lambda item, key, name: str(item.get("PersonName", "")) or None,
+            "DATETIME": lambda item, key, name: parse_datetime(item.get("DateTime")),
+            "DATE": lambda item, key, name: parse_date(item.get("Date")),
+            "TIME": lambda item, key, name: parse_time(item.get("Time")),
+            "COMPOSITE": self._reference,
+            "IMAGE": self._reference,
+            "WAVEFORM": self._reference,
+        }
+
+    def walk(self, items: Iterable[Dataset]) -> dict[str, Any]:
+        """Return the dict built from a sequence of content items."""
+        out: dict[str, Any] = {}
+        for item in items:
+            self._item(item, out)
+        return out
+
+    def _item(self, item: Dataset, out: dict[str, Any]) -> None:
+        names = item.get("ConceptNameCodeSequence")
+        if not names:
+            return
+        key = code_key(names[0])
+        name = field_name(key, str(names[0].get("CodeMeaning", "")), self.template.names)
+        value_type = str(item.get("ValueType", ""))
+        reader = self.readers.get(value_type)
+        if reader is None:
+            self.notes.append(f"{name}: value type {value_type or '(none)'} is not read")
+            return
+        value = reader(item, key, name)
+        node = self.template.nodes.get(key)
+        if value_type == "CONTAINER":
+            if node is not None and node.key is None:
+                _fold(out, value, self.notes)
+            else:
+                _put(out, node.key if node else name, value, bool(node and node.repeats), self.notes)
+            return
+        children = self.walk(item.ContentSequence) if "ContentSequence" in item else {}
+        if value is None and not children:
+            return
+        if node is not None and node.repeats:
+            entry = {name: value} if value is not None else {}
+            _fold(entry, children, self.notes)
+            _put(out, node.key or name, entry, True, self.notes)
+            return
+        if value is not None:
+            _put(out, name, value, False, self.notes)
+        _fold(out, children, self.notes)
+
+    def _text(self, item: Dataset, key: CodeKey, name: str) -> str | None:
+        return quirks.repair_text(str(item.get("TextValue", "")).strip(), name, self.notes) or None
+
+    def _container(self, item: Dataset, key: CodeKey, name: str) -> dict[str, Any]:
+        return self.walk(item.get("ContentSequence", []))
+
+    def _reference(self, item: Dataset, key: CodeKey, name: str) -> dict[str, str] | None:
+        refs = item.get("ReferencedSOPSequence")
+        if not refs:
+            return None
+        return {
+            "referenced_sop_class_uid": str(refs[0].get("ReferencedSOPClassUID", "")),
+            "referenced_sop_instance_uid": str(refs[0].get("ReferencedSOPInstanceUID", "")),
+        }
+
+    def _num(self, item: Dataset, key: CodeKey, name: str) -> float | int | dict[str, Any] | None:
+        measured = item.get("MeasuredValueSequence")
+        if not measured:
+            self.notes.append(f"{name}: empty measured value sequence, value left out")
+            return None
+        value = quirks.numeric_value(measured[0], name, self.notes)
+        if value is None:
+            return None
+        unit_items = measured[0].get("MeasurementUnitsCodeSequence")
+        sent = str(unit_items[0].get("CodeValue", "")).strip() if unit_items else ""
+        wanted = self.template.units.get(key)
+        if wanted is not None:
+            value = self._to_unit(value, sent, wanted, name)
+        elif sent and units.parse_or_none(sent) not in (None, ((), 1.0)):
+            return {"value": value, "unit": sent}
+        if value is not None and key in self.template.integers:
+            value = quirks.integer_count(value, name, self.notes)
+        return value
+
+    def _to_unit(self, value: float, sent: str, wanted: str, name: str) -> float | None:
+        if units.parse_or_none(wanted) == ((), 1.0):
+            return value  # a count or ratio: whatever annotation was sent, nothing converts
+        if not sent:
+            self.notes.append(f"{name}: no unit sent, taken to be {wanted}")
+            return value
+        try:
+            converted = units.convert(value, sent, wanted)
+        except units.UnknownUnit:
+            self.notes.append(f"{name}: unit {sent!r} cannot be converted to {wanted}; value left out")
+            return None
+        if sent != wanted and not units.same_unit(sent, wanted):
+            self.notes.append(f"{name}: converted {value} {sent} to {converted} {wanted}")
+        return converted
+
+
+def walk(items: Iterable[Dataset], template: Template, notes: Notes) -> dict[str, Any]:
+    """Walk content items with ``template``; append what was repaired to ``notes``."""
+    return Walker(template, notes).walk(items)
+
+
+def document_title(ds: Dataset) -> CodeKey | None:
+    """Return the (scheme, value) of an SR document's title, or None."""
+    title = ds.get("ConceptNameCodeSequence")
+    return code_key(title[0]) if title else None
+
+
+def describe_code(item: Dataset) -> str:
+    """Describe a code for error messages: ``(126000, DCM) Imaging Measurement Report``."""
+    return f"({item.get('CodeValue', '')}, {item.get('CodingSchemeDesignator', '')}) {item.get('CodeMeaning', '')}"
+
+
