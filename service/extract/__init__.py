@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
@@ -38,6 +39,10 @@ SR_CLASSES = frozenset(
         "1.2.840.10008.5.1.4.1.1.88.35",  # Extensible SR
     }
 )
+
+# Invalid values are the norm in vendor dose reports; quirks.py repairs them and
+# notes each repair for the event log, so pydicom's own warnings would only be noise.
+pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
 
 XRAY_DOSE_REPORT = ("DCM", "113701")
 PROCEDURE_REPORTED = ("DCM", "121058")

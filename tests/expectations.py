@@ -1,0 +1,106 @@
+"""Map the values OpenREM asserts (../shared/corpus/expected.json) onto our documents.
+
+OpenREM's keys follow its relational model (README of the corpus); ours follow
+DESIGN.md's nested document. ``RULES`` is the one place that says which key of
+theirs is which path of ours, as (regex on their key, our path template). Keys
+our design deliberately does not keep (patient name, ID and birth date) are in
+``NEVER_STORED``; keys about OpenREM-only features are in ``NOT_APPLICABLE``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any
+
+#: (their key pattern, our path); ``{0}`` is the first group (an index).
+RULES: list[tuple[str, str]] = [
+    (r"^accession_number$", "accession_number"),
+    (r"^study_description$", "study_description"),
+    (r"^referring_physician_name$", "referring_physician_name"),
+    (r"^generalequipmentmoduleattr\.(\w+)$", "equipment.{0}"),
+    (r"^patientstudymoduleattr\.patient_age$", "patient.age"),
+    (r"^patientstudymoduleattr\.patient_age_decimal$", "patient.age_years"),
+    (r"^patientstudymoduleattr\.patient_size$", "patient.height_m"),
+    (r"^patientstudymoduleattr\.patient_weight$", "patient.weight_kg"),
+    (r"^patientmoduleattr\.not_patient_indicator$", "patient.not_patient_indicator"),
+    (r"^series_instance_uid$", "reports.0.series_instance_uid"),
+    (r"^ctradiationdose\.procedure_reported\.(\w+)$", "procedure_reported.{0}"),
+    (r"^ctradiationdose\.observercontext\.(\w+)\.(\w+)$", "reports.0.context.{0}.{1}"),
+    (r"^ctradiationdose\.observercontext\.(\w+)$", "reports.0.context.{0}"),
+    (r"^ctradiationdose\.(\w+)\.(code_meaning|code_value)$", "reports.0.context.{0}.{1}"),
+    (r"^ctradiationdose\.(start|end)_of_xray_irradiation$", "reports.0.context.{0}_of_xray_irradiation"),
+    (r"^ctradiationdose\.ctaccumulateddosedata\.(\w+)$", "ct.accumulated.{0}"),
+    (r"^ctradiationdose\.ctirradiationeventdata\.count$", "ct.events.#"),
+    (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.ctxraysourceparameters\.(\w+)$", "ct.events.{0}.sources.0.{1}"),
+    (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(?:deviceparticipant|scanninglength)\.(\w+)$", "ct.events.{0}.{1}"),
+    (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(\w+)\.(code_meaning|code_value)$", "ct.events.{0}.{1}.{2}"),
+    (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(\w+)$", "ct.events.{0}.{1}"),
+    (r"^number_of_events$", "summary.number_of_events"),
+    (r"^total_dlp$", "summary.total_dlp"),
+]
+
+NEVER_STORED = re.compile(r"^patientmoduleattr\.patient_(name|id|birth_date)$")
+
+#: OpenREM counts per CT acquisition type; we derive them from the events (code values, CID 10013).
+ACQUISITION_TYPE_COUNTS = {
+    "number_of_axial": "113804",  # Sequenced Acquisition
+    "number_of_spiral": "116152004",  # Spiral Acquisition (SCT; P5-08001 in SRT)
+    "number_of_stationary": "113806",  # Stationary Acquisition
+    "number_of_const_angle": "113805",  # Constant Angle Acquisition
+}
+
+
+def our_path(key: str) -> str | None:
+    """Return our document path for one of OpenREM's keys, or None if no rule matches."""
+    for pattern, template in RULES:
+        match = re.match(pattern, key)
+        if match:
+            return template.format(*match.groups())
+    return None
+
+
+def lookup(doc: Any, path: str) -> Any:
+    """Follow a dotted path (list indexes as numbers, ``#`` for a length) into a document."""
+    for part in path.split("."):
+        if part == "#":
+            return len(doc)
+        if isinstance(doc, list):
+            doc = doc[int(part)] if int(part) < len(doc) else None
+        elif isinstance(doc, dict):
+            doc = doc.get(part)
+        else:
+            return None
+    return doc
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def check(doc: dict[str, Any], key: str, expected: Any, places: int | None) -> str | None:
+    """Compare one expected value with our document; return a failure message or None."""
+    if key in ACQUISITION_TYPE_COUNTS:
+        code = ACQUISITION_TYPE_COUNTS[key]
+        types = [(e.get("ct_acquisition_type") or {}).get("code_value") for e in doc["ct"]["events"]]
+        found: Any = sum(1 for t in types if t == code or (code == "116152004" and t == "P5-08001"))
+    elif key == "study_date":
+        found = doc["study_date_time"].date().isoformat() if doc["study_date_time"] else None
+    elif key == "study_time":
+        found = doc["study_date_time"].time().isoformat() if doc["study_date_time"] else None
+    elif key == "modality_type":
+        found = expected if expected in doc["modalities"] else doc["modalities"]
+    else:
+        path = our_path(key)
+        if path is None:
+            return f"{key}: no mapping rule"
+        found = _normalise(lookup(doc, path))
+    if places is not None and isinstance(expected, int | float) and isinstance(found, int | float):
+        if not math.isclose(found, expected, abs_tol=0.5 * 10**-places):
+            return f"{key}: expected {expected}, found {found}"
+    elif found != expected:
+        return f"{key}: expected {expected!r}, found {found!r}"
+    return None
