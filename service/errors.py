@@ -7,6 +7,8 @@ nothing below it knows about HTTP.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DoseLedgerError(Exception):
     """Base class of every error DoseLedger raises on purpose."""
@@ -53,3 +55,18 @@ class ConfigurationError(DoseLedgerError):
 
 class DatabaseUnavailable(DoseLedgerError):
     """The database cannot be reached; the caller should retry later."""
+
+
+class InvalidArgument(DoseLedgerError):
+    """Request arguments that break their schema; ``errors`` maps each argument to what was expected."""
+
+    code = "invalid-argument"
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        self.errors = errors
+        details = "; ".join(f"{name}: {_sentence(errors[name])}" for name in sorted(errors))
+        super().__init__(f"Invalid argument{'s' if len(errors) > 1 else ''}: {details}")
+
+
+def _sentence(messages: Any) -> str:
+    return " ".join(messages) if isinstance(messages, list) else str(messages)

@@ -1,0 +1,3 @@
+// CT CTDIvol per acquisition protocol: mongosh "$MONGODB_URI" scripts/mongosh/ct_ctdivol_by_protocol.js (parameters: lib/audit.js)
+load(__dirname + '/lib/audit.js');
+doseledgerAudit.run('ct_ctdivol_by_protocol');

@@ -1,0 +1,3 @@
+// Workload: studies per weekday and hour: mongosh "$MONGODB_URI" scripts/mongosh/workload.js (parameters: lib/audit.js)
+load(__dirname + '/lib/audit.js');
+doseledgerAudit.run('workload');

@@ -1,0 +1,1 @@
+"""Dose audits: aggregation pipelines defined once as data (see :mod:`service.audits.pipeline`)."""
