@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from service.errors import InvalidDoseReport, NotADoseObject
-from service.extract import ct, header
+from service.extract import ct, header, projection, radiopharmaceutical
 from service.extract.header import DEFAULT_NOT_PATIENT_PATTERNS
 from service.extract.sr import Notes, code_key, describe_code, document_title
 
@@ -45,6 +45,7 @@ SR_CLASSES = frozenset(
 pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
 
 XRAY_DOSE_REPORT = ("DCM", "113701")
+RADIOPHARMACEUTICAL_DOSE_REPORT = ("DCM", "113500")
 PROCEDURE_REPORTED = ("DCM", "121058")
 
 
@@ -66,19 +67,54 @@ def _sr_kind(ds: Dataset) -> str:
     return "esr" if ds.SOPClassUID != "1.2.840.10008.5.1.4.1.1.88.67" else "rdsr"
 
 
+def read_ct(ds: Dataset, notes: Notes) -> Extracted:
+    """Read a CT Radiation Dose report (TID 10011)."""
+    section, context = ct.extract_ct(ds, notes)
+    return Extracted("ct", section, ["CT"], context, _sr_kind(ds))
+
+
+def read_projection(ds: Dataset, notes: Notes) -> Extracted:
+    """Read a Projection X-Ray Radiation Dose report (TID 10001); the modality comes from its content."""
+    section, context, modality = projection.extract_projection(ds, notes)
+    return Extracted("projection", section, [modality], context, _sr_kind(ds))
+
+
+def read_siemens_summary(ds: Dataset, notes: Notes) -> Extracted:
+    """Read a Siemens private Radiation Summary Report (fluoroscopy totals only)."""
+    section, context, modality = projection.extract_siemens_summary(ds, notes)
+    return Extracted("projection", section, [modality], context, "esr")
+
+
+def read_radiopharmaceutical(ds: Dataset, notes: Notes) -> Extracted:
+    """Read a Radiopharmaceutical Radiation Dose report (TID 10021), NM or PET."""
+    section, context = radiopharmaceutical.extract_radiopharmaceutical(ds, notes)
+    return Extracted("radiopharmaceutical", section, ["NM"], context, "rrdsr")
+
+
+#: An X-Ray Radiation Dose Report is CT (TID 10011) or projection (TID 10001) by its root containers.
+XRAY_READERS: tuple[tuple[Callable[[Dataset], bool], Reader], ...] = (
+    (ct.is_ct_report, read_ct),
+    (projection.is_projection_report, read_projection),
+)
+
+
 def read_xray_dose_report(ds: Dataset, notes: Notes) -> Extracted:
     """Read an X-Ray Radiation Dose Report (TID 10001 or TID 10011)."""
-    if ct.is_ct_report(ds):
-        section, context = ct.extract_ct(ds, notes)
-        return Extracted("ct", section, ["CT"], context, _sr_kind(ds))
-    raise NotADoseObject(
-        "it is an X-Ray Radiation Dose Report without CT Accumulated Dose Data or CT Acquisition "
-        "containers; projection x-ray reports (TID 10001) are not read yet"
+    for applies, reader in XRAY_READERS:
+        if applies(ds):
+            return reader(ds, notes)
+    raise InvalidDoseReport(
+        "it is an X-Ray Radiation Dose Report without CT (113811, 113819) or projection "
+        "(113702, 113706) accumulated dose or irradiation event containers"
     )
 
 
 #: Readers of dose SRs by document title.
-SR_READERS: dict[tuple[str, str], Reader] = {XRAY_DOSE_REPORT: read_xray_dose_report}
+SR_READERS: dict[tuple[str, str], Reader] = {
+    XRAY_DOSE_REPORT: read_xray_dose_report,
+    RADIOPHARMACEUTICAL_DOSE_REPORT: read_radiopharmaceutical,
+    projection.SIEMENS_SUMMARY_TITLE: read_siemens_summary,
+}
 
 
 def choose_reader(ds: Dataset) -> Reader:
@@ -96,13 +132,23 @@ def choose_reader(ds: Dataset) -> Reader:
     )
 
 
+#: Event arrays whose entries must carry a UID: (field, what the notes call an entry, concept).
+EVENT_UIDS = {
+    "events": ("irradiation_event_uid", "event", "Irradiation Event UID"),
+    "administrations": (
+        "radiopharmaceutical_administration_event_uid", "administration", "Radiopharmaceutical Administration Event UID"
+    ),
+}
+
+
 def _identify_events(content: dict[str, Any], sop_instance_uid: str, notes: Notes) -> None:
-    """Give every event without an Irradiation Event UID a stable one (UUID-derived 2.25 UID)."""
-    for index, event in enumerate(content.get("events", [])):
-        if not event.get("irradiation_event_uid"):
-            uid = f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, f'{sop_instance_uid}/{index}').int}"
-            event["irradiation_event_uid"] = uid
-            notes.append(f"event {index + 1} has no Irradiation Event UID; identified as {uid}")
+    """Give every event without its UID a stable one (UUID-derived 2.25 UID)."""
+    for array, (identity, label, concept) in EVENT_UIDS.items():
+        for index, event in enumerate(content.get(array, [])):
+            if not event.get(identity):
+                uid = f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, f'{sop_instance_uid}/{index}').int}"
+                event[identity] = uid
+                notes.append(f"{label} {index + 1} has no {concept}; identified as {uid}")
 
 
 def extract(ds: Dataset, *, not_patient_patterns: Sequence[str] = DEFAULT_NOT_PATIENT_PATTERNS) -> dict[str, Any]:

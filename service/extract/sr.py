@@ -30,13 +30,25 @@ CodeKey = tuple[str, str]
 Notes = list[str]
 
 
-def code_key(item: Dataset) -> CodeKey:
-    """Return the normalised (scheme, value) of a code sequence item."""
-    scheme = str(item.get("CodingSchemeDesignator", "") or "").strip()
-    value = str(item.get("CodeValue", "") or item.get("LongCodeValue", "") or "").strip()
+def normalised(scheme: str, value: str) -> CodeKey:
+    """Return (scheme, value) with SNOMED RT codes (SRT, SNM3) as their SNOMED CT equivalent."""
+    scheme, value = scheme.strip(), value.strip()
     if scheme in ("SRT", "SNM3"):
         return "SCT", _SNOMED_MAPPING["SRT"].get(value, value)
     return scheme, value
+
+
+def code_key(item: Dataset) -> CodeKey:
+    """Return the normalised (scheme, value) of a code sequence item."""
+    scheme = str(item.get("CodingSchemeDesignator", "") or "")
+    return normalised(scheme, str(item.get("CodeValue", "") or item.get("LongCodeValue", "") or ""))
+
+
+def stored_key(value: Any) -> CodeKey | None:
+    """Return the normalised (scheme, value) of a stored coded value, or None for anything else."""
+    if not isinstance(value, dict) or "code_value" not in value:
+        return None
+    return normalised(str(value.get("coding_scheme_designator", "")), str(value["code_value"]))
 
 
 def dcm(code: Any) -> CodeKey:

@@ -24,6 +24,10 @@ BASES: dict[str, tuple[str, float]] = {
     "s": ("time", 1.0),
     "min": ("time", 60.0),
     "h": ("time", 3600.0),
+    "d": ("time", 86400.0),
+    "wk": ("time", 604800.0),
+    "mo": ("time", 2629800.0),  # UCUM mean Julian month
+    "a": ("time", 31557600.0),  # UCUM mean Julian year: ages in TID 10023
     "A": ("current", 1.0),
     "V": ("voltage", 1.0),
     "Bq": ("activity", 1.0),
@@ -49,6 +53,7 @@ ALIASES = {
     "kVp": "kV",
     "sec": "s",
     "mSec": "ms",
+    "pulse/s": "{pulse}/s",
 }
 
 _FACTOR = re.compile(r"^([A-Za-z]+)(-?\d+)?$")
@@ -78,16 +83,18 @@ def _parse_factor(text: str) -> tuple[str, int, float]:
 @lru_cache(maxsize=256)
 def parse(unit: str) -> tuple[Dimension, float]:
     """Return the dimension and the factor to SI-coherent units of a UCUM unit."""
-    unit = ALIASES.get(unit.strip(), unit.strip())
+    unit = ALIASES.get(unit.strip(), unit.strip()).replace("^", "")  # Siemens: Gy.cm^2
     unit = re.sub(r"\{[^}]*\}", "", unit).strip(".") or "1"
     if unit == "1" or unit == "%":
         return (), 0.01 if unit == "%" else 1.0
     dimensions: dict[str, int] = {}
     total = 1.0
-    for part in unit.split("."):
-        dimension, exponent, factor = _parse_factor(part)
-        dimensions[dimension] = dimensions.get(dimension, 0) + exponent
-        total *= factor
+    numerator, _, denominator = unit.partition("/")  # UCUM division: {pulse}/s, mGy/s
+    for text, sign in ((numerator, 1), (denominator, -1)):
+        for part in filter(None, text.split(".")):
+            dimension, exponent, factor = _parse_factor(part)
+            dimensions[dimension] = dimensions.get(dimension, 0) + sign * exponent
+            total *= factor**sign
     return tuple(sorted((d, e) for d, e in dimensions.items() if e)), total
 
 
