@@ -115,7 +115,7 @@ class Summary(Open):
     total_fluoro_time = num("Total fluoro time", "s", dose=True)
     total_agd_left = num("AGD left", "mGy", dose=True)
     total_agd_right = num("AGD right", "mGy", dose=True)
-    total_administered_activity = num("Administered activity", "Bq", dose=True)
+    total_administered_activity = num("Administered activity", "MBq", dose=True)
 
 
 class CtSource(Open):
@@ -162,6 +162,121 @@ class Ct(Open):
     events = fields.List(fields.Nested(CtEvent))
 
 
+class XrayFilter(Open):
+    """X-Ray Filters (TID 10003B)."""
+
+    xray_filter_type = code("Filter type")
+    xray_filter_material = code("Filter material")
+    xray_filter_thickness_minimum = num("Filter thickness minimum", "mm")
+    xray_filter_thickness_maximum = num("Filter thickness maximum", "mm")
+
+
+class AccumulatedAgd(Open):
+    """Accumulated Average Glandular Dose of one breast (TID 10005)."""
+
+    accumulated_average_glandular_dose = num("Accumulated AGD", "mGy", dose=True)
+    laterality = code("Laterality")
+
+
+class ProjectionAccumulated(Open):
+    """Accumulated X-Ray Dose Data of one plane (TID 10002, with TID 10004-10007)."""
+
+    acquisition_plane = code("Acquisition plane")
+    dose_area_product_total = num("DAP total", "Gy·m²", dose=True)
+    dose_rp_total = num("Dose (RP) total", "Gy", dose=True)
+    fluoro_dose_area_product_total = num("Fluoro DAP total", "Gy·m²", dose=True)
+    fluoro_dose_rp_total = num("Fluoro dose (RP) total", "Gy", dose=True)
+    total_fluoro_time = num("Total fluoro time", "s", dose=True)
+    acquisition_dose_area_product_total = num("Acquisition DAP total", "Gy·m²", dose=True)
+    acquisition_dose_rp_total = num("Acquisition dose (RP) total", "Gy", dose=True)
+    total_acquisition_time = num("Total acquisition time", "s", dose=True)
+    total_number_of_radiographic_frames = Number(minimum=0, metadata={"label": "Radiographic frames"})
+    accumulated_average_glandular_dose = fields.List(
+        fields.Nested(AccumulatedAgd), metadata={"label": "Accumulated AGD per breast"}
+    )
+
+
+class ProjectionEvent(Open):
+    """Irradiation Event X-Ray Data (TID 10003) with source, mechanical and detector data folded in."""
+
+    irradiation_event_uid = fields.String(required=True, metadata={"label": "Irradiation event UID"})
+    date_time_started = when("Date time started")
+    irradiation_event_type = code("Irradiation event type")
+    acquisition_protocol = text("Acquisition protocol")
+    acquisition_plane = code("Acquisition plane")
+    anatomical_structure = code("Anatomical structure")
+    target_region = code("Target region")
+    laterality = code("Laterality")
+    image_view = code("View")
+    dose_area_product = num("DAP", "Gy·m²", dose=True)
+    dose_rp = num("Dose (RP)", "Gy", dose=True)
+    entrance_exposure_at_rp = num("Entrance exposure at RP", "mGy", dose=True)
+    average_glandular_dose = num("AGD", "mGy", dose=True)
+    half_value_layer = num("Half value layer", "mm")
+    kvp = num("kVp", "kV")
+    xray_tube_current = num("Tube current", "mA")
+    average_xray_tube_current = num("Average tube current", "mA")
+    exposure_time = num("Exposure time", "ms")
+    pulse_width = num("Pulse width", "ms")
+    pulse_rate = num("Pulse rate", "pulse/s")
+    number_of_pulses = Number(minimum=0, metadata={"label": "Number of pulses"})
+    exposure = num("Exposure", "µAs")
+    irradiation_duration = num("Irradiation duration", "s")
+    focal_spot_size = num("Focal spot size", "mm")
+    anode_target_material = code("Anode target material")
+    xray_filters = fields.List(fields.Nested(XrayFilter), metadata={"label": "Filters"})
+    collimated_field_area = num("Collimated field area", "m²")
+    positioner_primary_angle = num("Primary angle", "°")
+    positioner_secondary_angle = num("Secondary angle", "°")
+    distance_source_to_detector = num("Source to detector distance", "mm")
+    distance_source_to_isocenter = num("Source to isocenter distance", "mm")
+    compression_thickness = num("Compression thickness", "mm")
+    compression_force = num("Compression force", "N")
+    exposure_index = num("Exposure index")
+    deviation_index = num("Deviation index")
+
+
+class Projection(Open):
+    """Projection X-Ray Radiation Dose (TID 10001): one accumulated block per plane."""
+
+    accumulated = fields.List(fields.Nested(ProjectionAccumulated), allow_none=True)
+    events = fields.List(fields.Nested(ProjectionEvent))
+
+
+class OrganDose(Open):
+    """Organ Dose Information (TID 10022)."""
+
+    finding_site = code("Organ")
+    laterality = code("Laterality")
+    organ_dose = num("Organ dose", "mGy", dose=True)
+    reference_authority = text("Reference authority")
+
+
+class Administration(Open):
+    """Radiopharmaceutical Administration (TID 10022)."""
+
+    radiopharmaceutical_administration_event_uid = fields.String(
+        required=True, metadata={"label": "Administration event UID"}
+    )
+    radiopharmaceutical_agent = code("Radiopharmaceutical")
+    radionuclide = code("Radionuclide")
+    radionuclide_half_life = num("Half life", "s")
+    administered_activity = num("Administered activity", "MBq", dose=True)
+    radiopharmaceutical_start_date_time = when("Administration start")
+    radiopharmaceutical_stop_date_time = when("Administration stop")
+    route_of_administration = code("Route of administration")
+    effective_dose = num("Effective dose", "mSv", dose=True)
+    organ_doses = fields.List(fields.Nested(OrganDose), metadata={"label": "Organ doses"})
+
+
+class Radiopharmaceutical(Open):
+    """Radiopharmaceutical Radiation Dose (TID 10021); PET series come from image headers."""
+
+    administrations = fields.List(fields.Nested(Administration))
+    pet_series = fields.List(fields.Dict(), metadata={"label": "PET series"})
+    patient_characteristics = fields.Dict(allow_none=True, metadata={"label": "Patient characteristics"})
+
+
 class Report(Open):
     """One dose object that contributed to the study."""
 
@@ -188,6 +303,8 @@ class Study(Open):
     equipment = fields.Nested(Equipment, required=True)
     summary = fields.Nested(Summary, required=True)
     ct = fields.Nested(Ct)
+    projection = fields.Nested(Projection)
+    radiopharmaceutical = fields.Nested(Radiopharmaceutical)
     reports = fields.List(fields.Nested(Report), required=True)
     created_at = When(required=True)
     updated_at = When(required=True)

@@ -13,7 +13,8 @@ Pure functions: no database. The rules:
   the other reports' blocks. So a cumulative re-send supersedes the earlier
   report, in whatever order they arrive (Siemens Multi-1..3: 7.46, 77.27,
   236.09 mGy·cm), while disjoint continuations add up (Continued-1 and -2).
-* Header values of the newest object win where it has them; modalities add up.
+* Header values of the newest object win where it has them; modalities add up
+  (sorted, so a PET/CT study is ``["CT", "NM"]`` whichever report came first).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ STUDY_FIELDS = (
     "requested_procedure_description",
     "procedure_reported",
     "operators_name",
+    "performing_physician_name",
     "referring_physician_name",
 )
 
@@ -108,7 +110,7 @@ def _merge_header(doc: dict[str, Any], fragment: dict[str, Any]) -> None:
         for name, value in fragment.get(block, {}).items():
             if value is not None or name not in target:
                 target[name] = value
-    doc["modalities"] = list(dict.fromkeys([*doc.get("modalities", []), *fragment.get("modalities", [])]))
+    doc["modalities"] = sorted({*doc.get("modalities", []), *fragment.get("modalities", [])})
 
 
 def _merge_events(target: dict[str, Any], content: dict[str, Any], section: str, sop: str) -> list[str]:

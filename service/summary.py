@@ -4,7 +4,8 @@ The summary is what lists, exports and audits read first, so it is computed
 once at write time. Every total prefers the accumulated blocks the modality
 reported and falls back to adding up the events when a block lacks a value.
 Units: DLP mGy·cm, DAP Gy·m², dose at RP Gy, fluoro time s, AGD mGy,
-activity Bq (the template units).
+administered activity MBq (the template units). Radiopharmaceutical
+administrations count as events.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-LEFT, RIGHT = "7771000", "24028007"  # SNOMED CT laterality codes (CID 244)
+from service.extract.sr import stored_key
+
+LEFT, RIGHT = "left", "right"
+
+#: Laterality codes (SNOMED CT, CID 244 and the breast structures of TID 10005) by side.
+SIDES = {"7771000": LEFT, "80248007": LEFT, "24028007": RIGHT, "73056007": RIGHT}
 
 
 def _total(values: Iterable[Any]) -> float | None:
@@ -25,8 +31,8 @@ def _first(*candidates: float | None) -> float | None:
 
 
 def _laterality(entry: dict[str, Any]) -> str | None:
-    value = entry.get("laterality")
-    return value.get("code_value") if isinstance(value, dict) else None
+    key = stored_key(entry.get("laterality"))  # SNOMED RT codes (G-A101...) count as their SNOMED CT code
+    return SIDES.get(key[1]) if key and key[0] == "SCT" else None
 
 
 def _agd(planes: list[dict[str, Any]], events: list[dict[str, Any]], side: str) -> float | None:
@@ -49,7 +55,7 @@ def summarise(doc: dict[str, Any]) -> dict[str, Any]:
     xray_events = projection.get("events", [])
     administrations = doc.get("radiopharmaceutical", {}).get("administrations", [])
     return {
-        "number_of_events": len(ct_events) + len(xray_events),
+        "number_of_events": len(ct_events) + len(xray_events) + len(administrations),
         "total_dlp": _first(
             (ct.get("accumulated") or {}).get("ct_dose_length_product_total"),
             _total(e.get("dlp") for e in ct_events),

@@ -27,3 +27,9 @@ def corpus() -> Path:
 def expected(corpus: Path) -> dict[str, Any]:
     """Return the values OpenREM asserts for each corpus file (expected.json)."""
     return json.loads((corpus / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def scenarios(corpus: Path) -> dict[str, Any]:
+    """Return the behaviours across several files (scenarios.json), by scenario id."""
+    return {s["id"]: s for s in json.loads((corpus / "scenarios.json").read_text(encoding="utf-8"))}

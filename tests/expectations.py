@@ -39,7 +39,54 @@ RULES: list[tuple[str, str]] = [
     (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(\w+)$", "ct.events.{0}.{1}"),
     (r"^number_of_events$", "summary.number_of_events"),
     (r"^total_dlp$", "summary.total_dlp"),
+    # study and patient fields every modality shares
+    (r"^(study_instance_uid|study_id|performing_physician_name)$", "{0}"),
+    (r"^operator_name$", "operators_name"),
+    (r"^patientmoduleattr\.patient_sex$", "patient.sex"),
+    (r"^generalequipmentmoduleattr\.unique_equipment_name\.(device_observer_uid)$", "equipment.{0}"),
+    # projection x-ray (TID 10001): OpenREM's source, mechanical, detector, kVp, tube current,
+    # exposure, filter and grid tables are fields of our event; its *_cid codes drop the suffix.
+    (r"^total_(dap|rp_dose|agd_left|agd_right)$", "summary.total_{0}"),
+    (r"^total_dap_a$", "projection.accumulated.0.dose_area_product_total"),
+    (r"^total_rp_dose_a$", "projection.accumulated.0.dose_rp_total"),
+    (r"^number_of_planes$", "projection.accumulated.#"),
+    (r"^projectionxrayradiationdose\.procedure_reported\.(\w+)$", "procedure_reported.{0}"),
+    (r"^projectionxrayradiationdose\.observercontext\.(\w+)\.(\w+)$", "reports.0.context.{0}.{1}"),
+    (r"^projectionxrayradiationdose\.observercontext\.(\w+)$", "reports.0.context.{0}"),
+    (r"^projectionxrayradiationdose\.(\w+)\.(code_meaning|code_value)$", "reports.0.context.{0}.{1}"),
+    (r"^projectionxrayradiationdose\.accumxraydose\.accumprojxraydose\.(\w+)$",
+     "projection.accumulated.0.{0}"),
+    (r"^projectionxrayradiationdose\.accumxraydose\.accummammographyxraydose\.count$",
+     "projection.accumulated.0.accumulated_average_glandular_dose.#"),
+    (r"^projectionxrayradiationdose\.accumxraydose\.accummammographyxraydose\[(\d+)\]\.([\w.]+)$",
+     "projection.accumulated.0.accumulated_average_glandular_dose.{0}.{1}"),
+    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters\."
+     r"(\w+?)(\.code_meaning)?$", "projection.events.{0}.xray_filters.0.{1}{2}"),
+    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.(?:irradeventxray\w+data\.)?"
+     r"(?:doserelateddistancemeasurements\.|kvp\.|xraytubecurrent\.|exposure\.|xraygrid\.)?"
+     r"(?:xrayfilters\.)?([a-z_]+?)(?:_cid)?(\.code_meaning|\.code_value)?$", "projection.events.{0}.{1}{2}"),
+    # radiopharmaceutical (TID 10021): one administration; organ doses first and last
+    (r"^radiopharmaceuticalradiationdose\.(\w+)\.(code_meaning|code_value)$", "reports.0.context.{0}.{1}"),
+    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationpatientcharacteristics\.([\w.]+)$",
+     "radiopharmaceutical.patient_characteristics.{0}"),
+    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.organdose\[first\]\."
+     r"([\w.]+)$", "radiopharmaceutical.administrations.0.organ_doses.0.{0}"),
+    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.organdose\[last\]\."
+     r"([\w.]+)$", "radiopharmaceutical.administrations.0.organ_doses.-1.{0}"),
+    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.personparticipant\."
+     r"([a-z_]+?)(?:_cid)?(\.code_meaning)?$",
+     "radiopharmaceutical.administrations.0.person_participants.0.{0}{1}"),
+    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.([\w.]+)$",
+     "radiopharmaceutical.administrations.0.{0}"),
 ]
+
+#: OpenREM field names that differ from ours (the snake_case of the standard's code meaning).
+RENAMED = {
+    "crdr_mechanical_configuration": "cr_dr_mechanical_configuration",  # CR/DR Mechanical Configuration
+    "radiopharmaceutical_start_datetime": "radiopharmaceutical_start_date_time",
+    "radiopharmaceutical_stop_datetime": "radiopharmaceutical_stop_date_time",
+    "reference_authority_text": "reference_authority",
+}
 
 NEVER_STORED = re.compile(r"^patientmoduleattr\.patient_(name|id|birth_date)$")
 
@@ -57,7 +104,8 @@ def our_path(key: str) -> str | None:
     for pattern, template in RULES:
         match = re.match(pattern, key)
         if match:
-            return template.format(*match.groups())
+            path = template.format(*(group or "" for group in match.groups()))
+            return ".".join(RENAMED.get(part, part) for part in path.replace("..", ".0.").split("."))
     return None
 
 

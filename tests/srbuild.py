@@ -28,17 +28,17 @@ def _item(value_type: str, concept: str, scheme: str = "DCM", relationship: str 
     return item
 
 
-def container(concept: str, *children: Dataset) -> Dataset:
+def container(concept: str, *children: Dataset, scheme: str = "DCM") -> Dataset:
     """Return a CONTAINER content item holding ``children``."""
-    item = _item("CONTAINER", concept)
+    item = _item("CONTAINER", concept, scheme)
     item.ContinuityOfContent = "SEPARATE"
     item.ContentSequence = DicomSequence(list(children))
     return item
 
 
-def num_item(concept: str, value: str, unit: str) -> Dataset:
+def num_item(concept: str, value: str, unit: str, scheme: str = "DCM") -> Dataset:
     """Return a NUM content item; ``value`` is written as sent (DS text)."""
-    item = _item("NUM", concept)
+    item = _item("NUM", concept, scheme)
     measured = Dataset()
     raw = value.encode("latin-1")
     raw += b" " * (len(raw) % 2)

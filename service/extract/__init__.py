@@ -136,7 +136,9 @@ def choose_reader(ds: Dataset) -> Reader:
 EVENT_UIDS = {
     "events": ("irradiation_event_uid", "event", "Irradiation Event UID"),
     "administrations": (
-        "radiopharmaceutical_administration_event_uid", "administration", "Radiopharmaceutical Administration Event UID"
+        "radiopharmaceutical_administration_event_uid",
+        "administration",
+        "Radiopharmaceutical Administration Event UID",
     ),
 }
 

@@ -92,6 +92,7 @@ def study_fields(ds: Dataset, notes: Notes) -> dict[str, Any]:
         "study_description": text(ds, "StudyDescription", notes),
         "requested_procedure_description": requested,
         "operators_name": text(ds, "OperatorsName", notes),
+        "performing_physician_name": text(ds, "PerformingPhysicianName", notes),
         "referring_physician_name": text(ds, "ReferringPhysicianName", notes),
     }
 
@@ -118,6 +119,7 @@ def equipment_fields(ds: Dataset, notes: Notes) -> dict[str, Any]:
         "manufacturer_model_name": text(ds, "ManufacturerModelName", notes),
         "station_name": text(ds, "StationName", notes),
         "institution_name": text(ds, "InstitutionName", notes),
+        "institution_address": text(ds, "InstitutionAddress", notes),
         "institutional_department_name": text(ds, "InstitutionalDepartmentName", notes),
         "device_serial_number": text(ds, "DeviceSerialNumber", notes),
         "software_versions": text(ds, "SoftwareVersions", notes),

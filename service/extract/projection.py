@@ -158,8 +158,6 @@ def _pulses(event: dict[str, Any], name: str, combine: Callable[[list[float]], f
         event[f"{name}_per_pulse"] = values
 
 
-
-
 def extract_projection(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Extract a Projection X-Ray Radiation Dose report (TID 10001): (section, context, modality)."""
     tree = walk(ds.get("ContentSequence", []), TEMPLATE, notes)
@@ -256,7 +254,11 @@ SIEMENS_SUMMARY = Template(
     integers=frozenset({(_RADSUM, "C-200")}),
 )
 
-_CONTEXT_FIELDS = ("start_of_xray_irradiation", "end_of_xray_irradiation", "language_of_content_item_and_descendants")
+_CONTEXT_FIELDS = (
+    "start_of_xray_irradiation",
+    "end_of_xray_irradiation",
+    "language_of_content_item_and_descendants",
+)
 
 
 def extract_siemens_summary(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[str, Any], str]:

@@ -203,10 +203,16 @@ def siemens_patient_position(section: Content, context: Content, notes: Notes) -
 
 def missing_target_region(section: Content, context: Content, notes: Notes) -> None:
     """Note irradiation events without the Target Region that TID 10003 requires; they stay as sent."""
-    missing = [e.get("irradiation_event_uid") for e in section.get("events", []) if not e.get("target_region")]
+    events = section.get("events", [])
+    missing = [e.get("irradiation_event_uid") for e in events if not e.get("target_region")]
     if missing:
         notes.append(f"{len(missing)} events have no target region: {', '.join(map(str, missing))}")
 
 
 #: Repairs applied to a projection report, in order, after the walk.
-PROJECTION_REPAIRS = (philips_shutter_collimation, siemens_ii_field_size, siemens_patient_position, missing_target_region)
+PROJECTION_REPAIRS = (
+    philips_shutter_collimation,
+    siemens_ii_field_size,
+    siemens_patient_position,
+    missing_target_region,
+)
