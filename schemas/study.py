@@ -128,13 +128,18 @@ class CtSource(Open):
     exposure_time_per_rotation = num("Exposure time per rotation", "s")
 
 
-class CtEvent(Open):
-    """CT Irradiation Event Data (TID 10013), with parameters and dose folded in."""
+class IrradiationEvent(Open):
+    """What every irradiation event has, CT (TID 10013) or projection (TID 10003)."""
 
     irradiation_event_uid = fields.String(required=True, metadata={"label": "Irradiation event UID"})
     date_time_started = when("Date time started")
     acquisition_protocol = text("Acquisition protocol")
     target_region = code("Target region")
+
+
+class CtEvent(IrradiationEvent):
+    """CT Irradiation Event Data (TID 10013), with parameters and dose folded in."""
+
     ct_acquisition_type = code("Acquisition type")
     exposure_time = num("Exposure time", "s")
     scanning_length = num("Scanning length", "mm")
@@ -196,16 +201,12 @@ class ProjectionAccumulated(Open):
     )
 
 
-class ProjectionEvent(Open):
+class ProjectionEvent(IrradiationEvent):
     """Irradiation Event X-Ray Data (TID 10003) with source, mechanical and detector data folded in."""
 
-    irradiation_event_uid = fields.String(required=True, metadata={"label": "Irradiation event UID"})
-    date_time_started = when("Date time started")
     irradiation_event_type = code("Irradiation event type")
-    acquisition_protocol = text("Acquisition protocol")
     acquisition_plane = code("Acquisition plane")
     anatomical_structure = code("Anatomical structure")
-    target_region = code("Target region")
     laterality = code("Laterality")
     image_view = code("View")
     dose_area_product = num("DAP", "Gy·m²", dose=True)
