@@ -13,6 +13,15 @@ Pure functions: no database. The rules:
   the other reports' blocks. So a cumulative re-send supersedes the earlier
   report, in whatever order they arrive (Siemens Multi-1..3: 7.46, 77.27,
   236.09 mGy·cm), while disjoint continuations add up (Continued-1 and -2).
+* An entry read from an image header (report kind ``image``) is the same thing
+  as a stored entry whose ``SAME_AS`` value is equal: the For Processing and For
+  Presentation images of one mammography exposure (same acquisition date-time),
+  or an NM/PET image and the radiopharmaceutical report of one administration
+  (same radionuclide). It is counted once: a report's values win over an
+  image's in either order, the first image's over a later one's, the other
+  side only fills gaps, and ``also_in`` lists the SOP Instance UIDs of the
+  objects that were folded in. An absorbed image's ``reports`` entry records it
+  with no events of its own.
 * Header values of the newest object win where it has them; modalities add up
   (sorted, so a PET/CT study is ``["CT", "NM"]`` whichever report came first).
 """
@@ -24,6 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydicom.sr._snomed_dict import mapping as SNOMED
+
 from service.summary import summarise
 
 #: Event arrays per section, with the field that identifies an event.
@@ -34,6 +45,12 @@ IDENTITIES: dict[str, dict[str, str]] = {
         "administrations": "radiopharmaceutical_administration_event_uid",
         "pet_series": "series_instance_uid",
     },
+}
+
+#: Per event array, the value that makes an image-derived entry the same as another entry.
+SAME_AS: dict[str, dict[str, str]] = {
+    "projection": {"events": "date_time_started"},
+    "radiopharmaceutical": {"administrations": "radionuclide"},
 }
 
 STUDY_FIELDS = (
@@ -68,13 +85,15 @@ def merge(
     doc = copy.deepcopy(existing) if existing else _new_document(fragment, now)
     _merge_header(doc, fragment)
     sop = report["sop_instance_uid"]
+    images = {r["sop_instance_uid"] for r in doc.get("reports", []) if r.get("kind") == "image"}
+    images |= {sop} if report.get("kind") == "image" else set()
     report["accumulated"] = {}
     report["event_uids"] = []
     for section in IDENTITIES:
         if section in fragment:
             content = copy.deepcopy(fragment[section])
             report["accumulated"][section] = content.pop("accumulated", None)
-            report["event_uids"] += _merge_events(doc.setdefault(section, {}), content, section, sop)
+            report["event_uids"] += _merge_events(doc.setdefault(section, {}), content, section, sop, images)
     doc["reports"] = [r for r in doc.get("reports", []) if r["sop_instance_uid"] != sop] + [report]
     _recompute_accumulated(doc)
     doc["summary"] = summarise(doc)
@@ -113,23 +132,62 @@ def _merge_header(doc: dict[str, Any], fragment: dict[str, Any]) -> None:
     doc["modalities"] = sorted({*doc.get("modalities", []), *fragment.get("modalities", [])})
 
 
-def _merge_events(target: dict[str, Any], content: dict[str, Any], section: str, sop: str) -> list[str]:
+def _merge_events(
+    target: dict[str, Any], content: dict[str, Any], section: str, sop: str, images: set[str]
+) -> list[str]:
     """Merge a section's event arrays into ``target``; return the UIDs of the events that came."""
     uids = []
     for array, identity in IDENTITIES[section].items():
         stored = target.setdefault(array, [])
-        index = {event.get(identity): i for i, event in enumerate(stored)}
+        same_as = SAME_AS.get(section, {}).get(array)
         for event in content.pop(array, []):
             event["source_sop_instance_uid"] = sop
-            position = index.get(event.get(identity))
-            if position is None:
-                index[event.get(identity)] = len(stored)
-                stored.append(event)
-            else:
-                stored[position] = event
-            uids.append(str(event.get(identity)))
+            if _place(stored, event, identity, same_as, images):
+                uids.append(str(event.get(identity)))
     target.update(content)  # any other section-level values of the newest report
     return uids
+
+
+def _place(
+    stored: list[dict[str, Any]], event: dict[str, Any], identity: str, same_as: str | None, images: set[str]
+) -> bool:
+    """Put one entry into ``stored``; return False when it was folded into another entry."""
+    uids = [e.get(identity) for e in stored]
+    if event.get(identity) in uids:
+        position = uids.index(event.get(identity))
+        folded = {"also_in": stored[position]["also_in"]} if "also_in" in stored[position] else {}
+        stored[position] = {**event, **folded}
+        return True
+    position = _same_as(stored, event, same_as, images) if same_as else None
+    if position is None:
+        stored.append(event)
+        return True
+    kept = stored[position]
+    image_comes = event["source_sop_instance_uid"] in images
+    winner, loser = (kept, event) if image_comes else (event, kept)
+    folded_in = list(dict.fromkeys([*kept.get("also_in", []), loser["source_sop_instance_uid"]]))
+    stored[position] = {**loser, **winner, "also_in": folded_in}
+    return not image_comes
+
+
+def _same_as(stored: list[dict[str, Any]], event: dict[str, Any], field: str, images: set[str]) -> int | None:
+    """Return where an entry describing the same thing is stored, when one side came from an image."""
+    value = _comparable(event.get(field))
+    if value is None:
+        return None
+    for position, other in enumerate(stored):
+        from_image = images & {event["source_sop_instance_uid"], other.get("source_sop_instance_uid")}
+        if from_image and _comparable(other.get(field)) == value:
+            return position
+    return None
+
+
+def _comparable(value: Any) -> Any:
+    """Return a value to compare: a coded value as its normalised (scheme, code) (SRT is SCT)."""
+    if isinstance(value, dict) and "code_value" in value:
+        scheme, code = value.get("coding_scheme_designator", ""), value["code_value"]
+        return ("SCT", SNOMED["SRT"].get(code, code)) if scheme in ("SRT", "SNM3") else (scheme, code)
+    return value
 
 
 def _current_reports(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -60,8 +60,11 @@ RULES: list[tuple[str, str]] = [
      "projection.accumulated.0.accumulated_average_glandular_dose.#"),
     (r"^projectionxrayradiationdose\.accumxraydose\.accummammographyxraydose\[(\d+)\]\.([\w.]+)$",
      "projection.accumulated.0.accumulated_average_glandular_dose.{0}.{1}"),
-    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters\."
-     r"(\w+?)(\.code_meaning)?$", "projection.events.{0}.xray_filters.0.{1}{2}"),
+    (r"^projectionxrayradiationdose\.irradeventxraydata\.count$", "projection.events.#"),
+    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters\.count$",
+     "projection.events.{0}.xray_filters.#"),
+    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters"
+     r"(?:\[(\d+)\])?\.(\w+?)(\.code_meaning)?$", "projection.events.{0}.xray_filters.{1}.{2}{3}"),
     (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.(?:irradeventxray\w+data\.)?"
      r"(?:doserelateddistancemeasurements\.|kvp\.|xraytubecurrent\.|exposure\.|xraygrid\.)?"
      r"(?:xrayfilters\.)?([a-z_]+?)(?:_cid)?(\.code_meaning|\.code_value)?$", "projection.events.{0}.{1}{2}"),
@@ -78,6 +81,14 @@ RULES: list[tuple[str, str]] = [
      "radiopharmaceutical.administrations.0.person_participants.0.{0}{1}"),
     (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.([\w.]+)$",
      "radiopharmaceutical.administrations.0.{0}"),
+    # PET series read from image headers (service.extract.nm_images)
+    (r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[(\d+)\]\.(\w+)$",
+     "radiopharmaceutical.pet_series.0.{1}.{0}"),
+    (r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[first\]\.(\w+)$",
+     "radiopharmaceutical.pet_series.0.{0}.0"),
+    (r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[last\]\.(\w+)$",
+     "radiopharmaceutical.pet_series.0.{0}.-1"),
+    (r"^radiopharmaceuticalradiationdose\.petseries\.(\w+)$", "radiopharmaceutical.pet_series.0.{0}"),
 ]
 
 #: OpenREM field names that differ from ours (the snake_case of the standard's code meaning).
@@ -86,6 +97,8 @@ RENAMED = {
     "radiopharmaceutical_start_datetime": "radiopharmaceutical_start_date_time",
     "radiopharmaceutical_stop_datetime": "radiopharmaceutical_stop_date_time",
     "reference_authority_text": "reference_authority",
+    "radiopharmaceutical_agent_string": "radiopharmaceutical_agent_text",  # the image's free text
+    "series_datetime": "series_date_time",
 }
 
 NEVER_STORED = re.compile(r"^patientmoduleattr\.patient_(name|id|birth_date)$")

@@ -24,7 +24,15 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from service.errors import InvalidDoseReport, NotADoseObject
-from service.extract import ct, header, projection, radiopharmaceutical
+from service.extract import (
+    ct,
+    ct_dose_info,
+    header,
+    images,
+    nm_images,
+    projection,
+    radiopharmaceutical,
+)
 from service.extract.header import DEFAULT_NOT_PATIENT_PATTERNS
 from service.extract.sr import Notes, code_key, describe_code, document_title
 
@@ -117,6 +125,43 @@ SR_READERS: dict[tuple[str, str], Reader] = {
 }
 
 
+@dataclass(frozen=True)
+class ImageReader:
+    """Read dose from the header of one kind of image, when its content holds any."""
+
+    section: str
+    read: Callable[[Dataset, Notes], tuple[dict[str, Any], list[str]]]
+    accepts: Callable[[Dataset], bool] = lambda ds: True
+    needs: str = ""  # what ``accepts`` looks for, to say why an image is refused
+
+    def __call__(self, ds: Dataset, notes: Notes) -> Extracted:
+        """Read the image into its section."""
+        content, modalities = self.read(ds, notes)
+        return Extracted(self.section, content, modalities, {}, "image")
+
+
+#: Readers of image headers by SOP class (PS3.4 B.5).
+IMAGE_READERS: dict[str, ImageReader] = {
+    **{uid: ImageReader("projection", images.read_projection_image) for uid in images.SOP_CLASSES},
+    **{
+        uid: ImageReader(
+            "radiopharmaceutical", nm_images.read_nm_image, nm_images.has_administrations,
+            "a Radiopharmaceutical Information Sequence",
+        )
+        for uid in nm_images.SOP_CLASSES
+    },
+    ct_dose_info.SECONDARY_CAPTURE: ImageReader(
+        "ct", ct_dose_info.read_ct_dose_info, ct_dose_info.is_dose_info,
+        "an Exposure Dose Sequence (as a CT dose-info image has)",
+    ),
+}
+
+
+def _describe(ds: Dataset, sop_class: str) -> str:
+    name = UID(sop_class).name if sop_class else "an object without a SOP Class UID"
+    return f"{name} (Modality {ds.get('Modality', 'unknown')})"
+
+
 def choose_reader(ds: Dataset) -> Reader:
     """Pick the reader for an object from its SOP class and content, or refuse it."""
     sop_class = str(ds.get("SOPClassUID", ""))
@@ -126,10 +171,14 @@ def choose_reader(ds: Dataset) -> Reader:
             return SR_READERS[title]
         found = describe_code(ds.ConceptNameCodeSequence[0]) if title else "missing"
         raise NotADoseObject(f"it is not a dose report: its document title is {found}")
-    name = UID(sop_class).name if sop_class else "an object without a SOP Class UID"
-    raise NotADoseObject(
-        f"it is {name} (Modality {ds.get('Modality', 'unknown')}), which carries no dose information"
-    )
+    image = IMAGE_READERS.get(sop_class)
+    if image is None:
+        raise NotADoseObject(f"it is {_describe(ds, sop_class)}, which carries no dose information")
+    if not image.accepts(ds):
+        raise NotADoseObject(
+            f"it is {_describe(ds, sop_class)} without {image.needs}, so it carries no dose information"
+        )
+    return image
 
 
 #: Event arrays whose entries must carry a UID: (field, what the notes call an entry, concept).
@@ -185,4 +234,4 @@ def extract(ds: Dataset, *, not_patient_patterns: Sequence[str] = DEFAULT_NOT_PA
     }
 
 
-__all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "SR_READERS", "Extracted", "choose_reader", "code_key", "extract"]
+__all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "IMAGE_READERS", "SR_READERS", "Extracted", "choose_reader", "code_key", "extract"]

@@ -216,3 +216,91 @@ PROJECTION_REPAIRS = (
     siemens_patient_position,
     missing_target_region,
 )
+
+
+# --- image headers (service.extract.images) ---------------------------------------------
+
+
+def comma_separated_values(raw: str, name: str, notes: Notes) -> list[str]:
+    """Split a multi-valued attribute on backslashes, and on commas where a vendor used those.
+
+    Carestream (KODAK) DR 7500 writes two filters as ``ALUMINUM,COPPER`` in one
+    value (DX-Im-Carestream_DR7500-2.dcm); a CS value never holds a comma.
+    """
+    values = [v.strip() for v in raw.split("\\") if v.strip()]
+    if any("," in v for v in values):
+        notes.append(f"{name}: values separated by commas ({raw!r}); read as {raw.count(',') + 1} values")
+        values = [part.strip() for v in values for part in v.split(",") if part.strip()]
+    return values
+
+
+def comma_separated_numbers(ds: Dataset, keyword: str, count: int, notes: Notes) -> list[float | None]:
+    """Return ``count`` numbers of a DS attribute that may separate them with commas (see above).
+
+    Carestream DR 7500 sends Filter Thickness Minimum as ``1.06,0.206`` for two
+    filters (DX-Im-Carestream_DR7500-2.dcm). With a single value expected, a
+    comma is a decimal mark instead (:func:`number_from_text`).
+    """
+    raw = ds.get(keyword)
+    if raw is None or raw == "" or count == 0:
+        return [None] * count
+    texts = [str(v) for v in raw] if isinstance(raw, MultiValue) else [str(raw)]
+    if count > 1 and len(texts) == 1 and texts[0].count(",") == count - 1:
+        texts = comma_separated_values(texts[0], keyword, notes)
+    numbers = [number_from_text(t, keyword, notes) for t in texts[:count]]
+    return numbers + [None] * (count - len(numbers))
+
+
+def ordered_thicknesses(
+    low: float | None, high: float | None, material: str, notes: Notes
+) -> dict[str, float | None]:
+    """Return filter thickness minimum and maximum, swapped when sent the wrong way round.
+
+    Carestream DR 7500 sends minimum 1.06 and maximum 0.94 mm of aluminium
+    (DX-Im-Carestream_DR7500-2.dcm).
+    """
+    if low is not None and high is not None and low > high:
+        notes.append(f"{material} filter: thickness minimum {low} exceeds maximum {high}; swapped")
+        low, high = high, low
+    return {"xray_filter_thickness_minimum": low, "xray_filter_thickness_maximum": high}
+
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def ge_senographe_fibroglandular(ds: Dataset, event: dict[str, Any], notes: Notes) -> None:
+    """Read the breast's percent fibroglandular tissue from Comments on Radiation Dose.
+
+    GE Senographe DS writes it there as ``31 %`` (MG-Im-GE-SenDS-scaled.dcm).
+    """
+    match = _PERCENT.match(str(ds.get("CommentsOnRadiationDose", "")))
+    if match:
+        event["percent_fibroglandular_tissue"] = float(match.group(1))
+        notes.append("percent_fibroglandular_tissue: read from Comments on Radiation Dose (GE Senographe)")
+
+
+def ge_senographe_radiological_thickness(ds: Dataset, event: dict[str, Any], notes: Notes) -> None:
+    """Read the radiological breast thickness (mm) from GE's private tag (0045,xx49).
+
+    GE Senographe DS, private creator GEMS_SENO_02 (MG-Im-GE-SenDS-scaled.dcm: 45 mm
+    beside a compression thickness of 53 mm).
+    """
+    try:
+        value = ds.private_block(0x0045, "GEMS_SENO_02")[0x49].value
+    except KeyError:
+        return
+    if value not in (None, ""):
+        event["radiological_thickness"] = number_from_text(str(value), "radiological_thickness", notes)
+
+
+def carestream_distance_in_decimetres(ds: Dataset, event: dict[str, Any], notes: Notes) -> None:
+    """Read Distance Source to Detector sent in decimetres instead of millimetres.
+
+    Carestream (KODAK) DR 7500 sends 11.5 for a 1150 mm source-to-detector
+    distance (DX-Im-Carestream_DR7500-1.dcm); no x-ray unit has a source within
+    100 mm of its detector, so only values below 100 are scaled.
+    """
+    distance = event.get("distance_source_to_detector")
+    if isinstance(distance, float) and distance < 100:
+        event["distance_source_to_detector"] = float(f"{distance * 100:.12g}")
+        notes.append(f"distance_source_to_detector: {distance} read as decimetres, {distance * 100:g} mm")

@@ -1,0 +1,103 @@
+"""CT dose from a Philips "Dose Info" secondary capture image (PS3.3 C.4.16 Exposure Dose Sequence).
+
+Philips scanners without dose reports (Brilliance 16P, CT-SC-Philips_Brilliance16P.dcm)
+send a secondary capture whose Exposure Dose Sequence holds one item per
+acquisition, with CTDIvol in a standard attribute and DLP in Philips' private
+tag (00E1,xx21) of private creator ELSCINT1; the same private tag at the root
+holds the study's total DLP. Each item becomes a ``ct`` event with the fields
+and units of TID 10013 (times in s, currents in mA, lengths in mm); events get
+their UIDs from ``service.extract`` (the image has none).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from service.extract.dicomtime import parse_datetime
+from service.extract.header import number, text
+from service.extract.quirks import number_from_text
+
+Notes = list[str]
+
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+PHILIPS_PRIVATE = (0x00E1, "ELSCINT1", 0x21)  # (group, private creator, element) of the DLP
+
+
+def _code(value: str, scheme: str, meaning: str) -> dict[str, str]:
+    return {"code_value": value, "coding_scheme_designator": scheme, "code_meaning": meaning}
+
+
+#: Acquisition Type (0018,9302) defined terms as CID 10013 codes.
+ACQUISITION_TYPES = {
+    "SEQUENCED": _code("113804", "DCM", "Sequenced Acquisition"),
+    "SPIRAL": _code("116152004", "SCT", "Spiral Acquisition"),
+    "CONSTANT_ANGLE": _code("113805", "DCM", "Constant Angle Acquisition"),
+    "STATIONARY": _code("113806", "DCM", "Stationary Acquisition"),
+    "FREE": _code("113807", "DCM", "Free Acquisition"),
+}
+
+#: Event numbers of an Exposure Dose Sequence item: field -> (keyword, factor to the TID 10013 unit).
+EVENT_NUMBERS = {
+    "exposure_time": ("ExposureTime", 1e-3),  # ms -> s
+    "scanning_length": ("ScanLength", 1.0),  # mm
+    "nominal_single_collimation_width": ("SingleCollimationWidth", 1.0),  # mm
+    "nominal_total_collimation_width": ("TotalCollimationWidth", 1.0),  # mm
+    "pitch_factor": ("SpiralPitchFactor", 1.0),
+    "mean_ctdivol": ("CTDIvol", 1.0),  # mGy
+}
+
+#: X-ray source numbers of an item: field -> (keyword, factor to the TID 10013 unit).
+SOURCE_NUMBERS = {
+    "kvp": ("KVP", 1.0),  # kV
+    "xray_tube_current": ("XRayTubeCurrentInuA", 1e-3),  # uA -> mA
+}
+
+
+def is_dose_info(ds: Dataset) -> bool:
+    """Tell whether a secondary capture carries CT exposures (an Exposure Dose Sequence)."""
+    return bool(ds.get("ExposureDoseSequence"))
+
+
+def private_dlp(ds: Dataset, notes: Notes) -> float | None:
+    """Return the DLP (mGy·cm) in Philips' private tag of a dataset or sequence item."""
+    group, creator, element = PHILIPS_PRIVATE
+    try:
+        value = ds.private_block(group, creator)[element].value
+    except KeyError:
+        return None
+    return number_from_text(str(value), "dlp", notes) if value not in (None, "") else None
+
+
+def _scaled(ds: Dataset, table: dict[str, tuple[str, float]]) -> dict[str, float | None]:
+    found = {field: number(ds, kw) for field, (kw, _factor) in table.items()}
+    return {
+        field: float(f"{value * table[field][1]:.12g}") if value is not None else None
+        for field, value in found.items()
+    }
+
+
+def ct_event(item: Dataset, notes: Notes) -> dict[str, Any]:
+    """Read one Exposure Dose Sequence item as a CT irradiation event (TID 10013)."""
+    source = {name: value for name, value in _scaled(item, SOURCE_NUMBERS).items() if value is not None}
+    event = {
+        "date_time_started": parse_datetime(item.get("AcquisitionDateTime")),
+        "acquisition_protocol": text(item, "SeriesDescription", notes),
+        "ct_acquisition_type": ACQUISITION_TYPES.get((text(item, "AcquisitionType") or "").upper()),
+        "dlp": private_dlp(item, notes),
+        "sources": [source] if source else None,
+        **_scaled(item, EVENT_NUMBERS),
+    }
+    return {name: value for name, value in event.items() if value is not None}
+
+
+def read_ct_dose_info(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], list[str]]:
+    """Read a CT dose-info secondary capture into a ``ct`` section and its modalities."""
+    events = [ct_event(item, notes) for item in ds.ExposureDoseSequence]
+    total = private_dlp(ds, notes)
+    if total is None:
+        total = float(f"{sum(e.get('dlp', 0.0) for e in events):.12g}")
+        notes.append(f"no total DLP in the private tag; took the sum of the events, {total} mGy·cm")
+    accumulated = {"ct_dose_length_product_total": total, "total_number_of_irradiation_events": len(events)}
+    return {"accumulated": accumulated, "events": events}, ["CT"]
