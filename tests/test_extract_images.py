@@ -349,33 +349,26 @@ def test_radiography_units_are_normalised() -> None:
     assert "Grid: defined term 'WAFFLE' is not known; left out" in fragment["report"]["notes"]
 
 
-def test_comma_separated_filters_are_split_and_ordered() -> None:
+@pytest.mark.parametrize(
+    ("materials", "minimum", "maximum", "thicknesses"),
+    [
+        ("ALUMINUM,COPPER", b"1.06,0.206", b"0.94,0.194", [(0.94, 1.06), (0.194, 0.206)]),  # Carestream
+        ("COPPER", b"0,1 ", b"0,2 ", [(0.1, 0.2)]),  # one filter: the comma is a decimal mark
+    ],
+)
+def test_filter_thicknesses_with_commas(
+    materials: str, minimum: bytes, maximum: bytes, thicknesses: list[tuple[float, float]]
+) -> None:
     ds = image(
         DX_IMAGE,
         "DX",
-        FilterMaterial="ALUMINUM,COPPER",
-        FilterThicknessMinimum=b"1.06,0.206",
-        FilterThicknessMaximum=b"0.94,0.194",
+        FilterMaterial=materials,
+        FilterThicknessMinimum=minimum,
+        FilterThicknessMaximum=maximum,
     )
-    fragment = extract(ds)
-    filters = fragment["projection"]["events"][0]["xray_filters"]
-    assert [(f["xray_filter_thickness_minimum"], f["xray_filter_thickness_maximum"]) for f in filters] == [
-        (0.94, 1.06),
-        (0.194, 0.206),
-    ]
-    assert any("swapped" in note for note in fragment["report"]["notes"])
-
-
-def test_single_filter_thickness_with_comma_decimal() -> None:
-    ds = image(
-        DX_IMAGE,
-        "DX",
-        FilterMaterial="COPPER",
-        FilterThicknessMinimum=b"0,1 ",
-        FilterThicknessMaximum=b"0,2 ",
-    )
-    (entry,) = extract(ds)["projection"]["events"][0]["xray_filters"]
-    assert entry["xray_filter_thickness_minimum"] == 0.1 and entry["xray_filter_thickness_maximum"] == 0.2
+    filters = extract(ds)["projection"]["events"][0]["xray_filters"]
+    found = [(f["xray_filter_thickness_minimum"], f["xray_filter_thickness_maximum"]) for f in filters]
+    assert found == thicknesses
 
 
 def test_carestream_distance_in_decimetres_only_for_that_model() -> None:

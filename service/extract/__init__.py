@@ -234,4 +234,12 @@ def extract(ds: Dataset, *, not_patient_patterns: Sequence[str] = DEFAULT_NOT_PA
     }
 
 
-__all__ = ["DEFAULT_NOT_PATIENT_PATTERNS", "IMAGE_READERS", "SR_READERS", "Extracted", "choose_reader", "code_key", "extract"]
+__all__ = [
+    "DEFAULT_NOT_PATIENT_PATTERNS",
+    "IMAGE_READERS",
+    "SR_READERS",
+    "Extracted",
+    "choose_reader",
+    "code_key",
+    "extract",
+]

@@ -18,6 +18,7 @@ from pydicom.dataset import Dataset
 from service.extract.dicomtime import parse_datetime
 from service.extract.header import number, text
 from service.extract.quirks import number_from_text
+from service.extract.sr import make_code
 
 Notes = list[str]
 
@@ -25,17 +26,13 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 PHILIPS_PRIVATE = (0x00E1, "ELSCINT1", 0x21)  # (group, private creator, element) of the DLP
 
 
-def _code(value: str, scheme: str, meaning: str) -> dict[str, str]:
-    return {"code_value": value, "coding_scheme_designator": scheme, "code_meaning": meaning}
-
-
 #: Acquisition Type (0018,9302) defined terms as CID 10013 codes.
 ACQUISITION_TYPES = {
-    "SEQUENCED": _code("113804", "DCM", "Sequenced Acquisition"),
-    "SPIRAL": _code("116152004", "SCT", "Spiral Acquisition"),
-    "CONSTANT_ANGLE": _code("113805", "DCM", "Constant Angle Acquisition"),
-    "STATIONARY": _code("113806", "DCM", "Stationary Acquisition"),
-    "FREE": _code("113807", "DCM", "Free Acquisition"),
+    "SEQUENCED": make_code("113804", "DCM", "Sequenced Acquisition"),
+    "SPIRAL": make_code("116152004", "SCT", "Spiral Acquisition"),
+    "CONSTANT_ANGLE": make_code("113805", "DCM", "Constant Angle Acquisition"),
+    "STATIONARY": make_code("113806", "DCM", "Stationary Acquisition"),
+    "FREE": make_code("113807", "DCM", "Free Acquisition"),
 }
 
 #: Event numbers of an Exposure Dose Sequence item: field -> (keyword, factor to the TID 10013 unit).

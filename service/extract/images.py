@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 from service.extract import quirks, units
 from service.extract.dicomtime import combine, parse_datetime
 from service.extract.header import number, text
-from service.extract.sr import coded
+from service.extract.sr import coded, make_code
 
 Notes = list[str]
 Event = dict[str, Any]
@@ -105,54 +105,50 @@ CODE_SEQUENCES = {
 }
 
 
-def _code(value: str, scheme: str, meaning: str) -> dict[str, str]:
-    return {"code_value": value, "coding_scheme_designator": scheme, "code_meaning": meaning}
-
-
 #: Image Laterality / Laterality (PS3.3 C.8.7.x, C.7.3.1) as CID 244 codes; U (unpaired) has none.
 LATERALITY = {
-    "L": _code("7771000", "SCT", "Left"),
-    "R": _code("24028007", "SCT", "Right"),
-    "B": _code("51440002", "SCT", "Right and left"),
+    "L": make_code("7771000", "SCT", "Left"),
+    "R": make_code("24028007", "SCT", "Right"),
+    "B": make_code("51440002", "SCT", "Right and left"),
 }
 
 #: Anode and filter materials (defined terms of PS3.3 C.8.7.10) as CID 10016 / 10006 codes.
 MATERIALS = {
-    "MOLYBDENUM": _code("71128006", "SCT", "Molybdenum or Molybdenum compound"),
-    "RHODIUM": _code("59801003", "SCT", "Rhodium or Rhodium compound"),
-    "TUNGSTEN": _code("26194003", "SCT", "Tungsten or Tungsten compound"),
-    "ALUMINUM": _code("12503006", "SCT", "Aluminum or Aluminum compound"),
-    "ALUMINIUM": _code("12503006", "SCT", "Aluminum or Aluminum compound"),
-    "COPPER": _code("66925006", "SCT", "Copper or Copper compound"),
-    "SILVER": _code("41967008", "SCT", "Silver or Silver compound"),
-    "NIOBIUM": _code("767776000", "SCT", "Niobium or Niobium compound"),
-    "EUROPIUM": _code("767775001", "SCT", "Europium or Europium compound"),
-    "LEAD": _code("88488004", "SCT", "Lead or Lead compound"),
-    "TANTALUM": _code("45215009", "SCT", "Tantalum or Tantalum compound"),
-    "TIN": _code("12597001", "SCT", "Tin or Tin compound"),
+    "MOLYBDENUM": make_code("71128006", "SCT", "Molybdenum or Molybdenum compound"),
+    "RHODIUM": make_code("59801003", "SCT", "Rhodium or Rhodium compound"),
+    "TUNGSTEN": make_code("26194003", "SCT", "Tungsten or Tungsten compound"),
+    "ALUMINUM": make_code("12503006", "SCT", "Aluminum or Aluminum compound"),
+    "ALUMINIUM": make_code("12503006", "SCT", "Aluminum or Aluminum compound"),
+    "COPPER": make_code("66925006", "SCT", "Copper or Copper compound"),
+    "SILVER": make_code("41967008", "SCT", "Silver or Silver compound"),
+    "NIOBIUM": make_code("767776000", "SCT", "Niobium or Niobium compound"),
+    "EUROPIUM": make_code("767775001", "SCT", "Europium or Europium compound"),
+    "LEAD": make_code("88488004", "SCT", "Lead or Lead compound"),
+    "TANTALUM": make_code("45215009", "SCT", "Tantalum or Tantalum compound"),
+    "TIN": make_code("12597001", "SCT", "Tin or Tin compound"),
 }
 
 #: Grid (0018,1166) defined terms as CID 10017 codes.
 GRIDS = {
-    "FIXED": _code("111641", "DCM", "Fixed grid"),
-    "FOCUSED": _code("111642", "DCM", "Focused grid"),
-    "RECIPROCATING": _code("111643", "DCM", "Reciprocating grid"),
-    "PARALLEL": _code("111644", "DCM", "Parallel grid"),
-    "CROSSED": _code("111645", "DCM", "Crossed grid"),
-    "NONE": _code("111646", "DCM", "No grid"),
+    "FIXED": make_code("111641", "DCM", "Fixed grid"),
+    "FOCUSED": make_code("111642", "DCM", "Focused grid"),
+    "RECIPROCATING": make_code("111643", "DCM", "Reciprocating grid"),
+    "PARALLEL": make_code("111644", "DCM", "Parallel grid"),
+    "CROSSED": make_code("111645", "DCM", "Crossed grid"),
+    "NONE": make_code("111646", "DCM", "No grid"),
 }
 
 #: Filter Type (0018,1160) defined terms as CID 10007 codes.
 FILTER_TYPES = {
-    "STRIP": _code("113650", "DCM", "Strip filter"),
-    "WEDGE": _code("113651", "DCM", "Wedge filter"),
-    "BUTTERFLY": _code("113652", "DCM", "Butterfly filter"),
-    "FLAT": _code("113653", "DCM", "Flat filter"),
-    "NONE": _code("111609", "DCM", "No filter"),
+    "STRIP": make_code("113650", "DCM", "Strip filter"),
+    "WEDGE": make_code("113651", "DCM", "Wedge filter"),
+    "BUTTERFLY": make_code("113652", "DCM", "Butterfly filter"),
+    "FLAT": make_code("113653", "DCM", "Flat filter"),
+    "NONE": make_code("111609", "DCM", "No filter"),
 }
 
-STATIONARY_ACQUISITION = _code("113611", "DCM", "Stationary Acquisition")  # CID 10002
-SINGLE_PLANE = _code("113622", "DCM", "Single Plane")  # CID 10003
+STATIONARY_ACQUISITION = make_code("113611", "DCM", "Stationary Acquisition")  # CID 10002
+SINGLE_PLANE = make_code("113622", "DCM", "Single Plane")  # CID 10003
 
 ImageRepair = Callable[[Dataset, Event, Notes], None]
 

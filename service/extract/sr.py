@@ -68,6 +68,11 @@ def coded(item: Dataset) -> dict[str, str]:
     }
 
 
+def make_code(value: str, scheme: str, meaning: str) -> dict[str, str]:
+    """Return a coded value as stored, for a code taken from a context group of PS3.16."""
+    return {"code_value": value, "coding_scheme_designator": scheme, "code_meaning": meaning}
+
+
 @lru_cache(maxsize=1)
 def _dcm_meanings() -> dict[str, str]:
     return {getattr(codes.DCM, kw).value: getattr(codes.DCM, kw).meaning for kw in codes.DCM.dir()}
