@@ -90,3 +90,30 @@ def sr_dataset(content: Sequence[Dataset], *, study_uid: str | None = None, stat
     ds.ContinuityOfContent = "SEPARATE"
     ds.ContentSequence = DicomSequence(list(content))
     return ds
+
+
+SINGLE_PLANE = ("113622", "DCM", "Single Plane")
+STATIONARY = ("113611", "DCM", "Stationary Acquisition")
+PROJECTION_XRAY = ("113704", "DCM", "Projection X-Ray")
+CHEST = ("T-D3000", "SRT", "Chest")
+
+
+def projection_report(
+    *event_items: Dataset,
+    plane: tuple[str, str, str] = SINGLE_PLANE,
+    event_type: tuple[str, str, str] = STATIONARY,
+    procedure: tuple[str, str, str] = PROJECTION_XRAY,
+    accumulated: tuple[Dataset, ...] = (),
+    target_region: tuple[str, str, str] | None = CHEST,
+) -> Dataset:
+    """Return a one-event projection x-ray dose report (TID 10001) whose event UID is 1.2.3.9."""
+    event = container(
+        "113706",
+        code_item("113764", plane),
+        uid_item("113769", "1.2.3.9"),
+        code_item("113721", event_type, "CONTAINS"),
+        *([code_item("123014", target_region, "CONTAINS")] if target_region else []),
+        *event_items,
+    )
+    planes = container("113702", code_item("113764", plane), *accumulated)
+    return sr_dataset([code_item("121058", procedure), planes, event])

@@ -15,13 +15,12 @@ from typing import Any
 
 import pydicom
 import pytest
-from pydicom.dataset import Dataset
 
 from schemas.study import validate_study
 from service.extract import extract
 from service.merge import merge
 from tests.expectations import NEVER_STORED, check
-from tests.srbuild import code_item, container, num_item, sr_dataset, uid_item
+from tests.srbuild import num_item, projection_report
 
 PROJECTION_FILES = {  # file -> modality decided from its content
     "DX-RDSR-Canon_CXDI.dcm": "DX",
@@ -189,23 +188,6 @@ def test_dual_rdsrs_of_one_unit_get_their_modality_from_content(
 
 
 # --- units ------------------------------------------------------------------------------------
-
-
-def projection_report(
-    *event_items: Dataset,
-    plane: tuple[str, str, str] = ("113622", "DCM", "Single Plane"),
-    accumulated: tuple[Dataset, ...] = (),
-) -> Dataset:
-    """Build a one-event projection report whose right answers are known."""
-    event = container(
-        "113706",
-        code_item("113764", plane),
-        uid_item("113769", "1.2.3.9"),
-        code_item("113721", ("113611", "DCM", "Stationary Acquisition"), "CONTAINS"),
-        *event_items,
-    )
-    planes = container("113702", code_item("113764", plane), *accumulated)
-    return sr_dataset([code_item("121058", ("113704", "DCM", "Projection X-Ray")), planes, event])
 
 
 def _scenario_cases(scenarios: dict[str, Any]) -> list[tuple[str, float, str | None, float]]:
