@@ -15,12 +15,14 @@ from typing import Any
 
 import pydicom
 import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 
 from schemas.study import validate_study
 from service.extract import extract
 from service.merge import merge
 from tests.expectations import NEVER_STORED, check
-from tests.srbuild import num_item, projection_report
+from tests.srbuild import code_item, container, num_item, projection_report, sr_dataset, uid_item
 
 PROJECTION_FILES = {  # file -> modality decided from its content
     "DX-RDSR-Canon_CXDI.dcm": "DX",
@@ -237,3 +239,67 @@ def test_dap_in_a_unit_of_another_dimension_is_left_out_and_noted() -> None:
     fragment = extract(projection_report(num_item("122130", "2.5", "mGy")))
     assert "dose_area_product" not in fragment["projection"]["events"][0]
     assert any("cannot be converted" in n for n in fragment["report"]["notes"])
+
+
+# --- modality from content --------------------------------------------------------------------
+
+FLUOROSCOPY = ("P5-06000", "SRT", "Fluoroscopy")
+ROTATIONAL = ("113613", "DCM", "Rotational Acquisition")
+PLANE_A = ("113620", "DCM", "Plane A")
+MAMMOGRAPHY = ("P5-40010", "SRT", "Mammography")
+
+
+def device_type(code: str) -> Dataset:
+    return code_item("122142", (code, "DCM", "device type"), "CONTAINS")
+
+
+@pytest.mark.parametrize(
+    ("options", "root", "modality"),
+    [
+        ({}, (), "DX"),
+        ({"procedure": MAMMOGRAPHY}, (), "MG"),
+        ({"procedure": MAMMOGRAPHY, "event_type": FLUOROSCOPY}, (), "MG"),
+        ({"event_type": FLUOROSCOPY}, (), "RF"),
+        ({"event_type": ROTATIONAL}, (), "RF"),
+        ({"plane": PLANE_A}, (), "RF"),
+        ({"accumulated": (num_item("113730", "4", "s"),)}, (), "RF"),
+        ({"accumulated": (num_item("113730", "0", "s"),)}, (), "DX"),
+        ({}, (device_type("113957"),), "RF"),  # Fluoroscopy-Guided Projection Radiography System
+        ({"event_type": FLUOROSCOPY}, (device_type("113958"),), "DX"),  # the report's own word wins
+    ],
+)
+def test_modality_from_content(options: dict[str, Any], root: tuple[Dataset, ...], modality: str) -> None:
+    ds = projection_report(**options)
+    ds.ContentSequence = DicomSequence([*ds.ContentSequence, *root])
+    assert extract(ds)["modalities"] == [modality]
+
+
+def test_biplane_report_has_one_accumulated_entry_per_plane() -> None:
+    planes = [("113620", "DCM", "Plane A"), ("113621", "DCM", "Plane B")]
+    accumulated = [
+        container(
+            "113702",
+            code_item("113764", plane),
+            num_item("113722", dap, "Gy.m2"),
+            num_item("113725", rp, "Gy"),
+        )
+        for plane, dap, rp in zip(planes, ("2e-4", "1e-4"), ("0.2", "0.1"), strict=True)
+    ]
+    events = [
+        container(
+            "113706",
+            code_item("113764", plane),
+            uid_item("113769", f"1.2.3.{i}"),
+            code_item("113721", FLUOROSCOPY, "CONTAINS"),
+            num_item("122130", "5e-5", "Gy.m2"),
+        )
+        for i, plane in enumerate(planes)
+    ]
+    doc = document(extract(sr_dataset([*accumulated, *events])))
+    assert [p["acquisition_plane"]["code_meaning"] for p in doc["projection"]["accumulated"]] == [
+        "Plane A",
+        "Plane B",
+    ]
+    assert doc["summary"]["total_dap"] == pytest.approx(3e-4)
+    assert doc["summary"]["total_rp_dose"] == pytest.approx(0.3)
+    assert doc["modalities"] == ["RF"] and doc["summary"]["number_of_events"] == 2

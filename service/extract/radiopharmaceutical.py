@@ -42,7 +42,7 @@ UNITS = {
     (LN, "29463-7"): "kg",  # Patient Weight
 }
 
-#: SNOMED concepts of TID 10022 whose names are not in the walker's table; the agent's
+#: SNOMED and LOINC concepts of TID 10022/10023 whose names are not in the walker's table; the agent's
 #: SNOMED RT code F-61FDB has no SNOMED CT mapping in pydicom, so both spellings are listed.
 NAMES = {
     (SCT, "349358000"): "radiopharmaceutical_agent",
@@ -52,6 +52,8 @@ NAMES = {
     (SCT, "410675002"): "route_of_administration",
     (SCT, "272737002"): "site_of",
     (SCT, "363589002"): "associated_procedure",
+    (LN, "8302-2"): "patient_height",  # LOINC meanings vary ("Body height")
+    (LN, "29463-7"): "patient_weight",
 }
 
 TEMPLATE = Template(nodes=NODES, units=UNITS, names=NAMES)
