@@ -1,0 +1,156 @@
+"""What an export of each list modality holds: its columns, events and protocol sheets.
+
+Columns come from the study schema (``schemas.columns``); this module only
+says, per modality, which section's events are exported, which event field
+names the per-protocol sheets, and which of the per-study summary totals
+belong to the modality (a CT export has no DAP column). Projection modalities
+(fluoroscopy, radiography, mammography) group by acquisition protocol, like
+CT; nuclear medicine groups its administrations by radiopharmaceutical agent.
+
+Rows:
+
+* a *study row* holds the study's columns, then each event's columns in turn
+  (``E1 Mean CTDIvol (mGy)``, ``E2 ...``) stretching to the right, as many
+  event groups as the study with most events needs;
+* an *event row* holds the study's columns, then one event's columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from schemas.columns import Cell, Column, distinct_headers, read_row, schema_at, walk
+from schemas.study import Study
+from service.merge import IDENTITIES
+
+STUDY = Study()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where a modality's events live and which summary totals it reports."""
+
+    section: str  # "ct", "projection" or "radiopharmaceutical"
+    events: str  # the section's event array
+    protocol: str  # dotted path, in an event, of the value that names its per-protocol sheet
+    summary: tuple[str, ...]  # fields of the study's ``summary`` block
+
+
+#: Export shape of each list modality (keys as in ``schemas.query.MODALITIES``).
+SHAPES: dict[str, Shape] = {
+    "CT": Shape("ct", "events", "acquisition_protocol", ("number_of_events", "total_dlp", "max_ctdivol")),
+    "RF": Shape(
+        "projection", "events", "acquisition_protocol",
+        ("number_of_events", "total_dap", "total_rp_dose", "total_fluoro_time"),
+    ),
+    "DX": Shape("projection", "events", "acquisition_protocol", ("number_of_events", "total_dap")),
+    "MG": Shape(
+        "projection", "events", "acquisition_protocol",
+        ("number_of_events", "total_agd_left", "total_agd_right"),
+    ),
+    "NM": Shape(
+        "radiopharmaceutical", "administrations", "radiopharmaceutical_agent.code_meaning",
+        ("total_administered_activity",),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Flat:
+    """One study flattened: its own cells, and the cells and protocol of each of its events."""
+
+    cells: list[Cell]
+    events: list[list[Cell]]
+    protocols: list[str | None]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The columns of one modality's export and how to find its events."""
+
+    modality: str
+    shape: Shape
+    study_columns: tuple[Column, ...]
+    event_columns: tuple[Column, ...]
+
+    @property
+    def events_path(self) -> str:
+        """Return the dotted path of the event array in a study document."""
+        return f"{self.shape.section}.{self.shape.events}"
+
+    def projection(self) -> dict[str, int]:
+        """Return the MongoDB projection that fetches what the columns read."""
+        roots = {column.path.split(".")[0] for column in self.study_columns}
+        return {"_id": 0, self.shape.section: 1, **dict.fromkeys(sorted(roots - {self.shape.section}), 1)}
+
+    def events(self, doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """Return the study's events of this modality's section."""
+        found = (doc.get(self.shape.section) or {}).get(self.shape.events) or []
+        return [event for event in found if isinstance(event, Mapping)]
+
+    def protocol(self, event: Mapping[str, Any]) -> str | None:
+        """Return the name of the per-protocol sheet an event belongs to (None when it has none)."""
+        value: Any = event
+        for key in self.shape.protocol.split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return None if value is None else str(value)
+
+    @property
+    def protocol_header(self) -> str:
+        """Return the header of the event column that names the per-protocol sheets."""
+        root = self.shape.protocol.split(".")[0]
+        return next((c.header for c in self.event_columns if c.path == root), "Protocol")
+
+    def study_headers(self, events: int) -> list[str]:
+        """Return the headers of study rows with ``events`` event groups."""
+        return [c.header for c in self.study_columns] + [
+            f"E{n} {c.header}" for n in range(1, events + 1) for c in self.event_columns
+        ]
+
+    def event_headers(self) -> list[str]:
+        """Return the headers of event rows."""
+        return [c.header for c in (*self.study_columns, *self.event_columns)]
+
+    def study_row(self, cells: list[Cell], events: list[list[Cell]], groups: int) -> list[Cell]:
+        """Return a study row: its cells, then ``groups`` event groups (empty where it has fewer events)."""
+        row = list(cells)
+        for event in events[:groups]:
+            row += event
+        return row + [None] * (len(self.event_columns) * max(groups - len(events), 0))
+
+    def flatten(self, doc: Mapping[str, Any]) -> Flat:
+        """Return the study's own cells, and each event's cells and protocol."""
+        events = self.events(doc)
+        return Flat(
+            read_row(self.study_columns, doc),
+            [read_row(self.event_columns, e) for e in events],
+            [self.protocol(e) for e in events],
+        )
+
+
+def _study_columns(shape: Shape) -> list[Column]:
+    summary = schema_at(STUDY, ["summary"])
+    wanted = [f"summary.{name}" for name in shape.summary]
+    by_path = {c.path: c for c in walk(summary, ("summary",))} if summary else {}
+    accumulated = schema_at(STUDY, [shape.section, "accumulated"])
+    return [
+        *walk(STUDY, skip=frozenset({"summary", *IDENTITIES})),
+        *(by_path[path] for path in wanted if path in by_path),
+        *(walk(accumulated, (shape.section, "accumulated")) if accumulated else []),
+    ]
+
+
+@cache
+def layout(modality: str) -> Layout:
+    """Return the export layout of a list modality ("CT", "RF", "DX", "MG", "NM")."""
+    shape = SHAPES[modality]
+    event_schema = schema_at(STUDY, [shape.section, shape.events])
+    return Layout(
+        modality,
+        shape,
+        tuple(distinct_headers(_study_columns(shape))),
+        tuple(distinct_headers(walk(event_schema))) if event_schema else (),
+    )

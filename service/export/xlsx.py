@@ -1,0 +1,192 @@
+"""XLSX export: Summary, All data, then one sheet per protocol, written in constant memory.
+
+The workbook follows the original brief for every modality:
+
+* **Summary**: what was exported (modality, filters, counts, time), then how
+  often each study description, requested procedure and protocol occurs;
+* **All data**: one study per row, its events stretching to the right;
+* one sheet per protocol name, alphabetically: one event per row, the study's
+  columns first (a study with three events of one protocol gives three rows).
+
+XlsxWriter's ``constant_memory`` mode flushes each row to a temporary file
+when the next row of that sheet starts, so rows must be written in order
+within a sheet, but sheets are independent. The studies are therefore read
+once: each study's row goes to All data and each of its events to its
+protocol's sheet as it comes. The sheets must exist in their final order
+before that pass, which is why the protocol names come from the tally first;
+Summary is added first and filled last, from counts kept during the pass
+(one counter entry per distinct description, not per study). Each sheet holds
+one open temporary file. Strings are written with ``write_string`` (never read
+as formulas), numbers with ``write_number``, date-times as Excel dates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from itertools import zip_longest
+from typing import IO, Any
+
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from schemas.columns import Cell
+from service.export.core import Export
+
+MAX_COLUMNS = 16_384  # Excel's limits
+MAX_ROWS = 1_048_576
+MAX_SHEET_NAME = 31
+SUMMARY, ALL_DATA, NO_PROTOCOL = "Summary", "All data", "No protocol name"
+#: Study fields whose values Summary counts (with the protocols of the events).
+COUNTED = ("study_description", "requested_procedure_description")
+_NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+
+
+def sheet_names(keys: Iterable[str | None], reserved: Iterable[str]) -> dict[str | None, str]:
+    """Name a sheet for each key by Excel's rules: 31 characters at most, some characters banned, unique.
+
+    Characters Excel refuses (square brackets, colon, asterisk, question mark,
+    slashes and control characters) become
+    ``_``; names are compared ignoring case, and a repeat gets `` (2)``, `` (3)``...
+    """
+    taken = {name.casefold() for name in (*reserved, "History")}
+    names: dict[str | None, str] = {}
+    for key in keys:
+        base = _NOT_IN_SHEET_NAME.sub("_", key or "").strip().strip("'")[:MAX_SHEET_NAME] or NO_PROTOCOL
+        name, number = base, 2
+        while name.casefold() in taken:
+            suffix = f" ({number})"
+            name, number = base[: MAX_SHEET_NAME - len(suffix)].rstrip() + suffix, number + 1
+        taken.add(name.casefold())
+        names[key] = name
+    return names
+
+
+def alphabetical(keys: Iterable[str | None]) -> list[str | None]:
+    """Sort protocol names ignoring case, events without a protocol last."""
+    return sorted(keys, key=lambda k: (k is None, (k or "").casefold(), k or ""))
+
+
+class Sheet:
+    """A worksheet written top to bottom, one row after another."""
+
+    def __init__(self, worksheet: Worksheet, dates: Format) -> None:
+        self.worksheet, self.dates, self.next_row, self.left_out = worksheet, dates, 0, 0
+
+    def append(self, cells: Iterable[Cell], style: Format | None = None) -> None:
+        """Write the next row: text as text, numbers as numbers, date-times as dates."""
+        if self.next_row >= MAX_ROWS:
+            self.left_out += 1
+            return
+        ws, row = self.worksheet, self.next_row
+        for col, value in enumerate(cells):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                ws.write_string(row, col, value, style)
+            elif isinstance(value, datetime):
+                ws.write_datetime(row, col, value, self.dates)
+            else:
+                ws.write_number(row, col, value, style)
+        self.next_row += 1
+
+
+class Workbook:
+    """The sheets of one export and the counts for its Summary."""
+
+    def __init__(self, target: str | IO[bytes], export: Export) -> None:
+        self.book = xlsxwriter.Workbook(target, {"constant_memory": True})
+        self.bold = self.book.add_format({"bold": True})
+        self.dates = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.export = export
+        self.summary = self._sheet(SUMMARY)
+        self.all_data = self._sheet(ALL_DATA)
+        layout = export.layout
+        fits = _groups_that_fit(len(layout.study_columns), len(layout.event_columns))
+        self.groups = min(export.tally.most_events, fits)
+        self.protocols: dict[str | None, Sheet] = {}
+        paths = [column.path for column in layout.study_columns]
+        #: study columns whose values Summary counts: column index -> counter
+        self.counts: dict[int, Counter[Cell]] = {paths.index(p): Counter() for p in COUNTED}
+        self.all_data.append(layout.study_headers(self.groups), self.bold)
+        self._add_protocol_sheets(alphabetical(k for k, n in export.tally.protocols.items() if n))
+
+    def _sheet(self, name: str) -> Sheet:
+        worksheet = self.book.add_worksheet(name)
+        worksheet.freeze_panes(1, 0)
+        return Sheet(worksheet, self.dates)
+
+    def _add_protocol_sheets(self, keys: list[str | None]) -> None:
+        taken = [SUMMARY, ALL_DATA, *(s.worksheet.name for s in self.protocols.values())]
+        for key, name in sheet_names(keys, taken).items():
+            self.protocols[key] = sheet = self._sheet(name)
+            sheet.append(self.export.layout.event_headers(), self.bold)
+
+    def write_studies(self) -> None:
+        """Write every study to All data and each of its events to its protocol's sheet."""
+        layout = self.export.layout
+        for flat in self.export:
+            self.all_data.append(layout.study_row(flat.cells, flat.events, self.groups))
+            for index, counter in self.counts.items():
+                counter[flat.cells[index]] += 1
+            for protocol, event in zip(flat.protocols, flat.events, strict=True):
+                if protocol not in self.protocols:
+                    self._add_protocol_sheets([protocol])
+                self.protocols[protocol].append(flat.cells + event)
+
+    def write_summary(self, exported_at: datetime) -> None:
+        """Fill the Summary sheet: what was exported, then the three frequency tables."""
+        export, sheet = self.export, self.summary
+        for label, value in self._facts(exported_at):
+            sheet.append([label, value])
+        sheet.append([])
+        columns = export.layout.study_columns
+        headers = [cell for i in self.counts for cell in (columns[i].header, "Studies", None)]
+        sheet.append([*headers, export.layout.protocol_header, "Events"], self.bold)
+        tables = [_by_frequency(counter) for counter in self.counts.values()]
+        tables.append(_by_frequency({k: s.next_row - 1 for k, s in self.protocols.items()}))
+        for entries in zip_longest(*tables, fillvalue=(None, None)):
+            sheet.append([cell for name, count in entries for cell in (name, count, None)])
+
+    def _facts(self, exported_at: datetime) -> list[tuple[str, Cell]]:
+        export = self.export
+        facts: list[tuple[str, Cell]] = [
+            ("Modality", export.layout.modality),
+            ("Filters", export.describe_filters()),
+            ("Studies", export.studies_written),
+            ("Events", export.events_written),
+            ("Exported at (UTC)", exported_at),
+        ]
+        if export.tally.most_events > self.groups:
+            note = f"All data shows the first {self.groups} events of each study (Excel's column limit)"
+            facts.append(("Note", f"{note}; every event is in its protocol sheet."))
+        left_out = sum(s.left_out for s in (self.all_data, *self.protocols.values()))
+        if left_out:
+            facts.append(("Note", f"{left_out} rows beyond Excel's {MAX_ROWS} rows per sheet are left out."))
+        return facts
+
+    def close(self) -> None:
+        """Assemble the workbook file."""
+        self.book.close()
+
+
+def _groups_that_fit(study_columns: int, event_columns: int) -> int:
+    return (MAX_COLUMNS - study_columns) // event_columns if event_columns else 0
+
+
+def _by_frequency(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:
+    """Return (value, count) pairs, most frequent first, then alphabetically, empty values last."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, str(item[0] or "")))
+
+
+def write_xlsx(export: Export, target: str | IO[bytes], *, exported_at: datetime) -> None:
+    """Write an export as an XLSX workbook to a path or a binary file."""
+    workbook = Workbook(target, export)
+    try:
+        workbook.write_studies()
+        workbook.write_summary(exported_at)
+    finally:
+        workbook.close()
