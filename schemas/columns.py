@@ -17,12 +17,14 @@ Walking a schema:
 * a list of sub-documents (the X-ray sources of a CT event) gives one column
   per sub-field: the value itself when one entry has it, else every entry's
   value joined with `` | `` (so a dual-source scan reads '120 | 100');
+* a list of plain values is one column, joined the same way;
 * a free-form mapping (``dose_check``) is one column of compact JSON text;
 * fields without a label (bookkeeping: ``reports``, ``revision``...) are not
-  exported.
+  exported; blocks and lists without a label are walked all the same.
 
 When two columns of one table would share a header, each is prefixed with the
-label of the list or block it comes from.
+label (or the name) of the list or block it comes from: 'Summary: Total fluoro
+time (s)' and 'Accumulated: Total fluoro time (s)'.
 """
 
 from __future__ import annotations
@@ -140,7 +142,15 @@ def _listed(outer: Callable[[Mapping[str, Any]], Any], inner: Reader) -> Reader:
 
 
 def _scalar(field: fields.Field, path: Sequence[str], context: str) -> Column:
-    get, convert = _getter(path), converter(field)
+    get = _getter(path)
+    if isinstance(field, fields.List):
+        each = converter(field.inner)
+
+        def convert(value: Any) -> Cell:
+            return _join([each(v) for v in value]) if isinstance(value, list) else None
+
+    else:
+        convert = converter(field)
     return Column(header(field), lambda doc: convert(get(doc)), ".".join(path), context)
 
 
@@ -152,19 +162,19 @@ def walk(
     for name, field in schema.fields.items():
         if name in skip:
             continue
-        labelled = "label" in field.metadata
-        if isinstance(field, fields.Nested) and not _is_coded(field):
-            found += walk(field.schema, (*path, name), context=field.metadata.get("label", context))
-        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested) and labelled:
-            found += _list_columns(field, (*path, name))
-        elif labelled:
+        block = field.metadata.get("label") or name.replace("_", " ").capitalize()
+        if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            found += _list_columns(field, (*path, name), block)
+        elif isinstance(field, fields.Nested) and not _is_coded(field):
+            found += walk(field.schema, (*path, name), context=block)
+        elif "label" in field.metadata:
             found.append(_scalar(field, (*path, name), context))
     return found
 
 
-def _list_columns(field: fields.List, path: tuple[str, ...]) -> list[Column]:
-    """Return one column per field of a list's entries, joining the entries' values."""
-    outer, label = _getter(path), field.metadata["label"]
+def _list_columns(field: fields.List, path: tuple[str, ...], label: str) -> list[Column]:
+    """Return one column per labelled field of a list's entries, joining the entries' values."""
+    outer = _getter(path)
     return [
         Column(c.header, _listed(outer, c.read), ".".join((*path, c.path)), label)
         for c in walk(field.inner.schema, context=label)

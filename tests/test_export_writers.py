@@ -69,6 +69,15 @@ def test_no_patient_identity_column_in_any_modality(modality: str) -> None:
 
 
 @pytest.mark.parametrize("modality", sorted(SHAPES))
+def test_headers_are_unique_in_every_row_kind(modality: str) -> None:
+    shape = layout(modality)
+    for headers in (shape.event_headers(), shape.study_headers(3)):
+        assert len(headers) == len(set(headers))
+    assert "Summary: Total fluoro time (s)" in layout("RF").event_headers()
+    assert "Accumulated: Total fluoro time (s)" in layout("RF").event_headers()
+
+
+@pytest.mark.parametrize("modality", sorted(SHAPES))
 def test_summary_columns_are_the_modalitys_own(modality: str) -> None:
     summary = [c.path for c in layout(modality).study_columns if c.path.startswith("summary.")]
     assert summary == [f"summary.{name}" for name in SHAPES[modality].summary]

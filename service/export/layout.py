@@ -132,14 +132,14 @@ class Layout:
 
 
 def _study_columns(shape: Shape) -> list[Column]:
+    """Return the study's fields, its summary totals of this modality, then its section's own values."""
     summary = schema_at(STUDY, ["summary"])
-    wanted = [f"summary.{name}" for name in shape.summary]
-    by_path = {c.path: c for c in walk(summary, ("summary",))} if summary else {}
-    accumulated = schema_at(STUDY, [shape.section, "accumulated"])
+    by_path = {c.path: c for c in walk(summary, ("summary",), context="Summary")} if summary else {}
+    section = schema_at(STUDY, [shape.section])
     return [
         *walk(STUDY, skip=frozenset({"summary", *IDENTITIES})),
-        *(by_path[path] for path in wanted if path in by_path),
-        *(walk(accumulated, (shape.section, "accumulated")) if accumulated else []),
+        *(by_path[path] for path in (f"summary.{name}" for name in shape.summary) if path in by_path),
+        *(walk(section, (shape.section,), skip=frozenset({shape.events})) if section else []),
     ]
 
 
@@ -148,9 +148,7 @@ def layout(modality: str) -> Layout:
     """Return the export layout of a list modality ("CT", "RF", "DX", "MG", "NM")."""
     shape = SHAPES[modality]
     event_schema = schema_at(STUDY, [shape.section, shape.events])
-    return Layout(
-        modality,
-        shape,
-        tuple(distinct_headers(_study_columns(shape))),
-        tuple(distinct_headers(walk(event_schema))) if event_schema else (),
-    )
+    study = _study_columns(shape)
+    # Distinct over both: an event row holds the study's columns and the event's.
+    columns = distinct_headers([*study, *(walk(event_schema) if event_schema else [])])
+    return Layout(modality, shape, tuple(columns[: len(study)]), tuple(columns[len(study) :]))
