@@ -141,7 +141,8 @@ def test_xlsx_of_ct_corpus_has_summary_all_data_and_protocol_sheets(ct_studies: 
 
 def test_xlsx_cells_keep_their_types(ct_studies: list[dict[str, Any]]) -> None:
     sheets = read_sheets(xlsx_bytes(ct_studies))
-    doc = next(d for d in ct_studies if d["ct"]["events"][0].get("acquisition_protocol") == "Neck+CAP+C (SureStart)")
+    protocol = "Neck+CAP+C (SureStart)"
+    doc = next(d for d in ct_studies if d["ct"]["events"][0].get("acquisition_protocol") == protocol)
     row = next(r for r in sheets["All data"] if r["Study instance UID"] == doc["study_instance_uid"])
     assert row["E3 Mean CTDIvol (mGy)"] == doc["ct"]["events"][2]["mean_ctdivol"]
     assert isinstance(row["E3 Mean CTDIvol (mGy)"], float)
