@@ -20,20 +20,11 @@ from service.merge import merge
 
 NOW = datetime(2026, 1, 1)
 
-#: The CT reports of the corpus (the Philips image is not a report).
-CT_REPORTS = [
-    "CT-ESR-GE_VCT.dcm",
-    "CT-RDSR-GEPixelMed.dcm",
-    "CT-RDSR-Siemens-Continued-1.dcm",
-    "CT-RDSR-Siemens-Continued-2.dcm",
-    "CT-RDSR-Siemens-Multi-1.dcm",
-    "CT-RDSR-Siemens-Multi-2.dcm",
-    "CT-RDSR-Siemens-Multi-3.dcm",
-    "CT-RDSR-Siemens_Flash-TAP-SS.dcm",
-    "CT-RDSR-ToshibaPixelMed.dcm",
-    "CT-RDSR-Toshiba_MultiValSD.dcm",
-    "NM-CT-RDSR-Siemens.dcm",
-]
+
+
+def ct_files(corpus: Path) -> list[Path]:
+    """Return the corpus files that hold CT dose: CT reports and images, and the PET/CT's CT report."""
+    return [*sorted(corpus.glob("CT-*.dcm")), corpus / "NM-CT-RDSR-Siemens.dcm"]
 
 
 def studies(paths: Iterable[Path]) -> list[dict[str, Any]]:

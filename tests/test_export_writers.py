@@ -14,7 +14,7 @@ from schemas.study import Study
 from service.export.csv import csv_chunks
 from service.export.layout import SHAPES, layout
 from service.export.xlsx import NO_PROTOCOL, sheet_names, write_xlsx
-from tests.exporting import CT_REPORTS, NOW, export_of, read_csv, read_sheets, studies, summary_facts
+from tests.exporting import NOW, ct_files, export_of, read_csv, read_sheets, studies, summary_facts
 
 
 def xlsx_bytes(docs: list[dict[str, Any]], modality: str = "CT") -> bytes:
@@ -29,7 +29,7 @@ def csv_text(docs: list[dict[str, Any]], modality: str = "CT") -> str:
 
 @pytest.fixture(scope="module")
 def ct_studies(corpus: Path) -> list[dict[str, Any]]:
-    return studies(corpus / name for name in CT_REPORTS)
+    return studies(ct_files(corpus))
 
 
 def hand_built(**equipment: Any) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def test_summary_columns_are_the_modalitys_own(modality: str) -> None:
 def test_csv_holds_one_study_per_row_with_events_to_the_right(ct_studies: list[dict[str, Any]]) -> None:
     rows = read_csv(csv_text(ct_studies))
     by_uid = {row["Study instance UID"]: row for row in rows}
-    assert len(rows) == len(ct_studies) == 8
+    assert len(rows) == len(ct_studies) == 9
     most = max(len(doc["ct"]["events"]) for doc in ct_studies)
     assert f"E{most} DLP (mGy·cm)" in rows[0] and f"E{most + 1} DLP (mGy·cm)" not in rows[0]
     for doc in ct_studies:
@@ -127,16 +127,19 @@ def test_csv_chunks_stream_rows_as_they_come() -> None:
 def test_xlsx_of_ct_corpus_has_summary_all_data_and_protocol_sheets(ct_studies: list[dict[str, Any]]) -> None:
     sheets = read_sheets(xlsx_bytes(ct_studies))
     protocols = Counter(e.get("acquisition_protocol") for doc in ct_studies for e in doc["ct"]["events"])
-    named = sorted((p for p in protocols if p), key=str.casefold)
-    assert list(sheets) == ["Summary", "All data", *named, NO_PROTOCOL]
-    assert len(sheets["All data"]) == 8
-    for protocol, count in protocols.items():
-        rows = sheets[protocol or NO_PROTOCOL]
-        assert len(rows) == count
-        assert {row["Acquisition protocol"] for row in rows} == {protocol}
+    assert list(sheets)[:2] == ["Summary", "All data"]
+    assert len(sheets["All data"]) == len(ct_studies) == 9
+    found = {}
+    for name, rows in list(sheets.items())[2:]:
+        (protocol,) = {row["Acquisition protocol"] for row in rows}  # one protocol per sheet
+        found[protocol] = len(rows)
+    assert found == protocols
+    assert list(found) == sorted(protocols, key=lambda p: (p is None, (p or "").casefold()))
     assert len(sheets["4DCT"]) == 2  # Siemens Multi-3: one study, two 4DCT events
+    assert len(sheets["100S C_A_P"]) == protocols["100S C/A/P"]  # '/' is not allowed in sheet names
+    assert len(sheets[NO_PROTOCOL]) == protocols[None]
     facts = summary_facts(sheets["Summary"])
-    assert facts["Studies"] == 8 and facts["Events"] == sum(protocols.values())
+    assert facts["Studies"] == 9 and facts["Events"] == sum(protocols.values())
 
 
 def test_xlsx_cells_keep_their_types(ct_studies: list[dict[str, Any]]) -> None:
