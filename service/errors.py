@@ -45,6 +45,12 @@ class TooLarge(RejectedObject):
     code = "too-large"
 
 
+class InvalidFile(DoseLedgerError):
+    """An uploaded file other than a dose object (a patient-size CSV) that cannot be used."""
+
+    code = "invalid-file"
+
+
 class NotFound(DoseLedgerError):
     """A requested record does not exist."""
 
