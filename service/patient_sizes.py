@@ -28,7 +28,7 @@ from service.errors import InvalidFile
 #: Per-row outcomes, as the CLI, the API and the event log name them.
 UPDATED, UNCHANGED, NO_SUCH_STUDY, UNREADABLE = "updated", "unchanged", "no such study", "unreadable value"
 
-#: Plausible values, in the file's units: (field, unit in the file, lowest, highest, factor to the stored unit).
+#: Plausible values in the file's units: (name, unit in the file, lowest, highest, factor to the stored unit).
 LIMITS = {
     "height_m": ("height", "cm", 20.0, 300.0, 0.01),
     "weight_kg": ("weight", "kg", 0.2, 700.0, 1.0),
