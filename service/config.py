@@ -1,0 +1,169 @@
+"""Typed, frozen configuration: defaults, then environment variables, then a test mapping.
+
+Every setting is named by its environment variable. :func:`load_settings` reads
+them once at start; a missing or malformed value raises
+:class:`service.errors.ConfigurationError` naming the variable and saying how to
+fix it, so a bad deployment fails before it serves a single request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from service.errors import ConfigurationError
+
+DEFAULT_PORT = 8080
+DEFAULT_EMBEDDED_PORT = 27018
+DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
+_DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one DoseLedger process."""
+
+    #: MongoDB connection string; ``None`` starts the embedded SecantusDB server
+    mongodb_uri: str | None = None
+    db_name: str = "doseledger"
+    data_dir: Path = Path("var/db")
+    embedded_port: int = DEFAULT_EMBEDDED_PORT
+    embedded_start_timeout: float = 30.0
+    db_timeout: float = 5.0
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    not_patient_patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """Tell whether this process must run its own database server."""
+        return self.mongodb_uri is None
+
+
+def _text(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ConfigurationError(f"{name} is set but empty; give it a value or unset it.")
+    return value
+
+
+def _optional_text(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _uri(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if not value.startswith(("mongodb://", "mongodb+srv://")):
+        raise ConfigurationError(
+            f"{name}={value!r} is not a MongoDB connection string; "
+            "it must start with mongodb:// or mongodb+srv://, or be unset to use the embedded database."
+        )
+    return value
+
+
+def _db_name(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not _DB_NAME.match(value):
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a usable database name; use 1-63 letters, digits, '_' or '-'."
+        )
+    return value
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(_text(name, raw))
+
+
+def _int(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigurationError(f"{name}={raw!r} is not a whole number.") from None
+        if not low <= value <= high:
+            raise ConfigurationError(f"{name}={value} is out of range; use a value from {low} to {high}.")
+        return value
+
+    return parse
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds.") from None
+    if not 0 < value <= 3600:
+        raise ConfigurationError(f"{name}={value} is out of range; use more than 0 and at most 3600 seconds.")
+    return value
+
+
+def _patterns(name: str, raw: str) -> tuple[str, ...]:
+    patterns = tuple(part.strip() for part in raw.split(",") if part.strip())
+    return patterns
+
+
+def _log_level(name: str, raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError(f"{name}={raw!r} is not a log level; use DEBUG, INFO, WARNING or ERROR.")
+    return value
+
+
+#: environment variable -> (Settings field, parser); the README's table lists the same names
+VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "MONGODB_URI": ("mongodb_uri", _uri),
+    "DOSELEDGER_DB_NAME": ("db_name", _db_name),
+    "DOSELEDGER_DATA_DIR": ("data_dir", _path),
+    "DOSELEDGER_EMBEDDED_PORT": ("embedded_port", _int(1, 65535)),
+    "DOSELEDGER_EMBEDDED_START_TIMEOUT": ("embedded_start_timeout", _seconds),
+    "DOSELEDGER_DB_TIMEOUT": ("db_timeout", _seconds),
+    "DOSELEDGER_HOST": ("host", _text),
+    "DOSELEDGER_PORT": ("port", _int(1, 65535)),
+    "DOSELEDGER_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1, 2**40)),
+    "DOSELEDGER_NOT_PATIENT_PATTERNS": ("not_patient_patterns", _patterns),
+    "DOSELEDGER_LOG_LEVEL": ("log_level", _log_level),
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build the settings from defaults, then ``environ``, then ``overrides``.
+
+    ``environ`` defaults to :data:`os.environ`. ``overrides`` (the test mapping
+    given to ``create_app``) uses the same variable names; its values may be
+    strings, which are parsed like the environment, or already typed values.
+    Keys of ``overrides`` that are not settings are ignored here (they are
+    Flask settings such as ``TESTING``).
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for variable, (field, parse) in VARIABLES.items():
+        if variable in environ:
+            values[field] = parse(variable, environ[variable])
+    for variable, value in (overrides or {}).items():
+        if variable not in VARIABLES:
+            continue
+        field, parse = VARIABLES[variable]
+        values[field] = parse(variable, value) if isinstance(value, str) else _typed(variable, field, value)
+    return Settings(**values)
+
+
+def _typed(variable: str, field: str, value: Any) -> Any:
+    """Accept an already-typed override, checking it like the parsed form."""
+    if field == "not_patient_patterns":
+        return tuple(value)
+    if field == "data_dir":
+        return Path(value)
+    if value is None and field == "mongodb_uri":
+        return None
+    return VARIABLES[variable][1](variable, str(value))
