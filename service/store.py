@@ -1,0 +1,322 @@
+"""The data layer: the only module that talks to MongoDB (pymongo and GridFS).
+
+Collections (DESIGN.md, "Collections"):
+
+- ``studies``: one document per Study Instance UID, written with optimistic
+  concurrency on ``revision`` so that concurrent imports of parts of one study
+  never lose an event nor create a second document.
+- ``event_log``: append-only, ``seq`` strictly increasing (an atomic counter in
+  ``counters``), never updated or deleted.
+- ``originals`` (GridFS bucket): the bytes received, keyed by their SHA-256.
+
+Timestamps the service makes (``created_at``, ``updated_at``, ``received_at``,
+the event log's ``at``) are UTC, stored and returned as naive datetimes like the
+DICOM date-times beside them, which are the modality's local time as sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+import gridfs
+import pymongo
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+
+from schemas.study import validate_study
+from service.errors import DatabaseUnavailable, NotFound
+from service.merge import MergeResult, merge
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: attempts of the read-merge-write cycle before giving up on a hot study
+MAX_SAVE_ATTEMPTS = 64
+#: an event-log gap younger than this is a write still in flight; readers stop before it
+EVENT_LOG_SETTLE = timedelta(seconds=2)
+ORIGINALS_BUCKET = "originals"
+
+#: (collection, keys, options) created at start; list filters read these
+INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
+    ("studies", [("study_instance_uid", ASCENDING)], {"unique": True}),
+    ("studies", [("modalities", ASCENDING), ("study_date_time", DESCENDING)], {}),
+    ("studies", [("equipment.station_name", ASCENDING), ("study_date_time", DESCENDING)], {}),
+    ("studies", [("ct.events.acquisition_protocol", ASCENDING)], {}),
+    ("studies", [("projection.events.acquisition_protocol", ASCENDING)], {}),
+    ("studies", [("reports.sop_instance_uid", ASCENDING)], {}),
+    ("event_log", [("seq", ASCENDING)], {"unique": True}),
+)
+
+
+def utcnow() -> datetime:
+    """Return the current UTC time as BSON stores it (naive, millisecond precision)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _guarded(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a lost connection into :class:`DatabaseUnavailable`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConnectionFailure as e:
+            raise DatabaseUnavailable(f"The database cannot be reached: {e}") from e
+
+    return wrapper
+
+
+def ping_uri(uri: str, timeout: float) -> bool:
+    """Tell whether a MongoDB-protocol server at ``uri`` answers ``ping`` within ``timeout`` seconds."""
+    ms = max(int(timeout * 1000), 1)
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class Original:
+    """One kept object as received (pixel data removed from images)."""
+
+    sha256: str
+    name: str
+    via: str
+    client: str
+    received_at: datetime
+    data: bytes
+
+
+class Store:
+    """Studies, event log and originals in one MongoDB database."""
+
+    def __init__(self, client: pymongo.MongoClient[dict[str, Any]], db_name: str) -> None:
+        self.client = client
+        self.db: Database[dict[str, Any]] = client[db_name]
+        self._originals = gridfs.GridFSBucket(self.db, bucket_name=ORIGINALS_BUCKET)
+        # Keeps this process's event-log inserts in seq order; other processes are
+        # covered by the settle rule in events_after.
+        self._event_lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, uri: str, db_name: str, *, timeout: float = 5.0) -> Store:
+        """Open a client on ``uri`` (connections are made lazily) and bind database ``db_name``."""
+        ms = int(timeout * 1000)
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, appname="doseledger"
+        )
+        return cls(client, db_name)
+
+    def close(self) -> None:
+        """Close the client and its connection pool."""
+        self.client.close()
+
+    @_guarded
+    def ping(self) -> None:
+        """Check that the database answers; raise :class:`DatabaseUnavailable` if not."""
+        self.db.command("ping")
+
+    @_guarded
+    def ensure_indexes(self) -> None:
+        """Create the indexes of :data:`INDEXES` and the event-log counter (idempotent)."""
+        for collection, keys, options in INDEXES:
+            self.db[collection].create_index(keys, **options)
+        with contextlib.suppress(DuplicateKeyError):  # another process created it first
+            self.db.counters.update_one({"_id": "event_log"}, {"$setOnInsert": {"seq": 0}}, upsert=True)
+
+    # -- studies ---------------------------------------------------------------
+
+    @_guarded
+    def save_fragment(
+        self, fragment: dict[str, Any], *, now: datetime, reprocess: bool = False
+    ) -> MergeResult:
+        """Merge ``fragment`` into its study document and write it, retrying on concurrent writes.
+
+        Read the current document, merge, validate, then insert (a concurrent
+        insert of the same study raises DuplicateKeyError on the unique index)
+        or replace only if ``revision`` is still the one read. Either race means
+        another writer got there first: read again and redo the merge.
+        """
+        uid = fragment["study_instance_uid"]
+        for attempt in range(MAX_SAVE_ATTEMPTS):
+            existing = self.db.studies.find_one({"study_instance_uid": uid})
+            result = merge(existing, fragment, now=now, reprocess=reprocess)
+            if result.outcome == "duplicate":
+                return result
+            document = {key: value for key, value in result.document.items() if key != "_id"}
+            validate_study(document)
+            if self._write(existing, document):
+                return result
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise DatabaseUnavailable(
+            f"Study {uid} changed {MAX_SAVE_ATTEMPTS} times while this report was merged; send it again."
+        )
+
+    def _write(self, existing: dict[str, Any] | None, document: dict[str, Any]) -> bool:
+        """Insert or conditionally replace; return False when another writer won the race."""
+        if existing is None:
+            try:
+                self.db.studies.insert_one(document)
+            except DuplicateKeyError:
+                return False
+            return True
+        current = {"_id": existing["_id"], "revision": existing.get("revision")}
+        return self.db.studies.replace_one(current, document).matched_count == 1
+
+    @_guarded
+    def get_study(self, study_instance_uid: str) -> dict[str, Any]:
+        """Return the study document without ``_id``; raise :class:`NotFound` if there is none."""
+        document = self.db.studies.find_one({"study_instance_uid": study_instance_uid}, {"_id": 0})
+        if document is None:
+            raise NotFound(f"There is no study with Study Instance UID {study_instance_uid}.")
+        return document
+
+    @_guarded
+    def count_studies(self) -> int:
+        """Return the approximate number of studies (cheap on large collections)."""
+        return self.db.studies.estimated_document_count()
+
+    # -- event log ---------------------------------------------------------------
+
+    @_guarded
+    def append_event(
+        self,
+        type: str,
+        *,
+        via: str,
+        client: str,
+        message: str,
+        name: str | None = None,
+        study_instance_uid: str | None = None,
+        sop_instance_uid: str | None = None,
+        sha256: str | None = None,
+        outcome: str | None = None,
+        code: str | None = None,
+    ) -> int:
+        """Append one entry to the event log and return its ``seq``."""
+        entry: dict[str, Any] = {
+            "at": utcnow(),
+            "type": type,
+            "via": via,
+            "client": client,
+            "name": name,
+            "study_instance_uid": study_instance_uid,
+            "sop_instance_uid": sop_instance_uid,
+            "sha256": sha256,
+            "outcome": outcome,
+            "code": code,
+            "message": message,
+        }
+        with self._event_lock:
+            entry["seq"] = self._next_seq()
+            self.db.event_log.insert_one(entry)
+        return int(entry["seq"])
+
+    def _next_seq(self) -> int:
+        """Take the next event-log number from the atomic counter."""
+        for _ in range(2):
+            try:
+                counter = self.db.counters.find_one_and_update(
+                    {"_id": "event_log"},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                return int(counter["seq"])
+            except DuplicateKeyError:
+                continue  # two first upserts raced; the counter exists now
+        raise DatabaseUnavailable("The event-log counter could not be incremented; try again.")
+
+    @_guarded
+    def events_after(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Return up to ``limit`` event-log entries with ``seq > after``, in order.
+
+        A writer takes its ``seq`` before it inserts, so for a moment a later
+        entry can be visible while an earlier one is not. Entries after such a
+        gap are held back until the gap is :data:`EVENT_LOG_SETTLE` old, so a
+        follower that pages with ``after`` never skips an entry.
+        """
+        cursor = (
+            self.db.event_log.find({"seq": {"$gt": after}}, {"_id": 0}).sort("seq", ASCENDING).limit(limit)
+        )
+        horizon = utcnow() - EVENT_LOG_SETTLE
+        settled: list[dict[str, Any]] = []
+        expected = after + 1
+        for entry in cursor:
+            if entry["seq"] != expected and entry["at"] > horizon:
+                break
+            settled.append(entry)
+            expected = entry["seq"] + 1
+        return settled
+
+    # -- originals ---------------------------------------------------------------
+
+    @_guarded
+    def keep_original(
+        self, sha256: str, data: bytes, *, name: str, via: str, client: str, received_at: datetime, size: int
+    ) -> bool:
+        """Store ``data`` under ``sha256`` unless it is already kept; tell whether it was new.
+
+        ``size`` is the length of the bytes received, which differs from
+        ``len(data)`` when pixel data was removed before keeping.
+        """
+        if self.db[f"{ORIGINALS_BUCKET}.files"].find_one({"_id": sha256}, {"_id": 1}) is not None:
+            return False
+        metadata = {"name": name, "via": via, "client": client, "received_at": received_at, "size": size}
+        try:
+            self._originals.upload_from_stream_with_id(sha256, name, data, metadata=metadata)
+        except gridfs.errors.FileExists:
+            return False
+        return True
+
+    @_guarded
+    def has_original(self, sha256: str) -> bool:
+        """Tell whether an original with this SHA-256 is kept."""
+        return self.db[f"{ORIGINALS_BUCKET}.files"].find_one({"_id": sha256}, {"_id": 1}) is not None
+
+    @_guarded
+    def read_original(self, sha256: str) -> bytes:
+        """Return the kept bytes of ``sha256``; raise :class:`NotFound` if none are kept."""
+        try:
+            return self._originals.open_download_stream(sha256).read()
+        except gridfs.errors.NoFile:
+            raise NotFound(f"No original with SHA-256 {sha256} is kept.") from None
+
+    @_guarded
+    def count_originals(self) -> int:
+        """Return the number of kept originals."""
+        return self.db[f"{ORIGINALS_BUCKET}.files"].count_documents({})
+
+    def iter_originals(self) -> Iterator[Original]:
+        """Yield every kept original, oldest first."""
+        try:
+            for grid_out in self._originals.find(
+                {}, sort=[("uploadDate", ASCENDING)], no_cursor_timeout=False
+            ):
+                metadata = grid_out.metadata or {}
+                yield Original(
+                    sha256=str(grid_out._id),
+                    name=metadata.get("name", grid_out.filename or ""),
+                    via=metadata.get("via", ""),
+                    client=metadata.get("client", ""),
+                    received_at=metadata.get("received_at", grid_out.upload_date),
+                    data=grid_out.read(),
+                )
+        except ConnectionFailure as e:
+            raise DatabaseUnavailable(f"The database cannot be reached: {e}") from e
