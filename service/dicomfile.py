@@ -1,0 +1,117 @@
+"""Strict reading of DICOM bytes, and the form in which an original is kept.
+
+pydicom reads a truncated file silently (the last value comes back short), and
+with ``force=True`` it "reads" almost any bytes. Ingest must tell the sender
+that a file is broken, so reading here is strict: short reads are errors, and
+a file without the Part 10 header (PS3.10 7.1: 128-byte preamble and ``DICM``)
+is read only when it starts like a DICOM data set and yields SOP Class and SOP
+Instance UIDs.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import struct
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from service.errors import NotDicom
+
+log = logging.getLogger(__name__)
+
+#: PS3.10 7.1: the "DICM" prefix follows a 128-byte preamble
+PREAMBLE_LENGTH = 128
+MAGIC = b"DICM"
+#: pixel data elements (PS3.3 C.7.6.3): removed before an original is kept
+PIXEL_DATA_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
+_VR = re.compile(rb"[A-Z]{2}")
+
+
+class _CutOffDetector(io.BytesIO):
+    """A byte stream that notes a short read instead of letting it pass as the end of the file.
+
+    pydicom ends a data set when an 8-byte element header read finds the end
+    of the data; any other short read means the file was cut off. (Raising
+    here would only become a pydicom warning and a partial data set.) A cut
+    that falls exactly between two top-level elements cannot be told from a
+    complete file; extraction then finds the content missing.
+    """
+
+    cut_off_at: int | None = None
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        start = self.tell()
+        data = super().read(size)
+        short = size is not None and 0 <= len(data) < size
+        if short and (data or size != 8) and self.cut_off_at is None:
+            self.cut_off_at = start
+        return data
+
+
+def read_dataset(data: bytes, name: str) -> Dataset:
+    """Parse ``data`` into a Dataset, or raise :class:`NotDicom` naming ``name`` and the evidence."""
+    if not data:
+        raise NotDicom(f"{name} is empty (0 bytes); it is not a DICOM file.")
+    has_header = data[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] == MAGIC
+    if not has_header and not _looks_like_dataset(data):
+        raise NotDicom(
+            f"{name} is not a DICOM file: it has no 'DICM' marker at byte 128 and does not start "
+            f"like a DICOM data set (first bytes {data[:16]!r}, {len(data)} bytes in all)."
+        )
+    stream = _CutOffDetector(data)
+    try:
+        ds = pydicom.dcmread(stream, force=not has_header)
+    except Exception as e:  # pydicom raises many types on bad bytes; each means "not readable"
+        raise NotDicom(f"{name} is corrupt or truncated ({len(data)} bytes): {e}") from e
+    if stream.cut_off_at is not None:
+        raise NotDicom(
+            f"{name} is truncated: it ends after {len(data)} bytes, inside the data element "
+            f"that starts at byte {stream.cut_off_at}."
+        )
+    if not has_header:
+        _require_identity(ds, name)
+    return ds
+
+
+def _looks_like_dataset(data: bytes) -> bool:
+    """Tell whether headerless bytes start with a plausible group 0002 or 0008 element."""
+    if len(data) < 8:
+        return False
+    group, _element = struct.unpack("<HH", data[:4])
+    if group not in (0x0002, 0x0008):
+        return False
+    explicit = _VR.fullmatch(data[4:6]) is not None
+    implicit_length = struct.unpack("<L", data[4:8])[0]
+    return explicit or implicit_length < len(data)
+
+
+def _require_identity(ds: Dataset, name: str) -> None:
+    """Refuse a headerless read that did not yield SOP Class and SOP Instance UIDs."""
+    try:
+        missing = [keyword for keyword in ("SOPClassUID", "SOPInstanceUID") if not ds.get(keyword)]
+    except Exception as e:  # a forced read of non-DICOM bytes fails on first use of a value
+        raise NotDicom(f"{name} has no DICOM file header and does not read as a data set: {e}") from e
+    if missing:
+        raise NotDicom(
+            f"{name} has no DICOM file header and, read as a bare data set, lacks {' and '.join(missing)}; "
+            "it is not a DICOM object."
+        )
+
+
+def bytes_to_keep(ds: Dataset, data: bytes) -> bytes:
+    """Return what to keep of a received object: ``data``, or ``ds`` re-encoded without pixel data."""
+    present = [tag for tag in PIXEL_DATA_TAGS if tag in ds]
+    if not present:
+        return data
+    for tag in present:
+        del ds[tag]
+    buffer = io.BytesIO()
+    try:
+        ds.save_as(buffer, enforce_file_format=False)
+    except Exception:  # an object pydicom cannot write back is kept whole rather than lost
+        log.warning("Could not re-encode %s without pixel data; keeping it whole.", ds.get("SOPInstanceUID"))
+        return data
+    return buffer.getvalue()

@@ -1,0 +1,237 @@
+"""One pipeline for every way in (HTTP, CLI, DICOM network): bytes -> outcome.
+
+Steps for each object: log ``received``; check the size; hash; parse strictly;
+keep the original (pixel data removed from images, the hash is of the bytes
+received); extract; merge and write; log the outcome. Errors are per object:
+a rejected object is logged with the reason, its bytes are kept, the caller
+gets an :class:`Outcome` and the next object goes on.
+
+One exception to "keep the bytes": an object over ``DOSELEDGER_MAX_UPLOAD_BYTES``
+is refused before it is read (the limit protects the store), so only the
+refusal is logged. The sender was told (HTTP 413, CLI summary) and still holds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from service.config import Settings
+from service.dicomfile import bytes_to_keep, read_dataset
+from service.errors import InvalidDoseReport, RejectedObject, TooLarge
+from service.extract import extract
+from service.store import Original, Store, utcnow
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("created", "merged", "duplicate", "rejected")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one object."""
+
+    name: str
+    outcome: str
+    study_instance_uid: str | None = None
+    sop_instance_uid: str | None = None
+    message: str = ""
+    #: the :class:`RejectedObject` code when rejected, else None
+    code: str | None = None
+    sha256: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        """Tell whether the object was rejected."""
+        return self.outcome == "rejected"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the per-object result as sent to API clients."""
+        result = asdict(self)
+        del result["sha256"]
+        return result
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """Where an object came from, carried through the steps."""
+
+    name: str
+    via: str
+    client: str
+    sha256: str | None
+    received_at: datetime
+
+
+def _identity(ds: Dataset | None) -> tuple[str | None, str | None]:
+    """Return the Study and SOP Instance UIDs of ``ds`` as far as it has them."""
+    if ds is None:
+        return None, None
+    try:
+        study, sop = ds.get("StudyInstanceUID"), ds.get("SOPInstanceUID")
+    except Exception:  # a malformed UID value must not hide the real rejection reason
+        return None, None
+    return (str(study) if study else None), (str(sop) if sop else None)
+
+
+def _with_name(name: str, message: str) -> str:
+    """Make sure a message names the object it is about."""
+    return message if name in message else f"{name}: {message}"
+
+
+class Pipeline:
+    """Ingest objects into one store with one configuration."""
+
+    def __init__(self, store: Store, *, max_bytes: int, not_patient_patterns: Sequence[str]) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+        self.not_patient_patterns = tuple(not_patient_patterns)
+
+    @classmethod
+    def from_settings(cls, store: Store, settings: Settings) -> Pipeline:
+        """Build a pipeline configured by ``settings``."""
+        return cls(
+            store, max_bytes=settings.max_upload_bytes, not_patient_patterns=settings.not_patient_patterns
+        )
+
+    def ingest(self, data: bytes, *, name: str, via: str, client: str) -> Outcome:
+        """Take one object in and return what happened to it."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        arrival = _Arrival(name, via, client, sha256, utcnow())
+        self._log_received(arrival, len(data))
+        if len(data) > self.max_bytes:
+            return self._reject(arrival, self._too_large(name, len(data)))
+        ds: Dataset | None = None
+        try:
+            ds = read_dataset(data, name)
+            self._keep(arrival, bytes_to_keep(ds, data), len(data))
+            fragment = self._extract(ds, name)
+            fragment["report"].update(sha256=sha256, received_at=arrival.received_at, via=via)
+            result = self.store.save_fragment(fragment, now=arrival.received_at)
+        except RejectedObject as e:
+            if ds is None:
+                self._keep(arrival, data, len(data))
+            return self._reject(arrival, e, *_identity(ds))
+        document = result.document
+        return self._accept(arrival, result.outcome, document["study_instance_uid"], fragment["report"])
+
+    def refuse_too_large(self, size: int, *, name: str, via: str, client: str) -> Outcome:
+        """Log and report an object refused for its size before it was read."""
+        arrival = _Arrival(name, via, client, None, utcnow())
+        self._log_received(arrival, size)
+        return self._reject(arrival, self._too_large(name, size))
+
+    def _too_large(self, name: str, size: int) -> TooLarge:
+        return TooLarge(
+            f"{name} is {size} bytes, more than the limit of {self.max_bytes} bytes "
+            "(DOSELEDGER_MAX_UPLOAD_BYTES); it was not stored."
+        )
+
+    def _extract(self, ds: Dataset, name: str) -> dict[str, Any]:
+        """Run extraction; an unexpected failure rejects this object only."""
+        try:
+            return extract(ds, not_patient_patterns=self.not_patient_patterns)
+        except RejectedObject:
+            raise
+        except Exception as e:
+            log.exception("Extraction failed on %s", name)
+            raise InvalidDoseReport(
+                f"{name} could not be read as a dose report ({type(e).__name__}: {e}); "
+                "it is kept and `doseledger reprocess` will try it again."
+            ) from e
+
+    def _keep(self, arrival: _Arrival, data: bytes, size: int) -> None:
+        assert arrival.sha256 is not None
+        self.store.keep_original(
+            arrival.sha256,
+            data,
+            name=arrival.name,
+            via=arrival.via,
+            client=arrival.client,
+            received_at=arrival.received_at,
+            size=size,
+        )
+
+    def _log_received(self, arrival: _Arrival, size: int) -> None:
+        self.store.append_event(
+            "received",
+            via=arrival.via,
+            client=arrival.client,
+            name=arrival.name,
+            sha256=arrival.sha256,
+            message=f"{arrival.name}: {size} bytes received.",
+        )
+
+    def _reject(
+        self,
+        arrival: _Arrival,
+        error: RejectedObject,
+        study_uid: str | None = None,
+        sop_uid: str | None = None,
+    ) -> Outcome:
+        message = _with_name(arrival.name, str(error))
+        log.info("Rejected %s", message)
+        self.store.append_event(
+            "rejected",
+            via=arrival.via,
+            client=arrival.client,
+            name=arrival.name,
+            study_instance_uid=study_uid,
+            sop_instance_uid=sop_uid,
+            sha256=arrival.sha256,
+            outcome="rejected",
+            code=error.code,
+            message=message,
+        )
+        return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256)
+
+    def _accept(self, arrival: _Arrival, outcome: str, study_uid: str, report: dict[str, Any]) -> Outcome:
+        sop_uid = report.get("sop_instance_uid")
+        message = {
+            "created": f"{arrival.name} created study {study_uid}.",
+            "merged": f"{arrival.name} was merged into study {study_uid}.",
+            "duplicate": f"{arrival.name} is already part of study {study_uid}; nothing changed.",
+        }[outcome]
+        self.store.append_event(
+            outcome,
+            via=arrival.via,
+            client=arrival.client,
+            name=arrival.name,
+            study_instance_uid=study_uid,
+            sop_instance_uid=sop_uid,
+            sha256=arrival.sha256,
+            outcome=outcome,
+            message=message,
+        )
+        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256)
+
+    # -- reprocess -------------------------------------------------------------------
+
+    def reprocess(self, *, via: str = "cli", client: str = "") -> Iterator[Outcome]:
+        """Run extraction again over every kept original, oldest first, and merge the results."""
+        for original in self.store.iter_originals():
+            yield self._reprocess_one(original, via=via, client=client)
+
+    def _reprocess_one(self, original: Original, *, via: str, client: str) -> Outcome:
+        arrival = _Arrival(
+            f"{original.name} ({original.sha256[:12]})", via, client, original.sha256, utcnow()
+        )
+        ds: Dataset | None = None
+        try:
+            ds = read_dataset(original.data, arrival.name)
+            fragment = self._extract(ds, arrival.name)
+            fragment["report"].update(
+                sha256=original.sha256, received_at=original.received_at, via=original.via
+            )
+            result = self.store.save_fragment(fragment, now=arrival.received_at, reprocess=True)
+        except RejectedObject as e:
+            return self._reject(arrival, e, *_identity(ds))
+        return self._accept(
+            arrival, result.outcome, result.document["study_instance_uid"], fragment["report"]
+        )
