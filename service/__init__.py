@@ -1,1 +1,33 @@
 """DoseLedger: a radiation-dose monitoring service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from service.config import VARIABLES, load_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask application from the environment and an optional test mapping.
+
+    Nothing connects here: the database is opened on first use (``get_store``),
+    so building an app is cheap and a bad setting fails now, naming the variable.
+    """
+    from service import db, web
+    from service.web.jsonprovider import JSONProvider
+
+    settings = load_settings(overrides=test_config)
+    app = Flask(__name__)
+    app.json = JSONProvider(app)
+    # The whole request body (one object or a multipart batch) is bounded by the
+    # per-object limit; Flask refuses larger bodies before reading them.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.config.update({key: value for key, value in (test_config or {}).items() if key not in VARIABLES})
+    logging.getLogger("service").setLevel(settings.log_level)
+    db.init_app(app, settings)
+    web.init_app(app)
+    return app

@@ -1,0 +1,67 @@
+"""The store and the ingest pipeline of an application, opened once and shared by its threads.
+
+Like flaskr's ``get_db()``, but cached on the application rather than on each
+request: a pymongo client is thread-safe and owns a connection pool, so one per
+process is right. The embedded database is started on first use when
+``MONGODB_URI`` is unset (see :mod:`service.database`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask, current_app
+
+from service.config import Settings
+from service.database import database_uri
+from service.ingest import Pipeline
+from service.store import Store
+
+_EXTENSION = "doseledger"
+_lock = threading.Lock()
+
+
+def open_store(settings: Settings) -> Store:
+    """Connect to the configured database (starting the embedded one if needed) and create indexes."""
+    store = Store.connect(database_uri(settings), settings.db_name, timeout=settings.db_timeout)
+    try:
+        store.ensure_indexes()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def get_settings() -> Settings:
+    """Return the settings of the current application."""
+    settings: Settings = current_app.config["DOSELEDGER_SETTINGS"]
+    return settings
+
+
+def get_store() -> Store:
+    """Return the store of the current application, opening it on first use."""
+    state = current_app.extensions[_EXTENSION]
+    if state.get("store") is None:
+        with _lock:
+            if state.get("store") is None:
+                state["store"] = open_store(get_settings())
+    store: Store = state["store"]
+    return store
+
+
+def get_pipeline() -> Pipeline:
+    """Return an ingest pipeline bound to the current application's store."""
+    return Pipeline.from_settings(get_store(), get_settings())
+
+
+def close_store(app: Flask) -> None:
+    """Close the application's store, if it was opened."""
+    store = app.extensions[_EXTENSION].pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Register the settings and an empty store slot on ``app``."""
+    app.config["DOSELEDGER_SETTINGS"] = settings
+    app.extensions[_EXTENSION] = {"store": None}

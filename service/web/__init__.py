@@ -1,0 +1,13 @@
+"""The web layer: API and UI blueprints, error handlers, templates."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprints and the error handlers on ``app``."""
+    from service.web import api, errors
+
+    app.register_blueprint(api.bp)
+    errors.init_app(app)

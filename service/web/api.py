@@ -1,0 +1,134 @@
+"""The HTTP API: imports, studies, event log, health.
+
+``POST /api/imports`` answers per object. One ``application/dicom`` body gives
+that object's result; a multipart request (field ``files``) gives
+``{"results": [...]}``. Status: 201 when something was created, 200 when every
+object was merged or a duplicate, the rejection's 4xx (400 not DICOM, 413 too
+large, 422 not a dose report or invalid) in the uniform error shape with the
+results in ``errors`` when every object was rejected, and 207 Multi-Status when
+a batch mixes accepted and rejected objects (each result says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.http import parse_options_header
+
+from schemas.query import EventLogArgs
+from service.db import get_pipeline, get_store
+from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
+from service.ingest import Outcome
+from service.web.errors import error_response, status_of
+
+bp = Blueprint("api", __name__)
+
+DICOM_TYPES = ("application/dicom", "application/octet-stream")
+_REJECTION_STATUS = {
+    cls.code: status_of(cls)
+    for cls in (RejectedObject, NotDicom, TooLarge, NotADoseObject, InvalidDoseReport)
+}
+
+
+@bp.post("/api/imports")
+def create_import() -> Response:
+    """Import one DICOM object (body) or several (multipart field ``files``)."""
+    pipeline = get_pipeline()
+    client = request.remote_addr or ""
+    try:
+        if request.mimetype == "multipart/form-data":
+            outcomes = [
+                pipeline.ingest(
+                    upload.read(), name=upload.filename or f"files[{index}]", via="http", client=client
+                )
+                for index, upload in enumerate(request.files.getlist("files"))
+            ]
+            if not outcomes:
+                return error_response(
+                    "no-files", 400, "The multipart request has no field 'files'; send the objects in it."
+                )
+            return _batch_response(outcomes)
+        if request.mimetype not in DICOM_TYPES:
+            raise UnsupportedMediaType(
+                f"Send one object as application/dicom or several as multipart/form-data field 'files', "
+                f"not {request.mimetype or 'a body without Content-Type'}."
+            )
+        outcome = pipeline.ingest(request.get_data(cache=False), name=_body_name(), via="http", client=client)
+    except RequestEntityTooLarge:
+        outcome = pipeline.refuse_too_large(
+            request.content_length or 0, name=_body_name(), via="http", client=client
+        )
+    return _single_response(outcome)
+
+
+def _body_name() -> str:
+    """Return the name the client gave the body (X-Filename or Content-Disposition)."""
+    name = request.headers.get("X-Filename")
+    if not name:
+        disposition = request.headers.get("Content-Disposition", "")
+        name = parse_options_header(disposition)[1].get("filename", "")
+    return name or "request body"
+
+
+def _status(outcome: Outcome) -> int:
+    if outcome.rejected:
+        return _REJECTION_STATUS.get(outcome.code or "", 422)
+    return 201 if outcome.outcome == "created" else 200
+
+
+def _single_response(outcome: Outcome) -> Response:
+    if outcome.rejected:
+        return error_response(
+            outcome.code or "rejected", _status(outcome), outcome.message, [outcome.as_dict()]
+        )
+    response = jsonify(outcome.as_dict())
+    response.status_code = _status(outcome)
+    return response
+
+
+def _batch_response(outcomes: list[Outcome]) -> Response:
+    results = [outcome.as_dict() for outcome in outcomes]
+    rejected = [outcome for outcome in outcomes if outcome.rejected]
+    if rejected and len(rejected) == len(outcomes):
+        statuses = {_status(outcome) for outcome in rejected}
+        status = statuses.pop() if len(statuses) == 1 else 400
+        message = f"All {len(outcomes)} objects were rejected: " + " ".join(o.message for o in rejected)
+        return error_response("rejected", status, message, results)
+    response = jsonify({"results": results, "counts": _counts(outcomes)})
+    if rejected:
+        response.status_code = 207
+    else:
+        response.status_code = 201 if any(o.outcome == "created" for o in outcomes) else 200
+    return response
+
+
+def _counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    counts = dict.fromkeys(("created", "merged", "duplicate", "rejected"), 0)
+    for outcome in outcomes:
+        counts[outcome.outcome] += 1
+    return counts
+
+
+@bp.get("/api/studies/<study_instance_uid>")
+def get_study(study_instance_uid: str) -> Response:
+    """Return one study document."""
+    return jsonify(get_store().get_study(study_instance_uid))
+
+
+@bp.get("/api/event-log")
+def list_events() -> Response:
+    """Return event-log entries after ``after``, in order, at most ``limit``."""
+    args: dict[str, Any] = EventLogArgs().load(request.args.to_dict())
+    events = get_store().events_after(args["after"], args["limit"])
+    last = events[-1]["seq"] if events else args["after"]
+    return jsonify({"events": events, "last_seq": last})
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Answer 200 when the database answers ping (503 otherwise, via the error handler)."""
+    get_store().ping()
+    return jsonify({"status": "ok", "database": "ok"})

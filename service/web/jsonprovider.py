@@ -1,0 +1,36 @@
+"""JSON for API clients: datetimes as ISO 8601 strings, keys in document order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask.json.provider import DefaultJSONProvider
+
+
+def json_default(value: Any) -> Any:
+    """Convert what ``json`` cannot encode: dates and times to ISO 8601, other scalars to numbers or text."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, bytes):
+        raise TypeError("bytes are never sent to clients; convert them before serialising")
+    # BSON scalars (ObjectId, Int64, Decimal128) have faithful text forms
+    return str(value)
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """Serialise ``value`` with :func:`json_default` (for the CLI as well as the web)."""
+    return json.dumps(value, default=json_default, ensure_ascii=False, **kwargs)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's provider with ISO 8601 datetimes and the document's own key order."""
+
+    sort_keys = False
+    default = staticmethod(json_default)  # type: ignore[assignment]
