@@ -1,0 +1,1 @@
+"""The ``doseledger`` command line and mongosh audit scripts."""

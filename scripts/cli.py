@@ -1,0 +1,193 @@
+"""The ``doseledger`` command line: serve, extract, import, reprocess.
+
+Exit status: 0 on success, 1 when an import or reprocess rejected something,
+2 for usage and configuration errors, 3 when the database is unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import logging
+import signal
+import socket
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from tqdm import tqdm
+
+from service.config import Settings, load_settings
+from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
+from service.ingest import OUTCOMES, Outcome, Pipeline
+from service.sources import iter_sources
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _client() -> str:
+    """Return who runs this command, for the event log."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@contextlib.contextmanager
+def _pipeline(settings: Settings) -> Iterator[Pipeline]:
+    """Open the store (starting the embedded database if needed) for one command."""
+    from service.db import open_store
+
+    store = open_store(settings)
+    try:
+        yield Pipeline.from_settings(store, settings)
+    finally:
+        store.close()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the web application until interrupted."""
+    from werkzeug.serving import make_server
+
+    from service import create_app
+    from service.db import close_store, get_store
+
+    app = create_app()
+    with app.app_context():
+        get_store()  # start the database and create indexes now, not on the first request
+    host, port = args.host or settings.host, args.port or settings.port
+    server = make_server(host, port, app, threaded=True)
+    print(
+        f"DoseLedger is serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        close_store(app)
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+    """Print the study document fragments of files as JSON; touch no database."""
+    from service.dicomfile import read_dataset
+    from service.extract import extract
+    from service.web.jsonprovider import dumps
+
+    status = 0
+    documents = []
+    for path in args.files:
+        try:
+            ds = read_dataset(Path(path).read_bytes(), str(path))
+            documents.append(extract(ds, not_patient_patterns=settings.not_patient_patterns))
+        except (OSError, RejectedObject) as e:
+            print(f"doseledger extract: {e}", file=sys.stderr)
+            status = EXIT_REJECTED
+    if documents:
+        print(dumps(documents[0] if len(documents) == 1 else documents, indent=2), file=out)
+    return status
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+    """Import files, folders and zip files and print a summary."""
+    sources = list(iter_sources(Path(p) for p in args.paths))
+    client = _client()
+    outcomes: list[Outcome] = []
+    with _pipeline(settings) as pipeline:
+        for source in tqdm(sources, desc="Importing", unit="object", file=sys.stderr, disable=None):
+            if source.size > pipeline.max_bytes:
+                outcome = pipeline.refuse_too_large(source.size, name=source.name, via="cli", client=client)
+            else:
+                outcome = pipeline.ingest(source.read(), name=source.name, via="cli", client=client)
+            outcomes.append(outcome)
+    return _summarise(outcomes, out)
+
+
+def cmd_reprocess(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+    """Run extraction again over every kept original."""
+    with _pipeline(settings) as pipeline:
+        total = pipeline.store.count_originals()
+        outcomes = list(
+            tqdm(
+                pipeline.reprocess(client=_client()),
+                total=total,
+                desc="Reprocessing",
+                unit="object",
+                file=sys.stderr,
+                disable=None,
+            )
+        )
+    return _summarise(outcomes, out)
+
+
+def _summarise(outcomes: Iterable[Outcome], out: TextIO) -> int:
+    """Print counts per outcome and the reason of every rejection; return the exit status."""
+    outcomes = list(outcomes)
+    counts = Counter(outcome.outcome for outcome in outcomes)
+    print(", ".join(f"{counts[name]} {name}" for name in OUTCOMES), file=out)
+    rejected = [outcome for outcome in outcomes if outcome.rejected]
+    for outcome in rejected:
+        print(f"rejected ({outcome.code}): {outcome.message}", file=out)
+    return EXIT_REJECTED if rejected else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line."""
+    parser = argparse.ArgumentParser(prog="doseledger", description="Radiation-dose monitoring service.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve", help="serve the web UI and API (embedded database when MONGODB_URI is unset)"
+    )
+    serve.add_argument("--host", help="address to bind (default DOSELEDGER_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default DOSELEDGER_PORT or 8080)")
+    serve.set_defaults(func=cmd_serve)
+    extract = sub.add_parser(
+        "extract", help="print the study documents built from files as JSON (no database)"
+    )
+    extract.add_argument("files", nargs="+", metavar="FILE")
+    extract.set_defaults(func=cmd_extract)
+    imp = sub.add_parser("import", help="import files, folders (recursively) and zip files")
+    imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp.set_defaults(func=cmd_import)
+    reprocess = sub.add_parser("reprocess", help="run extraction again over every kept original")
+    reprocess.set_defaults(func=cmd_reprocess)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        logging.getLogger("service").setLevel(settings.log_level if args.command == "serve" else "WARNING")
+        return int(args.func(args, settings))
+    except (ConfigurationError, FileNotFoundError) as e:
+        print(f"doseledger: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseUnavailable as e:
+        print(f"doseledger: {e}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except DoseLedgerError as e:
+        print(f"doseledger: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
