@@ -1,0 +1,1 @@
+"""Marshmallow schemas: study documents, export rows, query arguments."""

@@ -14,6 +14,4 @@ class EventLogArgs(Schema):
         unknown = RAISE
 
     after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={"label": "After seq"})
-    limit = fields.Integer(
-        load_default=100, validate=validate.Range(min=1, max=1000), metadata={"label": "Page size"}
-    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000), metadata={"label": "Page size"})

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
 
 from tqdm import tqdm
 
@@ -84,7 +83,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_extract(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     """Print the study document fragments of files as JSON; touch no database."""
     from service.dicomfile import read_dataset
     from service.extract import extract
@@ -100,11 +99,11 @@ def cmd_extract(args: argparse.Namespace, settings: Settings, out: TextIO = sys.
             print(f"doseledger extract: {e}", file=sys.stderr)
             status = EXIT_REJECTED
     if documents:
-        print(dumps(documents[0] if len(documents) == 1 else documents, indent=2), file=out)
+        print(dumps(documents[0] if len(documents) == 1 else documents, indent=2))
     return status
 
 
-def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import files, folders and zip files and print a summary."""
     sources = list(iter_sources(Path(p) for p in args.paths))
     client = _client()
@@ -116,10 +115,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO = sys.s
             else:
                 outcome = pipeline.ingest(source.read(), name=source.name, via="cli", client=client)
             outcomes.append(outcome)
-    return _summarise(outcomes, out)
+    return _summarise(outcomes)
 
 
-def cmd_reprocess(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
     """Run extraction again over every kept original."""
     with _pipeline(settings) as pipeline:
         total = pipeline.store.count_originals()
@@ -133,17 +132,17 @@ def cmd_reprocess(args: argparse.Namespace, settings: Settings, out: TextIO = sy
                 disable=None,
             )
         )
-    return _summarise(outcomes, out)
+    return _summarise(outcomes)
 
 
-def _summarise(outcomes: Iterable[Outcome], out: TextIO) -> int:
+def _summarise(outcomes: Iterable[Outcome]) -> int:
     """Print counts per outcome and the reason of every rejection; return the exit status."""
     outcomes = list(outcomes)
     counts = Counter(outcome.outcome for outcome in outcomes)
-    print(", ".join(f"{counts[name]} {name}" for name in OUTCOMES), file=out)
+    print(", ".join(f"{counts[name]} {name}" for name in OUTCOMES))
     rejected = [outcome for outcome in outcomes if outcome.rejected]
     for outcome in rejected:
-        print(f"rejected ({outcome.code}): {outcome.message}", file=out)
+        print(f"rejected ({outcome.code}): {outcome.message}")
     return EXIT_REJECTED if rejected else 0
 
 
@@ -151,15 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="doseledger", description="Radiation-dose monitoring service.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = sub.add_parser(
-        "serve", help="serve the web UI and API (embedded database when MONGODB_URI is unset)"
-    )
+    serve = sub.add_parser("serve", help="serve the web UI and API (embedded database when MONGODB_URI is unset)")
     serve.add_argument("--host", help="address to bind (default DOSELEDGER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default DOSELEDGER_PORT or 8080)")
     serve.set_defaults(func=cmd_serve)
-    extract = sub.add_parser(
-        "extract", help="print the study documents built from files as JSON (no database)"
-    )
+    extract = sub.add_parser("extract", help="print the study documents built from files as JSON (no database)")
     extract.add_argument("files", nargs="+", metavar="FILE")
     extract.set_defaults(func=cmd_extract)
     imp = sub.add_parser("import", help="import files, folders (recursively) and zip files")

@@ -21,7 +21,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from service.web.jsonprovider import JSONProvider
 
     settings = load_settings(overrides=test_config)
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json = JSONProvider(app)
     # The whole request body (one object or a multipart batch) is bounded by the
     # per-object limit; Flask refuses larger bodies before reading them.

@@ -73,9 +73,7 @@ def _uri(name: str, raw: str) -> str | None:
 def _db_name(name: str, raw: str) -> str:
     value = raw.strip()
     if not _DB_NAME.match(value):
-        raise ConfigurationError(
-            f"{name}={raw!r} is not a usable database name; use 1-63 letters, digits, '_' or '-'."
-        )
+        raise ConfigurationError(f"{name}={raw!r} is not a usable database name; use 1-63 letters, digits, '_' or '-'.")
     return value
 
 
@@ -134,9 +132,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
 }
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Build the settings from defaults, then ``environ``, then ``overrides``.
 
     ``environ`` defaults to :data:`os.environ`. ``overrides`` (the test mapping

@@ -82,7 +82,7 @@ def _identity(ds: Dataset | None) -> tuple[str | None, str | None]:
 
 def _with_name(name: str, message: str) -> str:
     """Make sure a message names the object it is about."""
-    return message if name in message else f"{name}: {message}"
+    return message if name in message else f"{name} was rejected: {message}"
 
 
 class Pipeline:
@@ -96,9 +96,7 @@ class Pipeline:
     @classmethod
     def from_settings(cls, store: Store, settings: Settings) -> Pipeline:
         """Build a pipeline configured by ``settings``."""
-        return cls(
-            store, max_bytes=settings.max_upload_bytes, not_patient_patterns=settings.not_patient_patterns
-        )
+        return cls(store, max_bytes=settings.max_upload_bytes, not_patient_patterns=settings.not_patient_patterns)
 
     def ingest(self, data: bytes, *, name: str, via: str, client: str) -> Outcome:
         """Take one object in and return what happened to it."""
@@ -219,19 +217,13 @@ class Pipeline:
             yield self._reprocess_one(original, via=via, client=client)
 
     def _reprocess_one(self, original: Original, *, via: str, client: str) -> Outcome:
-        arrival = _Arrival(
-            f"{original.name} ({original.sha256[:12]})", via, client, original.sha256, utcnow()
-        )
+        arrival = _Arrival(f"{original.name} ({original.sha256[:12]})", via, client, original.sha256, utcnow())
         ds: Dataset | None = None
         try:
             ds = read_dataset(original.data, arrival.name)
             fragment = self._extract(ds, arrival.name)
-            fragment["report"].update(
-                sha256=original.sha256, received_at=original.received_at, via=original.via
-            )
+            fragment["report"].update(sha256=original.sha256, received_at=original.received_at, via=original.via)
             result = self.store.save_fragment(fragment, now=arrival.received_at, reprocess=True)
         except RejectedObject as e:
             return self._reject(arrival, e, *_identity(ds))
-        return self._accept(
-            arrival, result.outcome, result.document["study_instance_uid"], fragment["report"]
-        )
+        return self._accept(arrival, result.outcome, result.document["study_instance_uid"], fragment["report"])

@@ -143,9 +143,7 @@ class Store:
     # -- studies ---------------------------------------------------------------
 
     @_guarded
-    def save_fragment(
-        self, fragment: dict[str, Any], *, now: datetime, reprocess: bool = False
-    ) -> MergeResult:
+    def save_fragment(self, fragment: dict[str, Any], *, now: datetime, reprocess: bool = False) -> MergeResult:
         """Merge ``fragment`` into its study document and write it, retrying on concurrent writes.
 
         Read the current document, merge, validate, then insert (a concurrent
@@ -252,9 +250,7 @@ class Store:
         gap are held back until the gap is :data:`EVENT_LOG_SETTLE` old, so a
         follower that pages with ``after`` never skips an entry.
         """
-        cursor = (
-            self.db.event_log.find({"seq": {"$gt": after}}, {"_id": 0}).sort("seq", ASCENDING).limit(limit)
-        )
+        cursor = self.db.event_log.find({"seq": {"$gt": after}}, {"_id": 0}).sort("seq", ASCENDING).limit(limit)
         horizon = utcnow() - EVENT_LOG_SETTLE
         settled: list[dict[str, Any]] = []
         expected = after + 1
@@ -306,9 +302,7 @@ class Store:
     def iter_originals(self) -> Iterator[Original]:
         """Yield every kept original, oldest first."""
         try:
-            for grid_out in self._originals.find(
-                {}, sort=[("uploadDate", ASCENDING)], no_cursor_timeout=False
-            ):
+            for grid_out in self._originals.find({}, sort=[("uploadDate", ASCENDING)], no_cursor_timeout=False):
                 metadata = grid_out.metadata or {}
                 yield Original(
                     sha256=str(grid_out._id),

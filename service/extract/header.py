@@ -25,7 +25,7 @@ DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
 
 
 def text(ds: Dataset, keyword: str, notes: Notes | None = None) -> str | None:
-    """Return an attribute as stripped text (several values joined by ``\\``), or None."""
+    r"""Return an attribute as stripped text (several values joined by ``\\``), or None."""
     value = ds.get(keyword)
     if value is None:
         return None

@@ -28,8 +28,7 @@ bp = Blueprint("api", __name__)
 
 DICOM_TYPES = ("application/dicom", "application/octet-stream")
 _REJECTION_STATUS = {
-    cls.code: status_of(cls)
-    for cls in (RejectedObject, NotDicom, TooLarge, NotADoseObject, InvalidDoseReport)
+    cls.code: status_of(cls) for cls in (RejectedObject, NotDicom, TooLarge, NotADoseObject, InvalidDoseReport)
 }
 
 
@@ -41,9 +40,7 @@ def create_import() -> Response:
     try:
         if request.mimetype == "multipart/form-data":
             outcomes = [
-                pipeline.ingest(
-                    upload.read(), name=upload.filename or f"files[{index}]", via="http", client=client
-                )
+                pipeline.ingest(upload.read(), name=upload.filename or f"files[{index}]", via="http", client=client)
                 for index, upload in enumerate(request.files.getlist("files"))
             ]
             if not outcomes:
@@ -58,9 +55,7 @@ def create_import() -> Response:
             )
         outcome = pipeline.ingest(request.get_data(cache=False), name=_body_name(), via="http", client=client)
     except RequestEntityTooLarge:
-        outcome = pipeline.refuse_too_large(
-            request.content_length or 0, name=_body_name(), via="http", client=client
-        )
+        outcome = pipeline.refuse_too_large(request.content_length or 0, name=_body_name(), via="http", client=client)
     return _single_response(outcome)
 
 
@@ -81,9 +76,7 @@ def _status(outcome: Outcome) -> int:
 
 def _single_response(outcome: Outcome) -> Response:
     if outcome.rejected:
-        return error_response(
-            outcome.code or "rejected", _status(outcome), outcome.message, [outcome.as_dict()]
-        )
+        return error_response(outcome.code or "rejected", _status(outcome), outcome.message, [outcome.as_dict()])
     response = jsonify(outcome.as_dict())
     response.status_code = _status(outcome)
     return response

@@ -114,9 +114,7 @@ def _validation_error(error: ValidationError) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     log.exception("Unhandled error on %s %s", request.method, request.path)
-    return error_response(
-        "internal-error", 500, "Something went wrong on our side; the error has been logged."
-    )
+    return error_response("internal-error", 500, "Something went wrong on our side; the error has been logged.")
 
 
 def init_app(app: Flask) -> None:
