@@ -1,13 +1,37 @@
-"""Shared test fixtures: the sample corpus."""
+"""Shared test fixtures: the sample corpus, one database server per session, app, client, runner.
+
+The session starts ONE SecantusDB server on a free port with a temporary data
+directory, or uses ``MONGODB_URI`` when it is set (so the suite also runs against
+a real MongoDB). Either way every test gets a database of its own,
+``doseledger_test_<session>_<n>``, dropped afterwards; real data is never touched.
+pytest-mongodb's ``mongodb`` fixture is bound to that database (engine pymongo).
+Under ``CI=true`` a skipped test fails: CI must run everything.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import itertools
 import json
 import os
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pymongo
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pytest_mongodb.plugin import load_fixtures
+
+from service import create_app
+from service.database import EmbeddedServer, free_port
+from service.db import close_store, get_store
+from service.ingest import Pipeline
+from service.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,3 +57,150 @@ def expected(corpus: Path) -> dict[str, Any]:
 def scenarios(corpus: Path) -> dict[str, Any]:
     """Return the behaviours across several files (scenarios.json), by scenario id."""
     return {s["id"]: s for s in json.loads((corpus / "scenarios.json").read_text(encoding="utf-8"))}
+
+
+_SESSION = secrets.token_hex(3)
+_numbers = itertools.count(1)
+_CI = os.environ.get("CI") == "true"
+#: the environment a developer may have set; tests start without it
+_OWN_VARIABLES = ("MONGODB_URI",)
+_OWN_PREFIX = "DOSELEDGER_"
+_KEEP = ("DOSELEDGER_CORPUS",)
+
+
+_uri_key = pytest.StashKey[str | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Remember MONGODB_URI before tests clear the environment."""
+    config.stash[_uri_key] = os.environ.get("MONGODB_URI") or None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI=true turn a skip into a failure: CI must not pass by skipping."""
+    outcome = yield
+    report = outcome.get_result()
+    if _CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which must run every test: {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Return the URI of the session's server: MONGODB_URI, or a SecantusDB started for the session."""
+    uri = request.config.stash[_uri_key]
+    if uri:
+        yield uri
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("secantus") / "db", free_port())
+    server.start(timeout=60)
+    request.config.option.mongodb_host = server.uri  # pytest-mongodb's own option, for its helpers
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_uri: str) -> Iterator[pymongo.MongoClient[dict[str, Any]]]:
+    """Return one client on the session's server."""
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongo_uri, serverSelectionTimeoutMS=10000)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test without the developer's DoseLedger settings."""
+    for name in list(os.environ):
+        if (name in _OWN_VARIABLES or name.startswith(_OWN_PREFIX)) and name not in _KEEP:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def db_name(mongo_client: pymongo.MongoClient[dict[str, Any]]) -> Iterator[str]:
+    """Return the name of a fresh database for this test, dropped afterwards."""
+    name = f"doseledger_test_{_SESSION}_{next(_numbers)}"
+    yield name
+    mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def mongodb(mongo_client: pymongo.MongoClient[dict[str, Any]], db_name: str, pytestconfig: pytest.Config) -> Any:
+    """Override pytest-mongodb's fixture: this test's database, with tests/fixtures/mongodb loaded.
+
+    The plugin's own fixture opens a client per test and never closes it; this
+    one shares the session's client and database naming.
+    """
+    database = mongo_client[db_name]
+    load_fixtures(database, pytestconfig)
+    return database
+
+
+@pytest.fixture
+def test_config(mongo_uri: str, db_name: str) -> dict[str, Any]:
+    """Return the test mapping given to create_app (and the environment of CLI tests)."""
+    return {"TESTING": True, "MONGODB_URI": mongo_uri, "DOSELEDGER_DB_NAME": db_name}
+
+
+@pytest.fixture
+def app(test_config: dict[str, Any]) -> Iterator[Flask]:
+    """Return an application bound to this test's database."""
+    app = create_app(test_config)
+    yield app
+    close_store(app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Return a test client of ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app: Flask) -> Store:
+    """Return the store of ``app`` (indexes created)."""
+    with app.app_context():
+        return get_store()
+
+
+@pytest.fixture
+def pipeline(app: Flask, store: Store) -> Pipeline:
+    """Return an ingest pipeline on ``store`` configured like ``app``."""
+    return Pipeline.from_settings(store, app.config["DOSELEDGER_SETTINGS"])
+
+
+@dataclass
+class Result:
+    """What one run of the command line did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Runner:
+    """Run ``doseledger`` in-process against this test's database."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, environment: dict[str, Any]) -> None:
+        self.monkeypatch = monkeypatch
+        self.environment = {key: str(value) for key, value in environment.items() if key != "TESTING"}
+
+    def invoke(self, args: Sequence[str | Path], **environment: str) -> Result:
+        """Run the command with ``args`` and extra environment variables."""
+        from scripts.cli import main
+
+        with self.monkeypatch.context() as patch:
+            for key, value in {**self.environment, **environment}.items():
+                patch.setenv(key, value)
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([str(arg) for arg in args])
+        return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, test_config: dict[str, Any]) -> Runner:
+    """Return a runner of the command line bound to this test's database."""
+    return Runner(monkeypatch, test_config)

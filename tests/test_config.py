@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.config import VARIABLES, Settings, load_settings
+from service.errors import ConfigurationError
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.embedded and settings.mongodb_uri is None
+    assert (settings.db_name, settings.data_dir, settings.host, settings.port) == (
+        "doseledger",
+        Path("var/db"),
+        "127.0.0.1",
+        8080,
+    )
+    assert settings.max_upload_bytes == 64 * 1024 * 1024
+    assert settings.not_patient_patterns == ("phy", "test", "qa")
+
+
+def test_every_setting_has_a_variable() -> None:
+    assert {field for field, _ in VARIABLES.values()} == set(Settings.__dataclass_fields__)
+
+
+def test_environment_then_test_mapping() -> None:
+    environ = {
+        "MONGODB_URI": "mongodb://db.example:27017/",
+        "DOSELEDGER_PORT": "9000",
+        "DOSELEDGER_NOT_PATIENT_PATTERNS": " phantom, QA ,,",
+        "DOSELEDGER_DATA_DIR": "/srv/doseledger",
+    }
+    settings = load_settings(environ, {"DOSELEDGER_PORT": 9100, "DOSELEDGER_MAX_UPLOAD_BYTES": "1024"})
+    assert settings.mongodb_uri == "mongodb://db.example:27017/" and not settings.embedded
+    assert settings.port == 9100
+    assert settings.max_upload_bytes == 1024
+    assert settings.not_patient_patterns == ("phantom", "QA")
+    assert settings.data_dir == Path("/srv/doseledger")
+
+
+def test_empty_uri_means_embedded() -> None:
+    assert load_settings({"MONGODB_URI": ""}).embedded
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        load_settings({}).port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DOSELEDGER_PORT", "eighty"),
+        ("DOSELEDGER_PORT", "70000"),
+        ("DOSELEDGER_EMBEDDED_PORT", "0"),
+        ("DOSELEDGER_MAX_UPLOAD_BYTES", "-1"),
+        ("MONGODB_URI", "localhost:27017"),
+        ("DOSELEDGER_DB_NAME", "my db"),
+        ("DOSELEDGER_DB_TIMEOUT", "soon"),
+        ("DOSELEDGER_LOG_LEVEL", "loud"),
+        ("DOSELEDGER_HOST", "  "),
+    ],
+)
+def test_malformed_setting_names_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings({variable: value})
+
+
+def test_create_app_fails_at_start_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOSELEDGER_PORT", "http")
+    with pytest.raises(ConfigurationError, match="DOSELEDGER_PORT='http' is not a whole number"):
+        create_app()
+
+
+def test_create_app_takes_the_test_mapping() -> None:
+    app = create_app({"TESTING": True, "DOSELEDGER_MAX_UPLOAD_BYTES": 2048})
+    assert app.testing
+    assert app.config["MAX_CONTENT_LENGTH"] == 2048
+    assert app.config["DOSELEDGER_SETTINGS"].max_upload_bytes == 2048

@@ -1,0 +1,136 @@
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from service.errors import DatabaseUnavailable, NotFound
+from service.extract import extract
+from service.store import EVENT_LOG_SETTLE, Store, utcnow
+from tests.samples import ct_report
+
+NOW = datetime(2026, 1, 1)
+
+
+def fragment(**kwargs: Any) -> dict[str, Any]:
+    result = extract(ct_report(**kwargs), not_patient_patterns=())
+    result["report"].update(sha256=result["report"]["sop_instance_uid"], received_at=NOW, via="cli")
+    return result
+
+
+def test_indexes(store: Store) -> None:
+    studies = store.db.studies.index_information()
+    unique = [spec for spec in studies.values() if spec.get("unique")]
+    assert [spec["key"] for spec in unique] == [[("study_instance_uid", 1)]]
+    keys = {tuple(spec["key"]) for spec in studies.values()}
+    assert (("modalities", 1), ("study_date_time", -1)) in keys
+    assert (("ct.events.acquisition_protocol", 1),) in keys
+    assert (("projection.events.acquisition_protocol", 1),) in keys
+    assert any(key[0][0] == "equipment.station_name" for key in keys)
+    assert any(
+        spec.get("unique") and spec["key"] == [("seq", 1)] for spec in store.db.event_log.index_information().values()
+    )
+
+
+def test_save_read_and_duplicate(store: Store) -> None:
+    part = fragment(dlp="12.5")
+    assert store.save_fragment(part, now=NOW).outcome == "created"
+    assert store.save_fragment(part, now=NOW).outcome == "duplicate"
+    document = store.get_study(part["study_instance_uid"])
+    assert "_id" not in document
+    assert document["revision"] == 1 and document["summary"]["total_dlp"] == 12.5
+
+
+def test_unknown_study_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound, match=r"1\.2\.3\.4"):
+        store.get_study("1.2.3.4")
+
+
+def test_concurrent_parts_of_one_study_lose_nothing(store: Store) -> None:
+    study = "1.2.826.0.1.3680043.8.498.1"
+    parts = [fragment(study_uid=study, dlp=str(index + 1)) for index in range(12)]
+    barrier = threading.Barrier(len(parts))
+
+    def save(part: dict[str, Any]) -> None:
+        barrier.wait()
+        store.save_fragment(part, now=NOW)
+
+    threads = [threading.Thread(target=save, args=(part,)) for part in parts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.db.studies.count_documents({}) == 1
+    document = store.get_study(study)
+    assert len(document["ct"]["events"]) == 12 and len(document["reports"]) == 12
+    assert document["summary"]["total_dlp"] == sum(range(1, 13))
+    assert document["revision"] == 12
+
+
+def test_event_log_is_ordered_and_paged(store: Store) -> None:
+    seqs = [store.append_event("received", via="cli", client="t", message=f"entry {n}") for n in range(5)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    first = store.events_after(0, limit=2)
+    assert [entry["message"] for entry in first] == ["entry 0", "entry 1"]
+    rest = store.events_after(first[-1]["seq"], limit=100)
+    assert [entry["message"] for entry in rest] == ["entry 2", "entry 3", "entry 4"]
+    assert store.events_after(seqs[-1]) == []
+    assert set(first[0]) >= {
+        "seq",
+        "at",
+        "type",
+        "via",
+        "client",
+        "study_instance_uid",
+        "sop_instance_uid",
+        "sha256",
+        "outcome",
+        "message",
+    }
+
+
+def test_concurrent_appends_get_distinct_increasing_numbers(store: Store) -> None:
+    def append(n: int) -> None:
+        for _ in range(10):
+            store.append_event("received", via="cli", client=str(n), message="x")
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = store.events_after(0, limit=1000)
+    assert [entry["seq"] for entry in entries] == list(range(1, 41))
+
+
+def test_a_fresh_gap_holds_later_entries_back(store: Store) -> None:
+    store.append_event("received", via="cli", client="t", message="one")
+    # Another writer has taken seq 2 but not yet inserted it.
+    store.db.counters.update_one({"_id": "event_log"}, {"$inc": {"seq": 1}})
+    store.append_event("received", via="cli", client="t", message="three")
+    assert [entry["seq"] for entry in store.events_after(0)] == [1]
+    # A gap older than the settle time is a writer that died: read past it.
+    store.db.event_log.update_one({"seq": 3}, {"$set": {"at": utcnow() - EVENT_LOG_SETTLE - timedelta(seconds=1)}})
+    assert [entry["seq"] for entry in store.events_after(0)] == [1, 3]
+
+
+def test_originals_are_kept_once(store: Store) -> None:
+    assert store.keep_original("ab" * 32, b"bytes", name="a.dcm", via="cli", client="t", received_at=NOW, size=5)
+    assert not store.keep_original("ab" * 32, b"bytes", name="b.dcm", via="http", client="u", received_at=NOW, size=5)
+    assert store.read_original("ab" * 32) == b"bytes"
+    assert store.has_original("ab" * 32) and store.count_originals() == 1
+    [original] = list(store.iter_originals())
+    assert (original.name, original.via, original.received_at, original.data) == ("a.dcm", "cli", NOW, b"bytes")
+    with pytest.raises(NotFound):
+        store.read_original("cd" * 32)
+
+
+def test_an_unreachable_database_is_unavailable() -> None:
+    store = Store.connect("mongodb://127.0.0.1:1/?directConnection=true", "x", timeout=0.2)
+    try:
+        with pytest.raises(DatabaseUnavailable, match="cannot be reached"):
+            store.ping()
+        with pytest.raises(DatabaseUnavailable):
+            store.get_study("1.2.3")
+    finally:
+        store.close()
