@@ -174,7 +174,7 @@ class Pipeline:
         sop_uid: str | None = None,
     ) -> Outcome:
         message = _with_name(arrival.name, str(error))
-        log.info("Rejected %s", message)
+        log.info("%s", message)
         self.store.append_event(
             "rejected",
             via=arrival.via,
