@@ -118,9 +118,8 @@ def main() -> int:
             if server is not None:
                 server.stop()
     n = len(data)
-    print(
-        f"{n} CT reports ({len(CT_FILES)} samples, fresh UIDs), database {'MONGODB_URI' if server is None else 'embedded SecantusDB'}"
-    )
+    where = "MONGODB_URI" if server is None else "embedded SecantusDB"
+    print(f"{n} CT reports ({len(CT_FILES)} samples, fresh UIDs), database {where}")
     print(f"floor (pydicom read + visit every content item): {n / floor_seconds:7.1f} reports/s")
     print(f"import (ingest pipeline end to end):             {n / import_seconds:7.1f} reports/s")
     print(f"ratio import time / floor time:                  {import_seconds / floor_seconds:7.2f}")
