@@ -44,6 +44,7 @@ MAX_SAVE_ATTEMPTS = 64
 #: an event-log gap younger than this is a write still in flight; readers stop before it
 EVENT_LOG_SETTLE = timedelta(seconds=2)
 ORIGINALS_BUCKET = "originals"
+ORIGINALS_ORDER = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
 
 #: (collection, keys, options) created at start; list filters read these
 INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
@@ -54,6 +55,7 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
     ("studies", [("projection.events.acquisition_protocol", ASCENDING)], {}),
     ("studies", [("reports.sop_instance_uid", ASCENDING)], {}),
     ("event_log", [("seq", ASCENDING)], {"unique": True}),
+    (f"{ORIGINALS_BUCKET}.files", ORIGINALS_ORDER, {}),
 )
 
 
@@ -294,23 +296,45 @@ class Store:
         except gridfs.errors.NoFile:
             raise NotFound(f"No original with SHA-256 {sha256} is kept.") from None
 
+    def _original(self, sha256: str) -> Original:
+        """Read one kept original with its metadata."""
+        grid_out = self._originals.open_download_stream(sha256)
+        metadata = grid_out.metadata or {}
+        return Original(
+            sha256=sha256,
+            name=metadata.get("name", grid_out.filename or ""),
+            via=metadata.get("via", ""),
+            client=metadata.get("client", ""),
+            received_at=metadata.get("received_at", grid_out.upload_date),
+            data=grid_out.read(),
+        )
+
     @_guarded
     def count_originals(self) -> int:
         """Return the number of kept originals."""
         return self.db[f"{ORIGINALS_BUCKET}.files"].count_documents({})
 
-    def iter_originals(self) -> Iterator[Original]:
-        """Yield every kept original, oldest first."""
+    def iter_originals(self, batch: int = 200) -> Iterator[Original]:
+        """Yield every kept original, oldest first.
+
+        Pages by (uploadDate, _id) instead of holding one cursor open, so a long
+        reprocess never outlives a server-side cursor timeout.
+        """
+        files = self.db[f"{ORIGINALS_BUCKET}.files"]
+        after: dict[str, Any] = {}
         try:
-            for grid_out in self._originals.find({}, sort=[("uploadDate", ASCENDING)], no_cursor_timeout=False):
-                metadata = grid_out.metadata or {}
-                yield Original(
-                    sha256=str(grid_out._id),
-                    name=metadata.get("name", grid_out.filename or ""),
-                    via=metadata.get("via", ""),
-                    client=metadata.get("client", ""),
-                    received_at=metadata.get("received_at", grid_out.upload_date),
-                    data=grid_out.read(),
-                )
+            while True:
+                page = list(files.find(after, {"uploadDate": 1}).sort(ORIGINALS_ORDER).limit(batch))
+                for entry in page:
+                    yield self._original(entry["_id"])
+                if len(page) < batch:
+                    return
+                last = page[-1]
+                after = {
+                    "$or": [
+                        {"uploadDate": {"$gt": last["uploadDate"]}},
+                        {"uploadDate": last["uploadDate"], "_id": {"$gt": last["_id"]}},
+                    ]
+                }
         except ConnectionFailure as e:
             raise DatabaseUnavailable(f"The database cannot be reached: {e}") from e

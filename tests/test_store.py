@@ -134,3 +134,11 @@ def test_an_unreachable_database_is_unavailable() -> None:
             store.get_study("1.2.3")
     finally:
         store.close()
+
+
+def test_originals_are_paged_oldest_first(store: Store) -> None:
+    for n in range(5):
+        at = NOW + timedelta(seconds=n % 2)  # equal upload times are ordered by hash
+        store.keep_original(f"{n:064x}", bytes([n]), name=f"{n}.dcm", via="cli", client="t", received_at=at, size=1)
+    names = [original.name for original in store.iter_originals(batch=2)]
+    assert sorted(names) == [f"{n}.dcm" for n in range(5)] and len(names) == 5
