@@ -188,9 +188,7 @@ def distinct_headers(columns: list[Column]) -> list[Column]:
         counts[column.header] = counts.get(column.header, 0) + 1
     repeated = {name for name, count in counts.items() if count > 1}
     return [
-        Column(f"{c.context}: {c.header}", c.read, c.path, c.context)
-        if c.header in repeated and c.context
-        else c
+        Column(f"{c.context}: {c.header}", c.read, c.path, c.context) if c.header in repeated and c.context else c
         for c in columns
     ]
 

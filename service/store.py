@@ -192,6 +192,37 @@ class Store:
         """Return the approximate number of studies (cheap on large collections)."""
         return self.db.studies.estimated_document_count()
 
+    @_guarded
+    def tally_events(self, filter: dict[str, Any], events: str, key: str) -> tuple[int, dict[str | None, int]]:
+        """Count the events of the matching studies by ``key``, and find the most events in one study.
+
+        ``events`` is the dotted path of an event array (``ct.events``), ``key`` a
+        dotted path inside an event (``acquisition_protocol``); events without it
+        count under None. ``$map`` rather than a path through the array, which
+        SecantusDB does not evaluate inside expressions (DESIGN.md, "Database").
+        """
+        array = {"$ifNull": [f"${events}", []]}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": filter},
+            {"$project": {"_id": 0, "n": {"$size": array}, "key": {"$map": {"input": array, "in": f"$$this.{key}"}}}},
+            {"$unwind": {"path": "$key", "preserveNullAndEmptyArrays": True}},  # a study without events stays
+            {"$group": {"_id": "$key", "events": {"$sum": {"$cond": [{"$gt": ["$n", 0]}, 1, 0]}},
+                        "most": {"$max": "$n"}}},
+        ]
+        groups = list(self.db.studies.aggregate(pipeline))
+        counts = {group["_id"]: group["events"] for group in groups if group["events"]}
+        return max((int(group["most"]) for group in groups), default=0), counts
+
+    def iter_studies(
+        self, filter: dict[str, Any], *, sort: list[tuple[str, int]], fields: dict[str, int], batch_size: int = 200
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the matching studies in ``sort`` order with ``fields`` only, fetched ``batch_size`` at a time."""
+        try:
+            with self.db.studies.find(filter, fields, sort=sort, batch_size=batch_size) as cursor:
+                yield from cursor
+        except ConnectionFailure as e:
+            raise DatabaseUnavailable(f"The database cannot be reached: {e}") from e
+
     # -- event log ---------------------------------------------------------------
 
     @_guarded
@@ -208,8 +239,9 @@ class Store:
         sha256: str | None = None,
         outcome: str | None = None,
         code: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> int:
-        """Append one entry to the event log and return its ``seq``."""
+        """Append one entry to the event log and return its ``seq`` (``details``: type-specific facts)."""
         entry: dict[str, Any] = {
             "at": utcnow(),
             "type": type,
@@ -223,6 +255,8 @@ class Store:
             "code": code,
             "message": message,
         }
+        if details is not None:
+            entry["details"] = details
         with self._event_lock:
             entry["seq"] = self._next_seq()
             self.db.event_log.insert_one(entry)

@@ -21,7 +21,6 @@ from service.merge import merge
 NOW = datetime(2026, 1, 1)
 
 
-
 def ct_files(corpus: Path) -> list[Path]:
     """Return the corpus files that hold CT dose: CT reports and images, and the PET/CT's CT report."""
     return [*sorted(corpus.glob("CT-*.dcm")), corpus / "NM-CT-RDSR-Siemens.dcm"]

@@ -2,4 +2,131 @@
 
 ``layout`` says what each modality's export holds (columns from the study
 schema), ``core`` holds an export in progress, ``csv`` and ``xlsx`` write it.
+This module runs one export for the API and the command line alike:
+:func:`start_export` tallies the matching events and opens the cursor (so a
+bad argument or an unreachable database fails before any byte is sent), and
+:func:`export_bytes` produces the file's bytes and records the export in the
+event log when they are all out, or when the reader went away.
+
+CSV bytes are produced as the cursor is read. An XLSX file cannot be sent
+before it is complete (it is a zip whose directory comes last), so it is
+written to an anonymous temporary file first and then sent from there;
+memory stays flat either way. Both run in the request's own thread, so the
+threaded server keeps answering other requests meanwhile.
 """
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+from schemas.query import StudyQuery
+from service.export.core import Export, Tally
+from service.export.csv import csv_chunks
+from service.export.layout import layout
+from service.export.xlsx import write_xlsx
+from service.query import study_filter, study_sort
+from service.store import Store
+
+#: Bytes read from the XLSX temporary file per chunk sent.
+FILE_CHUNK = 1 << 16
+
+
+def start_export(store: Store, query: StudyQuery) -> Export:
+    """Tally the events of the studies ``query`` lists and open a cursor on them (every page, in its order)."""
+    shape = layout(query.modality or "")
+    where = study_filter(query)
+    most, protocols = store.tally_events(where, shape.events_path, shape.shape.protocol)
+    studies = store.iter_studies(where, sort=study_sort(query), fields=shape.projection())
+    return Export(shape, Tally(most, protocols), studies, query.arguments())
+
+
+def _csv_bytes(export: Export, exported_at: datetime) -> Iterator[bytes]:
+    return (chunk.encode("utf-8") for chunk in csv_chunks(export))
+
+
+def _xlsx_bytes(export: Export, exported_at: datetime) -> Iterator[bytes]:
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by _read_chunks
+    try:
+        write_xlsx(export, handle, exported_at=exported_at)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return _read_chunks(handle)
+
+
+def _read_chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(FILE_CHUNK):
+            yield chunk
+
+
+@dataclass(frozen=True)
+class Format:
+    """An export format: its media type and how its bytes are produced."""
+
+    mimetype: str
+    produce: Callable[[Export, datetime], Iterator[bytes]]
+
+
+FORMATS: dict[str, Format] = {
+    "csv": Format("text/csv; charset=utf-8", _csv_bytes),
+    "xlsx": Format("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _xlsx_bytes),
+}
+
+
+def filename(export: Export, fmt: str, exported_at: datetime) -> str:
+    """Return the file name offered for an export: ``doseledger-ct-20260101-120000.xlsx``."""
+    return f"doseledger-{export.layout.modality.lower()}-{exported_at:%Y%m%d-%H%M%S}.{fmt}"
+
+
+def export_bytes(
+    store: Store, export: Export, fmt: str, *, via: str, client: str, exported_at: datetime
+) -> Iterator[bytes]:
+    """Return the export's bytes; the export is recorded in the event log once they are out.
+
+    An XLSX file is complete before this returns (a failure raises here, before
+    any byte is sent); CSV is produced while the bytes are read.
+    """
+    try:
+        chunks = FORMATS[fmt].produce(export, exported_at)
+    except Exception:
+        record(store, export, fmt, via=via, client=client, outcome="failed")
+        raise
+    return _recorded(chunks, store, export, fmt, via=via, client=client)
+
+
+def _recorded(
+    chunks: Iterator[bytes], store: Store, export: Export, fmt: str, *, via: str, client: str
+) -> Iterator[bytes]:
+    """Yield ``chunks``, then record the export: exported, failed, or aborted by the reader."""
+    outcome = "aborted"
+    try:
+        yield from chunks
+        outcome = "exported"
+    except Exception:
+        outcome = "failed"
+        raise
+    finally:
+        record(store, export, fmt, via=via, client=client, outcome=outcome)
+
+
+def record(store: Store, export: Export, fmt: str, *, via: str, client: str, outcome: str) -> int:
+    """Append the export to the event log: who, which filters, how many studies and events."""
+    done = {"exported": "Exported", "aborted": "Stopped after", "failed": "Failed after"}[outcome]
+    message = (
+        f"{done} {export.studies_written} {export.layout.modality} studies ({export.events_written} events) "
+        f"as {fmt.upper()}; filters: {export.describe_filters()}"
+    )
+    details = {
+        "modality": export.layout.modality,
+        "format": fmt,
+        "filters": dict(export.arguments),
+        "studies": export.studies_written,
+        "events": export.events_written,
+    }
+    return store.append_event("export", via=via, client=client, message=message, outcome=outcome, details=details)

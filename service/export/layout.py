@@ -43,16 +43,22 @@ class Shape:
 SHAPES: dict[str, Shape] = {
     "CT": Shape("ct", "events", "acquisition_protocol", ("number_of_events", "total_dlp", "max_ctdivol")),
     "RF": Shape(
-        "projection", "events", "acquisition_protocol",
+        "projection",
+        "events",
+        "acquisition_protocol",
         ("number_of_events", "total_dap", "total_rp_dose", "total_fluoro_time"),
     ),
     "DX": Shape("projection", "events", "acquisition_protocol", ("number_of_events", "total_dap")),
     "MG": Shape(
-        "projection", "events", "acquisition_protocol",
+        "projection",
+        "events",
+        "acquisition_protocol",
         ("number_of_events", "total_agd_left", "total_agd_right"),
     ),
     "NM": Shape(
-        "radiopharmaceutical", "administrations", "radiopharmaceutical_agent.code_meaning",
+        "radiopharmaceutical",
+        "administrations",
+        "radiopharmaceutical_agent.code_meaning",
         ("total_administered_activity",),
     ),
 }
