@@ -2,7 +2,9 @@
 
 The study schema (``schemas.study``) is the single definition of every column:
 a field's ``label`` and ``unit`` metadata make its header ('Mean CTDIvol
-(mGy)'), its marshmallow type says how its value becomes a cell. CSV and XLSX
+(mGy)'), its marshmallow type says how its value becomes a cell. Numbers are
+given in the unit the pages show (``schemas.display``: dose-area product in
+cGy·cm², stored as Gy·m²), so an export reads like the list it came from. CSV and XLSX
 exports, and any page that tabulates studies, use these columns, so a field
 added to the schema appears everywhere at once and no header list is kept by
 hand.
@@ -37,6 +39,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from schemas.display import label_of, nested_schema, shown, unit_of
 from schemas.study import CodedValue, Number, When
 
 #: What a cell holds: text, a number, a date-time, or nothing.
@@ -57,8 +60,8 @@ class Column:
 
 
 def header(field: fields.Field) -> str:
-    """Return the column header of a field: its label, and its unit in brackets."""
-    unit = field.metadata.get("unit")
+    """Return the column header of a field: its label, and the unit it is shown in, in brackets."""
+    unit = shown(unit_of(field)).unit
     return f"{field.metadata['label']} ({unit})" if unit else str(field.metadata["label"])
 
 
@@ -116,10 +119,14 @@ CONVERTERS: tuple[tuple[type[fields.Field], Callable[[Any], Cell]], ...] = (
 
 
 def converter(field: fields.Field) -> Callable[[Any], Cell]:
-    """Return how a stored value of ``field`` becomes a cell."""
+    """Return how a stored value of ``field`` becomes a cell (numbers in the unit pages show)."""
     if _is_coded(field):
         return _coded
-    return next((convert for kind, convert in CONVERTERS if isinstance(field, kind)), _text)
+    convert = next((convert for kind, convert in CONVERTERS if isinstance(field, kind)), _text)
+    unit = shown(unit_of(field))
+    if convert is _number and unit.scale:
+        return lambda value: None if (number := _number(value)) is None else unit.from_stored(number)
+    return convert
 
 
 def _join(cells: list[Cell]) -> Cell:
@@ -162,7 +169,7 @@ def walk(
     for name, field in schema.fields.items():
         if name in skip:
             continue
-        block = field.metadata.get("label") or name.replace("_", " ").capitalize()
+        block = label_of(field, name)
         if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
             found += _list_columns(field, (*path, name), block)
         elif isinstance(field, fields.Nested) and not _is_coded(field):
@@ -195,14 +202,10 @@ def distinct_headers(columns: list[Column]) -> list[Column]:
 
 def schema_at(schema: Schema, path: Sequence[str]) -> Schema | None:
     """Return the schema of the sub-document (or list entry) at ``path``, or None if undeclared."""
+    found: Schema | None = schema
     for name in path:
-        field = schema.fields.get(name)
-        if isinstance(field, fields.List):
-            field = field.inner
-        if not isinstance(field, fields.Nested):
-            return None
-        schema = field.schema
-    return schema
+        found = nested_schema(found.fields.get(name)) if found else None
+    return found
 
 
 def read_row(columns: Sequence[Column], doc: Mapping[str, Any]) -> list[Cell]:

@@ -74,7 +74,7 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "csv": Format("text/csv; charset=utf-8", _csv_bytes),
+    "csv": Format("text/csv", _csv_bytes),
     "xlsx": Format("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _xlsx_bytes),
 }
 

@@ -7,7 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the error handlers on ``app``."""
-    from service.web import api, errors
+    from service.web import api, errors, exports
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(exports.bp)
     errors.init_app(app)

@@ -19,6 +19,7 @@ from service.errors import (
     ConfigurationError,
     DatabaseUnavailable,
     DoseLedgerError,
+    InvalidArgument,
     InvalidDoseReport,
     NotADoseObject,
     NotDicom,
@@ -36,6 +37,7 @@ STATUS: dict[type[DoseLedgerError], int] = {
     NotADoseObject: 422,
     InvalidDoseReport: 422,
     RejectedObject: 422,
+    InvalidArgument: 400,
     NotFound: 404,
     DatabaseUnavailable: 503,
     ConfigurationError: 500,
@@ -96,7 +98,7 @@ def _doseledger_error(error: DoseLedgerError) -> Response:
     status = status_of(error)
     if status >= 500:
         log.error("%s: %s", type(error).__name__, error)
-    return error_response(code_of(error), status, str(error))
+    return error_response(code_of(error), status, str(error), getattr(error, "errors", None))
 
 
 def _http_error(error: HTTPException) -> Response:

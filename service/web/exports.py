@@ -1,0 +1,32 @@
+"""Exports over HTTP: ``GET /api/exports/<modality>.csv`` and ``.xlsx`` with the list's filters.
+
+The arguments are those of ``GET /api/studies`` and the list pages
+(:mod:`schemas.query`), so a list's URL becomes its export by changing the
+path; every matching study is exported, in the list's order, whatever page
+the list showed. The answer is streamed (see :mod:`service.export`).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request, stream_with_context
+
+from schemas.query import parse_study_query
+from service.db import get_store
+from service.export import FORMATS, export_bytes, filename, start_export
+from service.store import utcnow
+
+bp = Blueprint("exports", __name__)
+
+
+@bp.get("/api/exports/<modality>.<any(csv, xlsx):fmt>")
+def export(modality: str, fmt: str) -> Response:
+    """Send the studies of a modality's list, filtered like the list, as CSV or XLSX."""
+    query = parse_study_query(request.args, modality=modality)
+    store, exported_at = get_store(), utcnow()
+    started = start_export(store, query)
+    client = request.remote_addr or ""
+    chunks = export_bytes(store, started, fmt, via="http", client=client, exported_at=exported_at)
+    disposition = f'attachment; filename="{filename(started, fmt, exported_at)}"'
+    return Response(
+        stream_with_context(chunks), mimetype=FORMATS[fmt].mimetype, headers={"Content-Disposition": disposition}
+    )
