@@ -16,6 +16,7 @@ from service import create_app
 from service.db import close_store
 from service.store import Store
 from tests.samples import EXPECTED_CODES, bad_inputs, ct_report_bytes
+from tests.test_extract_ct import CT_FILES
 
 DICOM = {"Content-Type": "application/dicom"}
 STATUS = {"not-dicom": 400, "too-large": 413, "not-a-dose-object": 422, "invalid-dose-report": 422}
@@ -213,3 +214,10 @@ def test_parallel_imports_of_one_study_lose_nothing(live_server: str, store: Sto
     assert document["summary"]["total_dlp"] == sum(range(1, 13))
     outcomes = [e["outcome"] for e in store.events_after(0, limit=1000) if e["type"] != "received"]
     assert sorted(outcomes) == ["created"] + ["merged"] * 11
+
+
+@pytest.mark.parametrize("name", CT_FILES)
+def test_every_ct_sample_imports_over_http(client: FlaskClient, corpus: Path, name: str) -> None:
+    response = post(client, (corpus / name).read_bytes(), name)
+    assert response.status_code in (200, 201), response.json
+    assert client.get(f"/api/studies/{response.json['study_instance_uid']}").status_code == 200

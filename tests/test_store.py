@@ -142,3 +142,8 @@ def test_originals_are_paged_oldest_first(store: Store) -> None:
         store.keep_original(f"{n:064x}", bytes([n]), name=f"{n}.dcm", via="cli", client="t", received_at=at, size=1)
     names = [original.name for original in store.iter_originals(batch=2)]
     assert sorted(names) == [f"{n}.dcm" for n in range(5)] and len(names) == 5
+
+
+def test_pytest_mongodb_fixture_is_this_tests_database(mongodb: Any, store: Store) -> None:
+    mongodb.studies.insert_one({"study_instance_uid": "1.2.3", "revision": 1})
+    assert store.get_study("1.2.3") == {"study_instance_uid": "1.2.3", "revision": 1}
