@@ -43,11 +43,19 @@ def shown(unit: str | None) -> Shown:
     return Shown(unit)
 
 
+#: Words of field names written as users write them (abbreviations of the standard).
+WORDS: dict[str, str] = {
+    "uid": "UID", "uids": "UIDs", "sop": "SOP", "ct": "CT", "dlp": "DLP", "dap": "DAP", "rp": "RP",
+    "agd": "AGD", "kvp": "kVp", "ctdivol": "CTDIvol", "ctdiw": "CTDIw", "xray": "X-ray", "pet": "PET",
+    "sha256": "SHA-256", "id": "ID",
+}  # fmt: skip
+
+
 def label_of(field: fields.Field | None, name: str) -> str:
     """Return a field's label from its metadata, or its name made readable."""
     if field is not None and field.metadata.get("label"):
         return str(field.metadata["label"])
-    text = name.replace("_", " ")
+    text = " ".join(WORDS.get(word, word) for word in name.split("_"))
     return text[:1].upper() + text[1:]
 
 

@@ -8,6 +8,10 @@ Collections (DESIGN.md, "Collections"):
 - ``event_log``: append-only, ``seq`` strictly increasing (an atomic counter in
   ``counters``), never updated or deleted.
 - ``originals`` (GridFS bucket): the bytes received, keyed by their SHA-256.
+- ``tallies``: studies per list modality and station with the latest study
+  date-time (:mod:`service.tallies`), moved by every study write, so the home
+  page and unfiltered list totals never count the collection. A write that
+  removes a study must move them too (``tally_changes(document, None)``).
 
 Timestamps the service makes (``created_at``, ``updated_at``, ``received_at``,
 the event log's ``at``) are UTC, stored and returned as naive datetimes like the
@@ -35,6 +39,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from schemas.study import validate_study
 from service.errors import DatabaseUnavailable, NotFound
 from service.merge import MergeResult, merge
+from service.tallies import Key, tally_changes, tally_documents
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,6 +50,8 @@ MAX_SAVE_ATTEMPTS = 64
 EVENT_LOG_SETTLE = timedelta(seconds=2)
 ORIGINALS_BUCKET = "originals"
 ORIGINALS_ORDER = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
+#: the ``counters`` entry saying the tallies have been counted from the studies once
+TALLIES_BUILT = "tallies"
 
 #: (collection, keys, options) created at start; list filters read these
 INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
@@ -54,6 +61,9 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
     ("studies", [("ct.events.acquisition_protocol", ASCENDING)], {}),
     ("studies", [("projection.events.acquisition_protocol", ASCENDING)], {}),
     ("studies", [("reports.sop_instance_uid", ASCENDING)], {}),
+    # the newest-first list reads date windows (service.listing)
+    ("studies", [("study_date_time", DESCENDING)], {}),
+    ("tallies", [("modality", ASCENDING), ("station_name", ASCENDING)], {"unique": True}),
     ("event_log", [("seq", ASCENDING)], {"unique": True}),
     (f"{ORIGINALS_BUCKET}.files", ORIGINALS_ORDER, {}),
 )
@@ -141,6 +151,8 @@ class Store:
             self.db[collection].create_index(keys, **options)
         with contextlib.suppress(DuplicateKeyError):  # another process created it first
             self.db.counters.update_one({"_id": "event_log"}, {"$setOnInsert": {"seq": 0}}, upsert=True)
+        if self.db.counters.find_one({"_id": TALLIES_BUILT}) is None:
+            self.rebuild_tallies()
 
     # -- studies ---------------------------------------------------------------
 
@@ -175,9 +187,13 @@ class Store:
                 self.db.studies.insert_one(document)
             except DuplicateKeyError:
                 return False
-            return True
-        current = {"_id": existing["_id"], "revision": existing.get("revision")}
-        return self.db.studies.replace_one(current, document).matched_count == 1
+        else:
+            current = {"_id": existing["_id"], "revision": existing.get("revision")}
+            if self.db.studies.replace_one(current, document).matched_count != 1:
+                return False
+        for key, change, when in tally_changes(existing, document):
+            self._add_to_tally(key, change, when)
+        return True
 
     @_guarded
     def get_study(self, study_instance_uid: str) -> dict[str, Any]:
@@ -222,6 +238,63 @@ class Store:
                 yield from cursor
         except ConnectionFailure as e:
             raise DatabaseUnavailable(f"The database cannot be reached: {e}") from e
+
+    # -- the study list and its tallies (service.listing, service.tallies) -------------
+
+    @_guarded
+    def find_studies(
+        self,
+        filter: dict[str, Any],
+        *,
+        sort: list[tuple[str, int]],
+        limit: int,
+        skip: int = 0,
+        fields: tuple[str, ...] = (),
+    ) -> list[dict[str, Any]]:
+        """Return the studies matching ``filter`` in ``sort`` order, with only ``fields`` when given."""
+        projection = {"_id": 0, **dict.fromkeys(fields, 1)}
+        cursor = self.db.studies.find(filter, projection, skip=skip, limit=limit)
+        return list(cursor.sort(sort) if sort else cursor)
+
+    @_guarded
+    def count_studies_matching(self, filter: dict[str, Any], *, limit: int) -> int:
+        """Count the studies matching ``filter``, stopping at ``limit``."""
+        return self.db.studies.count_documents(filter, limit=limit) if limit > 0 else 0
+
+    @_guarded
+    def tallies(self) -> list[dict[str, Any]]:
+        """Return the tallies: ``{modality, station_name, count, latest}`` per list modality and station."""
+        return list(self.db.tallies.find({"count": {"$gt": 0}}, {"_id": 0}))
+
+    def _add_to_tally(self, key: Key, change: int, when: datetime | None) -> None:
+        """Add ``change`` to a tally and raise its latest date-time to ``when``."""
+        update: dict[str, Any] = {"$inc": {"count": change}}
+        if when is not None:
+            update["$max"] = {"latest": when}
+        for _ in range(2):  # two first upserts of one tally can race; the loser updates
+            with contextlib.suppress(DuplicateKeyError):
+                self.db.tallies.update_one({"modality": key[0], "station_name": key[1]}, update, upsert=True)
+                return
+
+    @_guarded
+    def rebuild_tallies(self) -> None:
+        """Count the tallies again from the studies (first start on an existing database, or repair)."""
+        fields = {"_id": 0, "modalities": 1, "equipment.station_name": 1, "study_date_time": 1}
+        counted = tally_documents(self.db.studies.find({}, fields))
+        self.db.tallies.delete_many({})
+        for (modality, station), (count, latest) in counted.items():
+            tally = {"modality": modality, "station_name": station, "count": count, "latest": latest}
+            self.db.tallies.insert_one(tally)
+        self.db.counters.update_one({"_id": TALLIES_BUILT}, {"$set": {"at": utcnow()}}, upsert=True)
+
+    @_guarded
+    def insert_studies(self, documents: list[dict[str, Any]]) -> None:
+        """Insert complete, new study documents in bulk (benchmarks, restores), validated, tallies kept."""
+        for document in documents:
+            validate_study(document)
+        self.db.studies.insert_many(documents, ordered=True)
+        for key, (count, latest) in tally_documents(documents).items():
+            self._add_to_tally(key, count, latest)
 
     # -- event log ---------------------------------------------------------------
 

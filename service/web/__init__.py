@@ -7,8 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the error handlers on ``app``."""
-    from service.web import api, errors, exports
+    from service.web import api, errors, exports, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(pages.bp)
     errors.init_app(app)

@@ -12,13 +12,15 @@ a batch mixes accepted and rejected objects (each result says which).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.http import parse_options_header
 
-from schemas.query import EventLogArgs
+from schemas.query import EventLogArgs, parse_study_query
+from service import listing
 from service.db import get_pipeline, get_store
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
 from service.ingest import Outcome
@@ -103,6 +105,13 @@ def _counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
     for outcome in outcomes:
         counts[outcome.outcome] += 1
     return counts
+
+
+@bp.get("/api/studies")
+def list_studies() -> Response:
+    """Return one page of studies: ``{"total", "total_exact", "items", "next"}`` (arguments: schemas.query)."""
+    page = listing.list_studies(get_store(), parse_study_query(request.args), now=datetime.now())
+    return jsonify({"total": page.total, "total_exact": page.total_exact, "items": page.items, "next": page.next})
 
 
 @bp.get("/api/studies/<study_instance_uid>")

@@ -1,0 +1,159 @@
+"""Pages of the study list: date-windowed keyset paging and bounded counts (DESIGN.md, "Database").
+
+SecantusDB loads and sorts every match of a query before applying its limit,
+so a sorted first page over 100,000 studies costs seconds while the same page
+bounded to a month costs a tenth of one. The newest-first list (the default)
+therefore reads date windows, newest first and each wider than the last
+(:func:`service.query.date_windows`), until a page is full, and continues after
+the last study shown (its date-time and UID: keyset paging, stable while
+studies arrive). Studies without a date-time come after all dated ones. Other
+orderings page by offset over the whole selection: right on every server, fast
+on MongoDB, slower on SecantusDB at scale unless filters narrow the selection.
+
+Counts are bounded too: an unfiltered modality list takes its exact count from
+the tallies kept at write time; a filtered one counts window by window until
+:data:`COUNT_CAP` matches or :data:`COUNT_BUDGET` seconds, and then says "at
+least N" (``total_exact`` false) instead of scanning everything.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from schemas.query import StudyQuery
+from service.query import (
+    DATE,
+    TIE_BREAK,
+    Cursor,
+    date_bounds,
+    date_clause,
+    date_windows,
+    decode_cursor,
+    encode_cursor,
+    keyset,
+    match_filter,
+    study_filter,
+    study_sort,
+)
+
+#: The fields a list row shows (the API's list items; the detail route returns the whole document).
+LIST_FIELDS = (
+    "study_instance_uid",
+    "modalities",
+    "study_date_time",
+    "accession_number",
+    "study_description",
+    "requested_procedure_description",
+    "patient.age_years",
+    "patient.sex",
+    "patient.weight_kg",
+    "patient.not_patient_indicator",
+    "equipment.manufacturer",
+    "equipment.manufacturer_model_name",
+    "equipment.station_name",
+    "equipment.institution_name",
+    "summary",
+)
+#: Counting stops at this many matches ("more than N")...
+COUNT_CAP = 10_000
+#: ...or after this many seconds of counting ("at least N").
+COUNT_BUDGET = 0.25
+
+
+class StudyReader(Protocol):
+    """The store functions the list needs (implemented by :class:`service.store.Store`)."""
+
+    def find_studies(
+        self, filter: dict[str, Any], *, sort: list[tuple[str, int]], limit: int, skip: int = 0,
+        fields: tuple[str, ...] = (),
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Return the matching studies in ``sort`` order, with only ``fields``."""
+
+    def count_studies_matching(self, filter: dict[str, Any], *, limit: int) -> int:
+        """Count the matching studies, stopping at ``limit``."""
+
+    def tallies(self) -> list[dict[str, Any]]:
+        """Return ``{modality, station_name, count, latest}`` per list modality and station."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the list, its (bounded) total and the token of the next page."""
+
+    items: list[dict[str, Any]]
+    total: int
+    total_exact: bool
+    next: str | None
+
+
+def _dated_rows(store: StudyReader, query: StudyQuery, cursor: Cursor | None, *, now: datetime) -> list[dict[str, Any]]:
+    """Return up to one more than a page of rows, newest first, after ``cursor``."""
+    wanted = query.page_size + 1
+    match = match_filter(query)
+    low, high = date_bounds(query)
+    rows: list[dict[str, Any]] = []
+    if cursor is None or not cursor.undated:
+        if cursor is not None and cursor.last_date is not None:
+            ties = {DATE: cursor.last_date, **match, TIE_BREAK: {"$lt": cursor.last_uid}}
+            rows += store.find_studies(ties, sort=[(TIE_BREAK, -1)], limit=wanted, fields=LIST_FIELDS)
+            high = cursor.last_date
+        for bottom, top in date_windows(low, high, now=now):
+            if len(rows) >= wanted:
+                break
+            window = {**date_clause(bottom, top), **match}
+            rows += store.find_studies(window, sort=study_sort(query), limit=wanted - len(rows), fields=LIST_FIELDS)
+    if len(rows) < wanted and query.date_from is None and query.date_to is None:
+        after = {TIE_BREAK: {"$lt": cursor.last_uid}} if cursor is not None and cursor.undated else {}
+        undated = {DATE: None, **match, **after}
+        rows += store.find_studies(undated, sort=[(TIE_BREAK, -1)], limit=wanted - len(rows), fields=LIST_FIELDS)
+    return rows
+
+
+def _next_cursor(query: StudyQuery, cursor: Cursor | None, items: list[dict[str, Any]]) -> Cursor:
+    """Return the cursor just after the last of ``items``."""
+    if not keyset(query):
+        return Cursor(order=query.order, offset=(cursor.offset if cursor else 0) + len(items))
+    last = items[-1]
+    when = last.get(DATE)
+    return Cursor(order=query.order, last_date=when, last_uid=last[TIE_BREAK], undated=when is None)
+
+
+def _only_modality(query: StudyQuery) -> bool:
+    """Tell whether ``query`` selects a whole modality list (its count is kept in the tallies)."""
+    bare = StudyQuery(modality=query.modality, order=query.order, page_size=query.page_size, after=query.after)
+    return query.modality is not None and query == bare
+
+
+def count_studies(store: StudyReader, query: StudyQuery, *, now: datetime) -> tuple[int, bool]:
+    """Return the number of studies ``query`` selects, and whether it is exact (else a lower bound)."""
+    if _only_modality(query):
+        return sum(t["count"] for t in store.tallies() if t["modality"] == query.modality), True
+    match, (low, high) = match_filter(query), date_bounds(query)
+    deadline = time.monotonic() + COUNT_BUDGET
+    total = 0
+    for bottom, top in date_windows(low, high, now=now):
+        total += store.count_studies_matching({**date_clause(bottom, top), **match}, limit=COUNT_CAP - total)
+        if total >= COUNT_CAP or time.monotonic() > deadline:
+            return total, False
+    if low is None and high is None:
+        total += store.count_studies_matching({DATE: None, **match}, limit=COUNT_CAP - total)
+    return total, total < COUNT_CAP
+
+
+def list_studies(store: StudyReader, query: StudyQuery, *, now: datetime) -> Page:
+    """Return the page of studies ``query`` asks for."""
+    cursor = decode_cursor(query)
+    if keyset(query):
+        rows = _dated_rows(store, query, cursor, now=now)
+    else:
+        skip = cursor.offset if cursor else 0
+        rows = store.find_studies(
+            study_filter(query), sort=study_sort(query), limit=query.page_size + 1, skip=skip, fields=LIST_FIELDS
+        )
+    items = rows[: query.page_size]
+    following = encode_cursor(_next_cursor(query, cursor, items)) if len(rows) > query.page_size else None
+    total, exact = count_studies(store, query, now=now)
+    return Page(items=items, total=total, total_exact=exact, next=following)

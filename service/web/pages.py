@@ -1,0 +1,65 @@
+"""The web pages medical physicists read: home, one list per modality, study detail.
+
+Server-rendered (Jinja, autoescaped: every string from a DICOM object reaches
+the page as text); reading needs no JavaScript. The list pages take the same
+arguments as ``GET /api/studies`` (:mod:`schemas.query`), so a filtered list
+is a URL that can be bookmarked, shared and exported.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, render_template, request, url_for
+
+from schemas.query import MAIN_QUANTITY, MODALITIES, parse_study_query
+from service.db import get_store
+from service.listing import list_studies
+from service.web import present
+
+bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+LIST_PATH = "/<any(" + ",".join(m.lower() for m in MODALITIES) + "):modality>"
+
+
+@bp.app_context_processor
+def _navigation() -> dict[str, Any]:
+    """Give every template the modality titles for the navigation bar."""
+    return {"titles": present.TITLES}
+
+
+bp.add_app_template_filter(present.when, "when")
+bp.add_app_template_filter(present.text, "text")
+
+
+@bp.get("/")
+def home() -> str:
+    """Show counts per modality and per station, each linking into its list."""
+    return render_template("home.html", groups=present.home_groups(get_store().tallies()))
+
+
+@bp.get(LIST_PATH)
+def study_list(modality: str) -> str:
+    """Show one modality's studies with the filter form, ordering and paging."""
+    query = parse_study_query(request.args, modality=modality.upper())
+    page = list_studies(get_store(), query, now=datetime.now())
+    arguments = {k: v for k, v in query.arguments().items() if k != "modality"}
+    return render_template(
+        "list.html",
+        modality=query.modality,
+        query=query,
+        page=page,
+        arguments=arguments,
+        columns=present.key_columns(modality.upper()),
+        form=present.filter_form(modality.upper()),
+        orders=present.ORDER_LABELS.items(),
+        main_fields=MAIN_QUANTITY[modality.upper()].fields,
+        next_url=page.next and url_for(".study_list", modality=modality, **arguments, after=page.next),
+    )
+
+
+@bp.get("/studies/<study_instance_uid>")
+def study_detail(study_instance_uid: str) -> str:
+    """Show every stored value of one study."""
+    document = get_store().get_study(study_instance_uid)
+    return render_template("study.html", study=document, blocks=present.detail_blocks(document))

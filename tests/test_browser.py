@@ -1,0 +1,122 @@
+"""The pages in a real browser (Debian's chromium driven by Playwright), without JavaScript-dependent steps.
+
+The app serves on a free port from a thread; chromium is launched from
+/usr/bin/chromium (``.ci/run`` installs it; Playwright's own browser downloads
+are never used). Each page visited is saved as a screenshot under
+``test-artifacts/``. Without chromium these tests skip, and under CI=true the
+suite's skip-to-failure rule makes them fail.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from service.store import Store
+from tests.conftest import ROOT
+from tests.studies import fragment
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def base_url(app: Flask, store: Store) -> Iterator[str]:
+    """Serve ``app`` on a free port from a thread; stop it afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(base_url: str) -> Iterator[Any]:
+    """Return a chromium page (skip with the reason when chromium or Playwright is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra (playwright) is not installed")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base_url)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_home_station_filter_and_study_in_a_browser(page: Any, store: Store) -> None:
+    now = datetime(2024, 3, 5)
+    store.save_fragment(fragment("5.1", station="CT1", doses=(120.5, 80.0), protocol="Thorax"), now=now)
+    store.save_fragment(fragment("5.2", station="CT2", description="Head", doses=(900.0,)), now=now)
+    store.save_fragment(
+        fragment("5.3", modality="RF", station="<script>alert(1)</script>", doses=(0.00125,)), now=now
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto("/")
+    shot(page, "home")
+    ct = page.locator("section", has=page.get_by_role("heading", name="CT"))
+    assert ct.locator(".count").inner_text() == "2 studies"
+    assert page.get_by_role("link", name="<script>alert(1)</script>").is_visible()
+
+    ct.get_by_role("link", name="CT2").click()
+    page.wait_for_url("**/ct?station_name=CT2")
+    shot(page, "list-station")
+    assert page.locator("table.studies tbody tr").count() == 1
+    assert page.locator("#total").inner_text().startswith("1 study")
+
+    page.goto("/ct")
+    page.get_by_label("Study description").fill("chest")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**/ct?*study_description=chest*")
+    shot(page, "list-filtered")
+    rows = page.locator("table.studies tbody tr")
+    assert rows.count() == 1
+    assert "200.5" in rows.first.inner_text()  # total DLP, mGy·cm
+
+    rows.first.get_by_role("link", name="2024-03-01 09:30").click()
+    page.wait_for_url("**/studies/5.1")
+    shot(page, "study")
+    events = page.locator("table.detail", has=page.get_by_role("columnheader", name="DLP (mGy·cm)"))
+    assert events.locator("tbody tr").count() == 2
+    assert "Thorax" in events.inner_text() and "120.5" in events.inner_text()
+
+    page.goto("/rf")
+    shot(page, "list-rf")
+    assert "1250" in page.locator("table.studies tbody").inner_text()  # 0.00125 Gy·m² in cGy·cm²
+    assert dialogs == []  # the station name's script never ran
+
+
+def test_pages_are_readable_on_a_narrow_screen(page: Any, store: Store) -> None:
+    store.save_fragment(fragment("5.9", doses=(10.0,)), now=datetime(2024, 3, 5))
+    page.set_viewport_size({"width": 380, "height": 800})
+    page.goto("/studies/5.9")
+    shot(page, "study-narrow")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 380  # wide tables scroll inside their own box, the page does not
