@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
 from schemas.study import validate_study
+from service.errors import InvalidDoseReport
 from service.extract import extract
 from service.merge import merge
 from tests.expectations import NEVER_STORED, check
@@ -303,3 +304,9 @@ def test_biplane_report_has_one_accumulated_entry_per_plane() -> None:
     assert doc["summary"]["total_dap"] == pytest.approx(3e-4)
     assert doc["summary"]["total_rp_dose"] == pytest.approx(0.3)
     assert doc["modalities"] == ["RF"] and doc["summary"]["number_of_events"] == 2
+
+
+def test_xray_dose_report_without_dose_containers_is_rejected_naming_them() -> None:
+    ds = sr_dataset([code_item("121058", ("113704", "DCM", "Projection X-Ray"))])
+    with pytest.raises(InvalidDoseReport, match=r"projection \(113702, 113706\)"):
+        extract(ds)
