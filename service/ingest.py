@@ -196,6 +196,8 @@ class Pipeline:
             "merged": f"{arrival.name} was merged into study {study_uid}.",
             "duplicate": f"{arrival.name} is already part of study {study_uid}; nothing changed.",
         }[outcome]
+        # What extraction repaired or converted (quirks.py, units.py) is said here and nowhere else.
+        notes = report.get("notes") if outcome != "duplicate" else None
         self.store.append_event(
             outcome,
             via=arrival.via,
@@ -206,6 +208,7 @@ class Pipeline:
             sha256=arrival.sha256,
             outcome=outcome,
             message=message,
+            details={"notes": notes} if notes else None,
         )
         return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256)
 
