@@ -1,7 +1,9 @@
-"""The ``doseledger`` command line: serve, extract, import, reprocess, export.
+"""The ``doseledger`` command line: serve, extract, import, reprocess, export, patient-sizes.
 
-Exit status: 0 on success, 1 when an import or reprocess rejected something,
-2 for usage and configuration errors, 3 when the database is unavailable.
+Exit status: 0 on success, 1 when an import or reprocess rejected something or
+a patient-size file had unreadable rows, 2 for usage and configuration errors
+(a patient-size file that cannot be used at all), 3 when the database is
+unavailable.
 """
 
 from __future__ import annotations
@@ -166,6 +168,44 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 EXPORT_FORMATS = ("csv", "xlsx")
 
 
+def cmd_patient_sizes(args: argparse.Namespace, settings: Settings) -> int:
+    """Set patient heights and weights from a RIS CSV file; list rows that matched nothing."""
+    from service.patient_sizes import NO_SUCH_STUDY, UNREADABLE
+    from service.size_import import Sender, import_sizes
+
+    data = Path(args.csv).read_bytes()
+    columns = (args.id_column, args.height_column, args.weight_column)
+    with _pipeline(settings) as pipeline:
+        result = import_sizes(
+            pipeline.store,
+            data,
+            columns,
+            Sender(args.csv, "cli", _client()),
+            by_study_uid=args.si_uid,
+            overwrite=args.overwrite,
+        )
+    print(f"{args.csv}: {result.summary()}")
+    for row in result.rows:
+        if args.verbose or row.outcome in (NO_SUCH_STUDY, UNREADABLE):
+            print(f"{row.outcome}: {row.message}")
+    return EXIT_REJECTED if result.counts()[UNREADABLE] else 0
+
+
+def _add_patient_sizes_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Describe ``doseledger patient-sizes CSV ID_COLUMN HEIGHT_COLUMN WEIGHT_COLUMN [options]``."""
+    sizes = sub.add_parser(
+        "patient-sizes", help="set patient heights (cm in the file) and weights (kg) from a RIS CSV file"
+    )
+    sizes.add_argument("csv", metavar="CSV", help="the file: a header row, then one row per study")
+    sizes.add_argument("id_column", metavar="ID_COLUMN", help="column of the accession number (or Study UID)")
+    sizes.add_argument("height_column", metavar="HEIGHT_COLUMN", help="column of the height in cm")
+    sizes.add_argument("weight_column", metavar="WEIGHT_COLUMN", help="column of the weight in kg")
+    sizes.add_argument("--si-uid", action="store_true", help="ID_COLUMN holds Study Instance UIDs")
+    sizes.add_argument("--overwrite", action="store_true", help="replace heights and weights studies already have")
+    sizes.add_argument("--verbose", action="store_true", help="say what every row did")
+    sizes.set_defaults(func=cmd_patient_sizes)
+
+
 def _export_filters() -> list[str]:
     """Return the list arguments that the export command takes as options (not paging, not the modality)."""
     from schemas.query import StudyQuerySchema
@@ -218,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess = sub.add_parser("reprocess", help="run extraction again over every kept original")
     reprocess.set_defaults(func=cmd_reprocess)
     _add_export_parser(sub)
+    _add_patient_sizes_parser(sub)
     return parser
 
 

@@ -64,6 +64,7 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
     # the newest-first list reads date windows (service.listing)
     ("studies", [("study_date_time", DESCENDING)], {}),
     ("tallies", [("modality", ASCENDING), ("station_name", ASCENDING)], {"unique": True}),
+    ("studies", [("accession_number", ASCENDING)], {}),  # patient sizes from the RIS
     ("event_log", [("seq", ASCENDING)], {"unique": True}),
     (f"{ORIGINALS_BUCKET}.files", ORIGINALS_ORDER, {}),
 )
@@ -295,6 +296,24 @@ class Store:
         self.db.studies.insert_many(documents, ordered=True)
         for key, (count, latest) in tally_documents(documents).items():
             self._add_to_tally(key, count, latest)
+
+    @_guarded
+    def patients_of(self, field: str, value: str) -> list[dict[str, Any]]:
+        """Return the Study Instance UID and ``patient`` block of every study whose ``field`` is ``value``."""
+        projection = {"_id": 0, "study_instance_uid": 1, "patient": 1}
+        return list(self.db.studies.find({field: value}, projection).sort("study_instance_uid", ASCENDING))
+
+    @_guarded
+    def set_patient_fields(
+        self, study_instance_uid: str, changes: dict[str, Any], *, expected: dict[str, Any], now: datetime
+    ) -> bool:
+        """Set ``patient`` fields of a study if they still hold ``expected``; tell whether it was updated."""
+        query = {"study_instance_uid": study_instance_uid, **{f"patient.{k}": v for k, v in expected.items()}}
+        update = {
+            "$set": {**{f"patient.{k}": v for k, v in changes.items()}, "updated_at": now},
+            "$inc": {"revision": 1},
+        }
+        return self.db.studies.update_one(query, update).matched_count == 1
 
     # -- event log ---------------------------------------------------------------
 

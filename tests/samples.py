@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from tests.srbuild import code_item, container, num_item, sr_dataset, text_item, uid_item
@@ -45,13 +49,7 @@ def ct_report_bytes(**kwargs: str | None) -> bytes:
 
 def image_without_dose() -> bytes:
     """Return a CT image (with pixel data) that carries no dose information."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = CT_IMAGE_STORAGE
-    ds.SOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.Modality = "CT"
+    ds = image(CT_IMAGE_STORAGE, "CT")
     ds.Rows = ds.Columns = 64
     ds.BitsAllocated = ds.BitsStored = 16
     ds.HighBit, ds.PixelRepresentation, ds.SamplesPerPixel = 15, 0, 1
@@ -86,3 +84,21 @@ EXPECTED_CODES = {
     "missing-dlp-total.dcm": "invalid-dose-report",
     "ESR_non-dose.dcm": "not-a-dose-object",
 }
+
+
+def image(sop_class: str, modality: str, **attributes: Any) -> Dataset:
+    """Build a minimal image dataset of ``sop_class``; bytes values are stored raw, as read from a file."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = modality
+    for keyword, value in attributes.items():
+        if isinstance(value, bytes):
+            tag = Tag(keyword)
+            ds[tag] = RawDataElement(tag, dictionary_VR(tag), len(value), value, 0, False, True)
+        else:
+            setattr(ds, keyword, value)
+    return ds

@@ -9,18 +9,15 @@ from typing import Any
 
 import pydicom
 import pytest
-from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.tag import Tag
-from pydicom.uid import ExplicitVRLittleEndian
 
 from schemas.study import validate_study
 from service.errors import NotADoseObject
 from service.extract import extract
 from service.merge import merge
 from tests.expectations import NEVER_STORED, check
+from tests.samples import image
 
 IMAGE_FILES = [
     "CT-SC-Philips_Brilliance16P.dcm",
@@ -112,9 +109,7 @@ def test_corpus_values(corpus: Path, expected: dict[str, Any], name: str) -> Non
         ("CT-SC-Philips_Brilliance16P.dcm", "ct", ["CT"]),
     ],
 )
-def test_images_are_detected_by_sop_class(
-    corpus: Path, name: str, section: str, modalities: list[str]
-) -> None:
+def test_images_are_detected_by_sop_class(corpus: Path, name: str, section: str, modalities: list[str]) -> None:
     fragment = fragment_of(corpus / name)
     assert fragment["modalities"] == modalities and section in fragment
     assert fragment["report"]["kind"] == "image"
@@ -240,9 +235,7 @@ def _dose_report(administration: dict[str, Any], study_uid: str) -> dict[str, An
 
 
 @pytest.mark.parametrize("report_first", [True, False])
-def test_pet_image_and_radiopharmaceutical_report_merge_report_winning(
-    corpus: Path, report_first: bool
-) -> None:
+def test_pet_image_and_radiopharmaceutical_report_merge_report_winning(corpus: Path, report_first: bool) -> None:
     image = fragment_of(corpus / "NM-PetIm-Siemens.dcm")
     report = _dose_report(
         {
@@ -295,24 +288,6 @@ def test_philips_dose_info_gives_ct_events(corpus: Path) -> None:
 
 
 # --- hand-built images --------------------------------------------------------------------
-
-
-def image(sop_class: str, modality: str, **attributes: Any) -> Dataset:
-    """Build a minimal image dataset of ``sop_class``; bytes values are stored raw, as read from a file."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.2"
-    ds.Modality = modality
-    for keyword, value in attributes.items():
-        if isinstance(value, bytes):
-            tag = Tag(keyword)
-            ds[tag] = RawDataElement(tag, dictionary_VR(tag), len(value), value, 0, False, True)
-        else:
-            setattr(ds, keyword, value)
-    return ds
 
 
 DX_IMAGE = "1.2.840.10008.5.1.4.1.1.1.1"
@@ -383,9 +358,7 @@ def test_carestream_distance_in_decimetres_only_for_that_model() -> None:
 
 
 def test_mammography_organ_dose_is_the_average_glandular_dose() -> None:
-    ds = image(
-        "1.2.840.10008.5.1.4.1.1.1.2", "MG", OrganDose="0.01373", ImageLaterality="R", BodyPartThickness="53"
-    )
+    ds = image("1.2.840.10008.5.1.4.1.1.1.2", "MG", OrganDose="0.01373", ImageLaterality="R", BodyPartThickness="53")
     fragment = extract(ds)
     event = fragment["projection"]["events"][0]
     assert event["average_glandular_dose"] == 1.373 and event["compression_thickness"] == 53.0

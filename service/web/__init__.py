@@ -7,9 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the error handlers on ``app``."""
-    from service.web import api, errors, exports, pages
+    from service.web import api, errors, exports, pages, patient_sizes
 
     app.register_blueprint(api.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(patient_sizes.bp)
     errors.init_app(app)

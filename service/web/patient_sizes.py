@@ -1,0 +1,42 @@
+"""``POST /api/patient-sizes``: patient heights and weights from a RIS CSV file.
+
+A multipart request: the file in field ``file``, the column names in the form
+fields ``id_column``, ``height_column`` (cm) and ``weight_column`` (kg), and
+optionally ``si_uid`` (the id column holds Study Instance UIDs, not accession
+numbers) and ``overwrite`` (replace values studies already have), as ``true``
+or ``false``. The answer (200) lists what every row did and counts the rows per
+outcome; a file that cannot be used is a 400 naming the problem.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from schemas.patient_sizes import parse_size_form
+from service.db import get_store
+from service.errors import InvalidArgument
+from service.size_import import Sender, import_sizes
+
+bp = Blueprint("patient_sizes", __name__)
+
+
+@bp.post("/api/patient-sizes")
+def upload_patient_sizes() -> Response:
+    """Apply an uploaded patient-size CSV file and say what each row did."""
+    form = parse_size_form(request.form.to_dict())
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidArgument({"file": ["Send the CSV file in the multipart field 'file'."]})
+    columns = (form["id_column"], form["height_column"], form["weight_column"])
+    sender = Sender(upload.filename or "file", "http", request.remote_addr or "")
+    result = import_sizes(
+        get_store(), upload.read(), columns, sender, by_study_uid=form["si_uid"], overwrite=form["overwrite"]
+    )
+    return jsonify(
+        {
+            "name": result.name,
+            "summary": result.summary(),
+            "counts": result.counts(),
+            "rows": [row.as_dict() for row in result.rows],
+        }
+    )
