@@ -24,7 +24,23 @@ from pydicom.sr.codedict import codes
 from service.extract import quirks, units
 from service.extract.dicomtime import parse_date, parse_datetime, parse_time
 
+# Content item and code sequence attributes (PS3.3 C.17.3, 8.8), by tag: looking
+# elements up by tag skips pydicom's keyword dictionary on the hot path.
+CONCEPT_NAME, VALUE_TYPE, CONTENT = 0x0040A043, 0x0040A040, 0x0040A730
+MEASURED_VALUE, UNITS_CODE, CONCEPT_CODE = 0x0040A300, 0x004008EA, 0x0040A168
+TEXT_VALUE, UID_VALUE, PERSON_NAME = 0x0040A160, 0x0040A124, 0x0040A123
+DATETIME_VALUE, DATE_VALUE, TIME_VALUE, REFERENCED_SOP = 0x0040A120, 0x0040A121, 0x0040A122, 0x00081199
+CODE_VALUE, CODING_SCHEME, CODE_MEANING, LONG_CODE_VALUE = 0x00080100, 0x00080102, 0x00080104, 0x00080119
+
 CodeKey = tuple[str, str]
+
+
+def _value(ds: Dataset, tag: int, default: Any = None) -> Any:
+    """Return the value of the element ``tag`` of ``ds``, or ``default``."""
+    try:
+        return ds[tag].value
+    except KeyError:
+        return default
 """A concept as (coding scheme designator, code value); SRT is normalised to SCT."""
 
 Notes = list[str]
@@ -40,8 +56,8 @@ def normalised(scheme: str, value: str) -> CodeKey:
 
 def code_key(item: Dataset) -> CodeKey:
     """Return the normalised (scheme, value) of a code sequence item."""
-    scheme = str(item.get("CodingSchemeDesignator", "") or "")
-    return normalised(scheme, str(item.get("CodeValue", "") or item.get("LongCodeValue", "") or ""))
+    scheme = str(_value(item, CODING_SCHEME, "") or "")
+    return normalised(scheme, str(_value(item, CODE_VALUE, "") or _value(item, LONG_CODE_VALUE, "") or ""))
 
 
 def stored_key(value: Any) -> CodeKey | None:
@@ -62,9 +78,9 @@ def dcm(code: Any) -> CodeKey:
 def coded(item: Dataset) -> dict[str, str]:
     """Return a coded value as stored: code value, scheme and meaning as sent."""
     return {
-        "code_value": str(item.get("CodeValue", "") or item.get("LongCodeValue", "") or ""),
-        "coding_scheme_designator": str(item.get("CodingSchemeDesignator", "") or ""),
-        "code_meaning": str(item.get("CodeMeaning", "") or ""),
+        "code_value": str(_value(item, CODE_VALUE, "") or _value(item, LONG_CODE_VALUE, "") or ""),
+        "coding_scheme_designator": str(_value(item, CODING_SCHEME, "") or ""),
+        "code_meaning": str(_value(item, CODE_MEANING, "") or ""),
     }
 
 
@@ -172,15 +188,15 @@ class Walker:
         self.readers: dict[str, Callable[[Dataset, CodeKey, str], Any]] = {
             "CONTAINER": self._container,
             "NUM": self._num,
-            "CODE": lambda item, key, name: coded(item.ConceptCodeSequence[0])
-            if item.get("ConceptCodeSequence")
+            "CODE": lambda item, key, name: coded(item[CONCEPT_CODE].value[0])
+            if _value(item, CONCEPT_CODE)
             else None,
             "TEXT": self._text,
-            "UIDREF": lambda item, key, name: str(item.get("UID", "")).strip() or None,
-            "PNAME": lambda item, key, name: str(item.get("PersonName", "")) or None,
-            "DATETIME": lambda item, key, name: parse_datetime(item.get("DateTime")),
-            "DATE": lambda item, key, name: parse_date(item.get("Date")),
-            "TIME": lambda item, key, name: parse_time(item.get("Time")),
+            "UIDREF": lambda item, key, name: str(_value(item, UID_VALUE, "")).strip() or None,
+            "PNAME": lambda item, key, name: str(_value(item, PERSON_NAME, "")) or None,
+            "DATETIME": lambda item, key, name: parse_datetime(_value(item, DATETIME_VALUE)),
+            "DATE": lambda item, key, name: parse_date(_value(item, DATE_VALUE)),
+            "TIME": lambda item, key, name: parse_time(_value(item, TIME_VALUE)),
             "COMPOSITE": self._reference,
             "IMAGE": self._reference,
             "WAVEFORM": self._reference,
@@ -194,12 +210,12 @@ class Walker:
         return out
 
     def _item(self, item: Dataset, out: dict[str, Any]) -> None:
-        names = item.get("ConceptNameCodeSequence")
+        names = _value(item, CONCEPT_NAME)
         if not names:
             return
         key = code_key(names[0])
-        name = field_name(key, str(names[0].get("CodeMeaning", "")), self.template.names)
-        value_type = str(item.get("ValueType", ""))
+        name = field_name(key, str(_value(names[0], CODE_MEANING, "")), self.template.names)
+        value_type = str(_value(item, VALUE_TYPE, ""))
         reader = self.readers.get(value_type)
         if reader is None:
             self.notes.append(f"{name}: value type {value_type or '(none)'} is not read")
@@ -212,7 +228,7 @@ class Walker:
             else:
                 _put(out, node.key if node else name, value, bool(node and node.repeats), self.notes)
             return
-        children = self.walk(item.ContentSequence) if "ContentSequence" in item else {}
+        children = self.walk(item[CONTENT].value) if CONTENT in item else {}
         if value is None and not children:
             return
         if node is not None and node.repeats:
@@ -225,13 +241,13 @@ class Walker:
         _fold(out, children, self.notes)
 
     def _text(self, item: Dataset, key: CodeKey, name: str) -> str | None:
-        return quirks.repair_text(str(item.get("TextValue", "")).strip(), name, self.notes) or None
+        return quirks.repair_text(str(_value(item, TEXT_VALUE, "")).strip(), name, self.notes) or None
 
     def _container(self, item: Dataset, key: CodeKey, name: str) -> dict[str, Any]:
-        return self.walk(item.get("ContentSequence", []))
+        return self.walk(_value(item, CONTENT, []))
 
     def _reference(self, item: Dataset, key: CodeKey, name: str) -> dict[str, str] | None:
-        refs = item.get("ReferencedSOPSequence")
+        refs = _value(item, REFERENCED_SOP)
         if not refs:
             return None
         return {
@@ -240,15 +256,15 @@ class Walker:
         }
 
     def _num(self, item: Dataset, key: CodeKey, name: str) -> float | int | dict[str, Any] | None:
-        measured = item.get("MeasuredValueSequence")
+        measured = _value(item, MEASURED_VALUE)
         if not measured:
             self.notes.append(f"{name}: empty measured value sequence, value left out")
             return None
         value = quirks.numeric_value(measured[0], name, self.notes)
         if value is None:
             return None
-        unit_items = measured[0].get("MeasurementUnitsCodeSequence")
-        sent = str(unit_items[0].get("CodeValue", "")).strip() if unit_items else ""
+        unit_items = _value(measured[0], UNITS_CODE)
+        sent = str(_value(unit_items[0], CODE_VALUE, "")).strip() if unit_items else ""
         wanted = self.template.units.get(key)
         if wanted is not None:
             value = self._to_unit(value, sent, wanted, name)
@@ -281,7 +297,7 @@ def walk(items: Iterable[Dataset], template: Template, notes: Notes) -> dict[str
 
 def document_title(ds: Dataset) -> CodeKey | None:
     """Return the (scheme, value) of an SR document's title, or None."""
-    title = ds.get("ConceptNameCodeSequence")
+    title = _value(ds, CONCEPT_NAME)
     return code_key(title[0]) if title else None
 
 
