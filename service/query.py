@@ -79,8 +79,7 @@ def _conditions(query: StudyQuery) -> list[dict[str, Any]]:
     """Return one condition per filter given, besides the date range."""
     found: list[dict[str, Any]] = []
     if query.modality:
-        codes = MODALITIES[query.modality]
-        found.append({"modalities": codes[0] if len(codes) == 1 else {"$in": list(codes)}})
+        found.append({"modalities": MODALITIES[query.modality]})
     for name, text in query.text:
         found.append(_any_of([{path: contains(text)} for path in _paths(name, query.modality)]))
     for stem, low, high in query.ranges:

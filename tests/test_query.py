@@ -40,10 +40,10 @@ def test_no_arguments_list_everything_newest_first() -> None:
     [
         ("CT", "CT"),
         ("ct", "CT"),
-        ("RF", {"$in": ["RF", "XA"]}),
-        ("DX", {"$in": ["DX", "CR", "PX"]}),
+        ("RF", "RF"),
+        ("DX", "DX"),
         ("MG", "MG"),
-        ("NM", {"$in": ["NM", "PT"]}),
+        ("NM", "NM"),
     ],
 )
 def test_modality_selects_its_dicom_modalities(modality: str, condition: object) -> None:
