@@ -86,22 +86,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the study document fragments of files as JSON; touch no database."""
+    """Print the study documents built from files as JSON; touch no database.
+
+    Files of one study merge into one document, exactly as an import would.
+    """
+    import hashlib
+
     from service.dicomfile import read_dataset
     from service.extract import extract
+    from service.merge import merge
+    from service.store import utcnow
     from service.web.jsonprovider import dumps
 
     status = 0
-    documents = []
+    documents: dict[str, dict] = {}
     for path in args.files:
         try:
-            ds = read_dataset(Path(path).read_bytes(), str(path))
-            documents.append(extract(ds, not_patient_patterns=settings.not_patient_patterns))
+            data = Path(path).read_bytes()
+            fragment = extract(read_dataset(data, str(path)), not_patient_patterns=settings.not_patient_patterns)
         except (OSError, RejectedObject) as e:
             print(f"doseledger extract: {e}", file=sys.stderr)
             status = EXIT_REJECTED
+            continue
+        now = utcnow()
+        fragment["report"].update(sha256=hashlib.sha256(data).hexdigest(), received_at=now, via="cli")
+        uid = fragment["study_instance_uid"]
+        documents[uid] = merge(documents.get(uid), fragment, now=now).document
     if documents:
-        print(dumps(documents[0] if len(documents) == 1 else documents, indent=2))
+        found = list(documents.values())
+        print(dumps(found[0] if len(found) == 1 else found, indent=2))
     return status
 
 

@@ -16,6 +16,15 @@ def test_extract_prints_json_without_a_database(runner: Runner, corpus: Path) ->
     assert isinstance(document["study_date_time"], str) and "T" in document["study_date_time"]
 
 
+def test_extract_merges_the_reports_of_one_study(runner: Runner, corpus: Path) -> None:
+    names = ["CT-RDSR-Siemens-Multi-1.dcm", "CT-RDSR-Siemens-Multi-2.dcm", "CT-RDSR-Siemens-Multi-3.dcm"]
+    result = runner.invoke(["extract", *(corpus / name for name in names)])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["summary"]["total_dlp"] == 236.09
+    assert len(document["ct"]["events"]) == 3 and len(document["reports"]) == 3
+
+
 def test_extract_of_several_files_prints_a_list(runner: Runner, tmp_path: Path) -> None:
     for name in ("a.dcm", "b.dcm"):
         (tmp_path / name).write_bytes(ct_report_bytes())
