@@ -235,6 +235,20 @@ class ProjectionEvent(IrradiationEvent):
     compression_force = num("Compression force", "N")
     exposure_index = num("Exposure index")
     deviation_index = num("Deviation index")
+    # read from image headers (service.extract.images); no template concept, named after the DICOM attribute
+    image_view_modifier = code("View modifier")
+    column_angulation = num("Column angulation", "°")
+    target_exposure_index = num("Target exposure index")
+    relative_xray_exposure = num("Relative x-ray exposure")
+    sensitivity = num("Sensitivity")
+    grid_focal_distance = num("Grid focal distance", "mm")
+    distance_source_to_patient = num("Source to patient distance", "mm")
+    distance_source_to_entrance = num("Source to entrance distance", "mm")
+    estimated_radiographic_magnification_factor = num("Magnification")
+    radiological_thickness = num("Radiological thickness", "mm")
+    percent_fibroglandular_tissue = num("% Fibroglandular tissue", "%")
+    exposure_control_mode = text("Exposure control mode")
+    exposure_control_mode_description = text("Exposure mode description")
 
 
 class Projection(Open):
@@ -268,13 +282,29 @@ class Administration(Open):
     route_of_administration = code("Route of administration")
     effective_dose = num("Effective dose", "mSv", dose=True)
     organ_doses = fields.List(fields.Nested(OrganDose), metadata={"label": "Organ doses"})
+    radiopharmaceutical_agent_text = text("Radiopharmaceutical (as sent)")  # image headers' free text
+    radiopharmaceutical_volume = num("Volume", "cm³")
+
+
+class PetSeries(Open):
+    """A PET series, from its images' PET Series and PET Image modules (PS3.3 C.8.9.1, C.8.9.4)."""
+
+    series_instance_uid = fields.String(required=True, metadata={"label": "Series instance UID"})
+    series_date_time = when("Series date time")
+    number_of_slices = Number(minimum=0, metadata={"label": "Number of slices"})
+    reconstruction_method = text("Reconstruction method")
+    coincidence_window_width = num("Coincidence window width", "ns")
+    energy_window_lower_limit = num("Energy window lower limit", "keV")
+    energy_window_upper_limit = num("Energy window upper limit", "keV")
+    series_type = fields.List(fields.String(), metadata={"label": "Series type"})
+    corrected_image = fields.List(fields.String(), metadata={"label": "Corrections"})
 
 
 class Radiopharmaceutical(Open):
     """Radiopharmaceutical Radiation Dose (TID 10021); PET series come from image headers."""
 
     administrations = fields.List(fields.Nested(Administration))
-    pet_series = fields.List(fields.Dict(), metadata={"label": "PET series"})
+    pet_series = fields.List(fields.Nested(PetSeries), metadata={"label": "PET series"})
     patient_characteristics = fields.Dict(allow_none=True, metadata={"label": "Patient characteristics"})
 
 

@@ -196,6 +196,11 @@ def _coded_terms(ds: Dataset, keyword: str, table: Mapping[str, dict[str, str]],
     return found
 
 
+def _one_or_all(values: list[Any]) -> Any:
+    """Return one value as itself and several as a list, as the SR walk stores a repeated concept."""
+    return values[0] if len(values) == 1 else values or None
+
+
 def date_time_started(ds: Dataset) -> Any:
     """Return when the exposure was made: Acquisition DateTime, else Acquisition Date and Time."""
     return parse_datetime(ds.get("AcquisitionDateTime")) or combine(
@@ -261,7 +266,7 @@ def projection_event(ds: Dataset, family: str, notes: Notes) -> Event:
         if laterality and laterality.upper() in LATERALITY
         else None,
         "anode_target_material": anodes[0] if anodes else None,
-        "xray_grid": _coded_terms(ds, "Grid", GRIDS, notes) or None,
+        "xray_grid": _one_or_all(_coded_terms(ds, "Grid", GRIDS, notes)),
         "xray_filters": xray_filters(ds, notes) or None,
         **{field: _first_text(ds, keywords, notes) for field, keywords in TEXTS.items()},
         **{field: coded(ds[kw][0]) if ds.get(kw) else None for field, kw in CODE_SEQUENCES.items()},
