@@ -38,22 +38,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from schemas.query import StudyQuery  # noqa: E402
-from service.database import EmbeddedServer, free_port  # noqa: E402
-from service.export import export_bytes, start_export  # noqa: E402
-from service.export.xlsx import Sheet, alphabetical, sheet_names  # noqa: E402
-from service.merge import merge  # noqa: E402
-from service.store import Store  # noqa: E402
+# Measurements import the service themselves: on Linux a child's ru_maxrss starts
+# from its parent's peak (it survives exec), so this parent stays small.
 
 PROTOCOLS = ("Head", "Chest", "Abdomen Pelvis", "CTA Neck", "Topogram", "Chest Abdomen Pelvis", "Sinus")
 STATIONS = ("CT1", "CT2", "CT3", "CTSIM")
 NOW = datetime(2026, 1, 1)
 MODES = ("read", "csv", "xlsx", "floor")
+CHILDREN = ("fill", *MODES)
 POOL = 1000
 
 
 def synthetic_ct(i: int, rng: random.Random, events: int) -> dict[str, Any]:
     """Return CT study document number ``i``, with ``events`` events, merged as an import would."""
+    from service.merge import merge
+
     uid = f"1.2.826.0.1.3680043.10.998.{i}"
     start = (NOW - timedelta(days=rng.uniform(0, 1095))).replace(microsecond=0)
     protocol_events = []
@@ -83,8 +82,10 @@ def synthetic_ct(i: int, rng: random.Random, events: int) -> dict[str, Any]:
     return merge(None, fragment, now=NOW).document
 
 
-def fill(store: Store, count: int, events: int) -> float:
-    """Insert ``count`` synthetic CT studies; return the seconds it took."""
+def fill(store: Any, count: int, events: int) -> dict[str, Any]:
+    """Insert ``count`` synthetic CT studies (indexes first); return the seconds it took."""
+    store.client.drop_database(store.db.name)
+    store.ensure_indexes()
     rng = random.Random(6)
     started = time.perf_counter()
     batch: list[dict[str, Any]] = []
@@ -95,16 +96,35 @@ def fill(store: Store, count: int, events: int) -> float:
             batch = []
     if batch:
         store.db.studies.insert_many(batch)
-    return time.perf_counter() - started
+    return {"seconds": time.perf_counter() - started, "studies": count}
 
 
 def peak_mb() -> float:
-    """Return this process's peak resident set size in MB."""
+    """Return this process's peak resident set size in MB (getrusage)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(mode: str, store: Store, out: Path) -> dict[str, Any]:
+def high_water_mb() -> float | None:
+    """Return the peak resident set size of this process image in MB (Linux VmHWM), a cross-check."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return int(line.split()[1]) / 1024 if line else None
+
+
+def figures(started: float, tallied: float, studies: int, size: int) -> dict[str, Any]:
+    """Return one measurement's figures."""
+    return {"seconds": time.perf_counter() - started, "tally_seconds": tallied, "studies": studies,
+            "peak_mb": peak_mb(), "hwm_mb": high_water_mb(), "bytes": size}  # fmt: skip
+
+
+def measure(mode: str, store: Any, out: Path) -> dict[str, Any]:
     """Run one measurement in this process and return its figures."""
+    from schemas.query import StudyQuery
+    from service.export import export_bytes, start_export
+
     started = time.perf_counter()
     export = start_export(store, StudyQuery(modality="CT"))
     tallied = time.perf_counter() - started
@@ -117,8 +137,7 @@ def measure(mode: str, store: Store, out: Path) -> dict[str, Any]:
             for chunk in export_bytes(store, export, mode, via="cli", client="bench", exported_at=NOW):
                 target.write(chunk)
         rows = export.studies_written
-    return {"seconds": time.perf_counter() - started, "tally_seconds": tallied, "studies": rows,
-            "peak_mb": peak_mb(), "bytes": _size(out, mode)}  # fmt: skip
+    return figures(started, tallied, rows, _size(out, mode))
 
 
 def _size(out: Path, mode: str) -> int:
@@ -126,9 +145,11 @@ def _size(out: Path, mode: str) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def floor(store: Store, export: Any, out: Path, tallied: float) -> dict[str, Any]:
+def floor(store: Any, export: Any, out: Path, tallied: float) -> dict[str, Any]:
     """Time XlsxWriter alone writing as many cells of the same types as the XLSX export writes."""
     import xlsxwriter
+
+    from service.export.xlsx import Sheet, alphabetical, sheet_names
 
     shape = export.layout
     pool = [shape.flatten(doc) for _, doc in zip(range(POOL), export.studies, strict=False)]
@@ -150,22 +171,26 @@ def floor(store: Store, export: Any, out: Path, tallied: float) -> dict[str, Any
         for protocol, event in zip(flat.protocols, flat.events, strict=True):
             sheets[protocol].append(flat.cells + event)
     book.close()
-    return {"seconds": time.perf_counter() - started, "tally_seconds": tallied, "studies": count,
-            "peak_mb": peak_mb(), "bytes": (out / "floor.xlsx").stat().st_size}  # fmt: skip
+    return figures(started, tallied, count, (out / "floor.xlsx").stat().st_size)
 
 
 def child(args: argparse.Namespace) -> None:
-    """Run one measurement and print its figures as JSON."""
+    """Run one measurement (or fill the database) and print its figures as JSON."""
+    from service.store import Store
+
     store = Store.connect(args.uri, args.db)
     try:
-        print(json.dumps(measure(args.child, store, Path(args.out))))
+        if args.child == "fill":
+            print(json.dumps(fill(store, args.count, args.events)))
+        else:
+            print(json.dumps(measure(args.child, store, Path(args.out))))
     finally:
         store.close()
 
 
-def run_child(mode: str, uri: str, db: str, out: Path) -> dict[str, Any]:
+def run_child(mode: str, uri: str, db: str, out: Path, *extra: str) -> dict[str, Any]:
     """Run one measurement in a fresh process."""
-    command = [sys.executable, __file__, "--child", mode, "--uri", uri, "--db", db, "--out", str(out)]
+    command = [sys.executable, __file__, "--child", mode, "--uri", uri, "--db", db, "--out", str(out), *extra]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -176,6 +201,8 @@ def database() -> Iterator[str]:
     if os.environ.get("MONGODB_URI"):
         yield os.environ["MONGODB_URI"]
         return
+    from service.database import EmbeddedServer, free_port
+
     with tempfile.TemporaryDirectory(prefix="export-bench-") as folder:
         server = EmbeddedServer(Path(folder) / "db", free_port())
         server.start(timeout=60)
@@ -187,10 +214,10 @@ def database() -> Iterator[str]:
 
 def report(results: dict[tuple[int, str], dict[str, Any]], sizes: tuple[int, int]) -> None:
     """Print the figures and how they compare with the targets."""
-    print(f"{'studies':>8} {'mode':>6} {'seconds':>8} {'tally s':>8} {'peak MB':>8} {'MB out':>7}")
-    for (count, mode), figures in sorted(results.items()):
-        print(f"{count:>8} {mode:>6} {figures['seconds']:>8.1f} {figures['tally_seconds']:>8.1f} "
-              f"{figures['peak_mb']:>8.1f} {figures['bytes'] / 1e6:>7.1f}")  # fmt: skip
+    print(f"{'studies':>8} {'mode':>6} {'seconds':>8} {'tally s':>8} {'peak MB':>8} {'VmHWM':>7} {'MB out':>7}")
+    for (count, mode), found in sorted(results.items()):
+        print(f"{count:>8} {mode:>6} {found['seconds']:>8.1f} {found['tally_seconds']:>8.1f} "
+              f"{found['peak_mb']:>8.1f} {found['hwm_mb'] or 0:>7.1f} {found['bytes'] / 1e6:>7.1f}")  # fmt: skip
     small, large = sizes
     xlsx, floor_, read = (results[(large, m)]["seconds"] for m in ("xlsx", "floor", "read"))
     print(f"XLSX / floor at {large}: {xlsx / floor_:.2f} (target < 1.5); "
@@ -206,7 +233,8 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=5)
-    parser.add_argument("--child", choices=MODES)
+    parser.add_argument("--child", choices=CHILDREN)
+    parser.add_argument("--count", type=int)
     parser.add_argument("--uri")
     parser.add_argument("--db")
     parser.add_argument("--out")
@@ -218,11 +246,8 @@ def main() -> None:
     with database() as uri, tempfile.TemporaryDirectory(prefix="export-bench-out-") as out:
         for count in (args.small, args.studies):
             db = f"export_bench_{count}"
-            store = Store.connect(uri, db)
-            store.client.drop_database(db)
-            store.ensure_indexes()
-            print(f"inserted {count} studies in {fill(store, count, args.events):.1f} s", flush=True)
-            store.close()
+            filled = run_child("fill", uri, db, Path(out), "--count", str(count), "--events", str(args.events))
+            print(f"inserted {count} studies in {filled['seconds']:.1f} s", flush=True)
             for mode in MODES:
                 results[(count, mode)] = run_child(mode, uri, db, Path(out))
                 print(f"{count} {mode}: {results[(count, mode)]}", flush=True)

@@ -27,6 +27,7 @@ from schemas.query import StudyQuery
 from service.export.core import Export, Tally
 from service.export.csv import csv_chunks
 from service.export.layout import layout
+from service.export.readahead import read_ahead
 from service.export.xlsx import write_xlsx
 from service.query import study_filter, study_sort
 from service.store import Store
@@ -40,7 +41,7 @@ def start_export(store: Store, query: StudyQuery) -> Export:
     shape = layout(query.modality or "")
     where = study_filter(query)
     most, protocols = store.tally_events(where, shape.events_path, shape.shape.protocol)
-    studies = store.iter_studies(where, sort=study_sort(query), fields=shape.projection())
+    studies = read_ahead(store.iter_studies(where, sort=study_sort(query), fields=shape.projection()))
     return Export(shape, Tally(most, protocols), studies, query.arguments())
 
 
