@@ -166,7 +166,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     partial = output.with_name(f".{output.name}.part")
     try:
-        export = start_export(store, query)
+        export = start_export(store, query, fmt)
         with partial.open("wb") as target:
             for chunk in export_bytes(store, export, fmt, via="cli", client=_client(), exported_at=utcnow()):
                 target.write(chunk)

@@ -210,25 +210,12 @@ class Store:
         return self.db.studies.estimated_document_count()
 
     @_guarded
-    def tally_events(self, filter: dict[str, Any], events: str, key: str) -> tuple[int, dict[str | None, int]]:
-        """Count the events of the matching studies by ``key``, and find the most events in one study.
-
-        ``events`` is the dotted path of an event array (``ct.events``), ``key`` a
-        dotted path inside an event (``acquisition_protocol``); events without it
-        count under None. ``$map`` rather than a path through the array, which
-        SecantusDB does not evaluate inside expressions (DESIGN.md, "Database").
-        """
-        array = {"$ifNull": [f"${events}", []]}
-        pipeline: list[dict[str, Any]] = [
-            {"$match": filter},
-            {"$project": {"_id": 0, "n": {"$size": array}, "key": {"$map": {"input": array, "in": f"$$this.{key}"}}}},
-            {"$unwind": {"path": "$key", "preserveNullAndEmptyArrays": True}},  # a study without events stays
-            {"$group": {"_id": "$key", "events": {"$sum": {"$cond": [{"$gt": ["$n", 0]}, 1, 0]}},
-                        "most": {"$max": "$n"}}},
-        ]
-        groups = list(self.db.studies.aggregate(pipeline))
-        counts = {group["_id"]: group["events"] for group in groups if group["events"]}
-        return max((int(group["most"]) for group in groups), default=0), counts
+    def most_events(self, filter: dict[str, Any], events: str) -> int:
+        """Return the largest number of events in one matching study (``events``: ``ct.events``...)."""
+        size = {"$size": {"$ifNull": [f"${events}", []]}}
+        pipeline = [{"$match": filter}, {"$group": {"_id": None, "most": {"$max": size}}}]
+        found = list(self.db.studies.aggregate(pipeline))
+        return int(found[0]["most"]) if found else 0
 
     def iter_studies(
         self, filter: dict[str, Any], *, sort: list[tuple[str, int]], fields: dict[str, int], batch_size: int = 200

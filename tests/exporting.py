@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import openpyxl
 import pydicom
 
-from service.export.core import Export, Tally
+from service.export.core import Export
 from service.export.layout import layout
 from service.extract import extract
 from service.merge import merge
@@ -38,11 +37,10 @@ def studies(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 
 def export_of(modality: str, docs: list[dict[str, Any]]) -> Export:
-    """Return an export of ``docs`` with the tally the database would give."""
+    """Return an export of ``docs`` with the most events in one study, as the database gives it."""
     shape = layout(modality)
-    events = [shape.events(doc) for doc in docs]
-    protocols = Counter(shape.protocol(e) for found in events for e in found)
-    return Export(shape, Tally(max(map(len, events), default=0), protocols), docs, {"modality": modality})
+    most = max((len(shape.events(doc)) for doc in docs), default=0)
+    return Export(shape, docs, {"modality": modality}, most)
 
 
 def read_csv(text: str) -> list[dict[str, str]]:

@@ -1,4 +1,4 @@
-"""The store functions exports read through: the event tally and the study cursor."""
+"""The store functions exports read through: the most events in one study, and the study cursor."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def ct(*protocols: str | None) -> dict[str, Any]:
     return {"ct": {"events": events}}
 
 
-def test_tally_counts_events_per_protocol_and_the_most_in_one_study(store: Store) -> None:
+def test_most_events_in_one_matching_study(store: Store) -> None:
     store.db.studies.insert_many([
         study("1", 1, **ct("Head", "Neck", "Head", None)),
         study("2", 2, **ct()),
@@ -25,21 +25,11 @@ def test_tally_counts_events_per_protocol_and_the_most_in_one_study(store: Store
         study("4", 4, **ct("Neck")),
         study("5", 5, **ct("Head", "Head", "Head", "Head", "Head")),
     ])  # fmt: skip
-    assert store.tally_events(
-        {"study_instance_uid": {"$in": ["1", "2", "3", "4"]}}, "ct.events", "acquisition_protocol"
-    ) == (4, {"Head": 2, "Neck": 2, None: 1})
-    assert store.tally_events({}, "ct.events", "acquisition_protocol")[0] == 5
-    assert store.tally_events({"study_instance_uid": "3"}, "ct.events", "acquisition_protocol") == (0, {})
-
-
-def test_tally_reads_a_coded_key(store: Store) -> None:
-    fdg = {"code_value": "C-B1031", "coding_scheme_designator": "SRT", "code_meaning": "Fluorodeoxyglucose F^18^"}
-    administrations = [{"radiopharmaceutical_agent": fdg}, {"radiopharmaceutical_agent": fdg}]
-    store.db.studies.insert_one(study("1", 1, radiopharmaceutical={"administrations": administrations}))
-    assert store.tally_events({}, "radiopharmaceutical.administrations", "radiopharmaceutical_agent.code_meaning") == (
-        2,
-        {"Fluorodeoxyglucose F^18^": 2},
-    )
+    assert store.most_events({"study_instance_uid": {"$in": ["1", "2", "3", "4"]}}, "ct.events") == 4
+    assert store.most_events({}, "ct.events") == 5
+    assert store.most_events({"study_instance_uid": "3"}, "ct.events") == 0
+    assert store.most_events({"study_instance_uid": "none"}, "ct.events") == 0
+    assert store.most_events({}, "projection.events") == 0
 
 
 def test_iter_studies_yields_in_order_with_the_fields_asked(store: Store) -> None:

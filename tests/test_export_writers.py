@@ -13,6 +13,7 @@ import pytest
 from schemas.study import Study
 from service.export.csv import csv_chunks
 from service.export.layout import SHAPES, layout
+from service.export.spool import Spool
 from service.export.xlsx import NO_PROTOCOL, sheet_names, write_xlsx
 from tests.exporting import NOW, ct_files, export_of, read_csv, read_sheets, studies, summary_facts
 
@@ -200,3 +201,15 @@ def test_sheet_names_follow_excels_rules() -> None:
     assert names[None] == NO_PROTOCOL
     assert names["'quoted'"] == "quoted"
     assert all(len(name) <= 31 for name in names.values())
+
+
+def test_spool_gives_back_what_it_kept_and_counts_it() -> None:
+    docs = [hand_built(), dict(hand_built(), study_instance_uid="1.2.4", study_description="Brain")]
+    docs[1]["ct"] = {"events": docs[1]["ct"]["events"][3:]}
+    flats = [layout("CT").flatten(doc) for doc in docs]
+    with Spool([4]) as spool:
+        spool.add_all(flats)
+        assert list(spool) == flats  # date-times and all, in order
+        assert (spool.studies, spool.most_events) == (2, 4)
+        assert spool.protocols == {"Head": 3, "Neck": 2}
+        assert spool.values == {4: {"@SUM(A1)": 1, "Brain": 1}}

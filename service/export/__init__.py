@@ -3,16 +3,19 @@
 ``layout`` says what each modality's export holds (columns from the study
 schema), ``core`` holds an export in progress, ``csv`` and ``xlsx`` write it.
 This module runs one export for the API and the command line alike:
-:func:`start_export` tallies the matching events and opens the cursor (so a
-bad argument or an unreachable database fails before any byte is sent), and
+:func:`start_export` builds the query (for CSV it also counts the most events
+in one study, so a bad argument or an unreachable database fails before any
+byte is sent), and
 :func:`export_bytes` produces the file's bytes and records the export in the
 event log when they are all out, or when the reader went away.
 
 CSV bytes are produced as the cursor is read. An XLSX file cannot be sent
 before it is complete (it is a zip whose directory comes last), so it is
-written to an anonymous temporary file first and then sent from there;
-memory stays flat either way. Both run in the request's own thread, so the
-threaded server keeps answering other requests meanwhile.
+written to an anonymous temporary file first and then sent from there (an
+XLSX failure is therefore a proper error response); memory stays flat either
+way. The cursor is read ahead in a thread (:mod:`service.export.readahead`).
+Both run in the request's own thread, so the threaded server keeps answering
+other requests meanwhile.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from datetime import datetime
 from typing import IO
 
 from schemas.query import StudyQuery
-from service.export.core import Export, Tally
+from service.export.core import Export
 from service.export.csv import csv_chunks
 from service.export.layout import layout
 from service.export.readahead import read_ahead
@@ -36,13 +39,13 @@ from service.store import Store
 FILE_CHUNK = 1 << 16
 
 
-def start_export(store: Store, query: StudyQuery) -> Export:
-    """Tally the events of the studies ``query`` lists and open a cursor on them (every page, in its order)."""
+def start_export(store: Store, query: StudyQuery, fmt: str) -> Export:
+    """Prepare an export of every study ``query`` lists, in its order (the cursor opens on first read)."""
     shape = layout(query.modality or "")
     where = study_filter(query)
-    most, protocols = store.tally_events(where, shape.events_path, shape.shape.protocol)
+    most = store.most_events(where, shape.events_path) if FORMATS[fmt].counts_first else 0
     studies = read_ahead(store.iter_studies(where, sort=study_sort(query), fields=shape.projection()))
-    return Export(shape, Tally(most, protocols), studies, query.arguments())
+    return Export(shape, studies, query.arguments(), most)
 
 
 def _csv_bytes(export: Export, exported_at: datetime) -> Iterator[bytes]:
@@ -72,11 +75,12 @@ class Format:
 
     mimetype: str
     produce: Callable[[Export, datetime], Iterator[bytes]]
+    counts_first: bool  # ask the database for the most events in one study before reading
 
 
 FORMATS: dict[str, Format] = {
-    "csv": Format("text/csv", _csv_bytes),
-    "xlsx": Format("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _xlsx_bytes),
+    "csv": Format("text/csv", _csv_bytes, counts_first=True),
+    "xlsx": Format("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _xlsx_bytes, False),
 }
 
 

@@ -1,16 +1,12 @@
-"""An export in progress: the layout, a tally of the matching events, and the studies to write.
+"""An export in progress: the layout, the studies to write, and counts of what was written.
 
-Writers need two facts before their first row: how many event groups the
-study rows stretch to (the header names them) and, for XLSX, the protocol
-names (sheets appear in the order they are added, alphabetically here). The
-:class:`Tally` gets both from one aggregation over the matching studies; the
-studies themselves then come from a cursor read in small batches, so memory
-stays flat whatever their number.
-
-A study imported between the tally and the read may have more events than the
-tally saw, or a new protocol: its extra event groups are left out of the study
-row (they are in its protocol sheet), and a new protocol gets a sheet after
-the others.
+A CSV header names the event groups of the widest study row, so a CSV export
+first asks the database for the most events in one study (``most_events``);
+the XLSX writer counts while it reads instead (:mod:`service.export.spool`).
+The studies come from a cursor read in small batches, so memory stays flat
+whatever their number. A study imported between the count and the read may
+have more events than counted: its extra event groups are left out of its CSV
+row.
 """
 
 from __future__ import annotations
@@ -22,22 +18,14 @@ from typing import Any
 from service.export.layout import Flat, Layout
 
 
-@dataclass(frozen=True)
-class Tally:
-    """The largest number of events in one study, and the number of events of each protocol."""
-
-    most_events: int
-    protocols: Mapping[str | None, int]
-
-
 @dataclass
 class Export:
     """The studies of one export, flattened as they are read, with counts of what was written."""
 
     layout: Layout
-    tally: Tally
     studies: Iterable[Mapping[str, Any]]
     arguments: Mapping[str, str] = field(default_factory=dict)  # the list filters, as URL arguments
+    most_events: int = 0  # in one study of the selection, when asked for (CSV)
     studies_written: int = 0
     events_written: int = 0
 

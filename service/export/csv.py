@@ -41,7 +41,7 @@ def _cell(value: Cell) -> str | int | float:
 
 def csv_chunks(export: Export) -> Iterator[str]:
     """Yield the CSV text of an export in chunks of :data:`CHUNK_ROWS` rows."""
-    groups = export.tally.most_events
+    groups = export.most_events
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)

@@ -10,20 +10,20 @@ The workbook follows the original brief for every modality:
 
 XlsxWriter's ``constant_memory`` mode flushes each row to a temporary file
 when the next row of that sheet starts, so rows must be written in order
-within a sheet, but sheets are independent. The studies are therefore read
-once: each study's row goes to All data and each of its events to its
-protocol's sheet as it comes. The sheets must exist in their final order
-before that pass, which is why the protocol names come from the tally first;
-Summary is added first and filled last, from counts kept during the pass
-(one counter entry per distinct description, not per study). Each sheet holds
-one open temporary file. Strings are written with ``write_string`` (never read
-as formulas), numbers with ``write_number``, date-times as Excel dates.
+within a sheet, and every sheet must exist, in its final order, before rows
+go to any of them; the All data header must also know how many event groups
+to name. The studies are therefore read from the database once, flattened and
+counted into a :class:`~service.export.spool.Spool` on disk, and then written
+from it: each study's row to All data and each of its events to its protocol
+sheet as it comes (sheets are independent, so this interleaving is allowed).
+Summary is complete from the counts before the first row. Each sheet holds
+one open temporary file. Strings are written with ``write_string`` (never
+read as formulas), numbers with ``write_number``, date-times as Excel dates.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from itertools import zip_longest
@@ -35,6 +35,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from schemas.columns import Cell
 from service.export.core import Export
+from service.export.spool import Spool
 
 MAX_COLUMNS = 16_384  # Excel's limits
 MAX_ROWS = 1_048_576
@@ -74,13 +75,12 @@ class Sheet:
     """A worksheet written top to bottom, one row after another."""
 
     def __init__(self, worksheet: Worksheet, dates: Format) -> None:
-        self.worksheet, self.dates, self.next_row, self.left_out = worksheet, dates, 0, 0
+        self.worksheet, self.dates, self.next_row = worksheet, dates, 0
 
     def append(self, cells: Iterable[Cell], style: Format | None = None) -> None:
         """Write the next row: text as text, numbers as numbers, date-times as dates."""
         if self.next_row >= MAX_ROWS:
-            self.left_out += 1
-            return
+            return  # Summary says how many rows were left out
         ws, row = self.worksheet, self.next_row
         for col, value in enumerate(cells):
             if value is None:
@@ -95,64 +95,50 @@ class Sheet:
 
 
 class Workbook:
-    """The sheets of one export and the counts for its Summary."""
+    """The sheets of one export, laid out from what the spool counted."""
 
-    def __init__(self, target: str | IO[bytes], export: Export) -> None:
+    def __init__(self, target: str | IO[bytes], export: Export, spool: Spool) -> None:
         self.book = xlsxwriter.Workbook(target, {"constant_memory": True})
         self.bold = self.book.add_format({"bold": True})
         self.dates = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        self.export = export
-        self.summary = self._sheet(SUMMARY)
-        self.all_data = self._sheet(ALL_DATA)
-        layout = export.layout
+        self.export, self.spool, layout = export, spool, export.layout
+        self.summary, self.all_data = self._sheet(SUMMARY), self._sheet(ALL_DATA)
         fits = _groups_that_fit(len(layout.study_columns), len(layout.event_columns))
-        self.groups = min(export.tally.most_events, fits)
-        self.protocols: dict[str | None, Sheet] = {}
-        paths = [column.path for column in layout.study_columns]
-        #: study columns whose values Summary counts: column index -> counter
-        self.counts: dict[int, Counter[Cell]] = {paths.index(p): Counter() for p in COUNTED}
+        self.groups = min(spool.most_events, fits)
         self.all_data.append(layout.study_headers(self.groups), self.bold)
-        self._add_protocol_sheets(alphabetical(k for k, n in export.tally.protocols.items() if n))
+        names = sheet_names(alphabetical(spool.protocols), [SUMMARY, ALL_DATA])
+        self.protocols = {key: self._sheet(name) for key, name in names.items()}
+        for sheet in self.protocols.values():
+            sheet.append(layout.event_headers(), self.bold)
 
     def _sheet(self, name: str) -> Sheet:
         worksheet = self.book.add_worksheet(name)
         worksheet.freeze_panes(1, 0)
         return Sheet(worksheet, self.dates)
 
-    def _add_protocol_sheets(self, keys: list[str | None]) -> None:
-        taken = [SUMMARY, ALL_DATA, *(s.worksheet.name for s in self.protocols.values())]
-        for key, name in sheet_names(keys, taken).items():
-            self.protocols[key] = sheet = self._sheet(name)
-            sheet.append(self.export.layout.event_headers(), self.bold)
-
     def write_studies(self) -> None:
         """Write every study to All data and each of its events to its protocol's sheet."""
         layout = self.export.layout
-        for flat in self.export:
+        for flat in self.spool:
             self.all_data.append(layout.study_row(flat.cells, flat.events, self.groups))
-            for index, counter in self.counts.items():
-                counter[flat.cells[index]] += 1
             for protocol, event in zip(flat.protocols, flat.events, strict=True):
-                if protocol not in self.protocols:
-                    self._add_protocol_sheets([protocol])
                 self.protocols[protocol].append(flat.cells + event)
 
     def write_summary(self, exported_at: datetime) -> None:
         """Fill the Summary sheet: what was exported, then the three frequency tables."""
-        export, sheet = self.export, self.summary
+        layout, sheet = self.export.layout, self.summary
         for label, value in self._facts(exported_at):
             sheet.append([label, value])
         sheet.append([])
-        columns = export.layout.study_columns
-        headers = [cell for i in self.counts for cell in (columns[i].header, "Studies", None)]
-        sheet.append([*headers, export.layout.protocol_header, "Events"], self.bold)
-        tables = [_by_frequency(counter) for counter in self.counts.values()]
-        tables.append(_by_frequency({k: s.next_row - 1 for k, s in self.protocols.items()}))
+        columns = layout.study_columns
+        headers = [cell for i in self.spool.values for cell in (columns[i].header, "Studies", None)]
+        sheet.append([*headers, layout.protocol_header, "Events"], self.bold)
+        tables = [_by_frequency(counter) for counter in (*self.spool.values.values(), self.spool.protocols)]
         for entries in zip_longest(*tables, fillvalue=(None, None)):
             sheet.append([cell for name, count in entries for cell in (name, count, None)])
 
     def _facts(self, exported_at: datetime) -> list[tuple[str, Cell]]:
-        export = self.export
+        export, spool = self.export, self.spool
         facts: list[tuple[str, Cell]] = [
             ("Modality", export.layout.modality),
             ("Filters", export.describe_filters()),
@@ -160,10 +146,10 @@ class Workbook:
             ("Events", export.events_written),
             ("Exported at (UTC)", exported_at),
         ]
-        if export.tally.most_events > self.groups:
+        if spool.most_events > self.groups:
             note = f"All data shows the first {self.groups} events of each study (Excel's column limit)"
             facts.append(("Note", f"{note}; every event is in its protocol sheet."))
-        left_out = sum(s.left_out for s in (self.all_data, *self.protocols.values()))
+        left_out = sum(max(count + 1 - MAX_ROWS, 0) for count in (spool.studies, *spool.protocols.values()))
         if left_out:
             facts.append(("Note", f"{left_out} rows beyond Excel's {MAX_ROWS} rows per sheet are left out."))
         return facts
@@ -183,10 +169,13 @@ def _by_frequency(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:
 
 
 def write_xlsx(export: Export, target: str | IO[bytes], *, exported_at: datetime) -> None:
-    """Write an export as an XLSX workbook to a path or a binary file."""
-    workbook = Workbook(target, export)
-    try:
-        workbook.write_studies()
-        workbook.write_summary(exported_at)
-    finally:
-        workbook.close()
+    """Write an export as an XLSX workbook to a path or a binary file: read and count, then write."""
+    paths = [column.path for column in export.layout.study_columns]
+    with Spool([paths.index(path) for path in COUNTED]) as spool:
+        spool.add_all(export)
+        workbook = Workbook(target, export, spool)
+        try:
+            workbook.write_summary(exported_at)
+            workbook.write_studies()
+        finally:
+            workbook.close()

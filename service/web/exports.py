@@ -23,7 +23,7 @@ def export(modality: str, fmt: str) -> Response:
     """Send the studies of a modality's list, filtered like the list, as CSV or XLSX."""
     query = parse_study_query(request.args, modality=modality)
     store, exported_at = get_store(), utcnow()
-    started = start_export(store, query)
+    started = start_export(store, query, fmt)
     client = request.remote_addr or ""
     chunks = export_bytes(store, started, fmt, via="http", client=client, exported_at=exported_at)
     disposition = f'attachment; filename="{filename(started, fmt, exported_at)}"'
