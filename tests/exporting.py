@@ -43,6 +43,24 @@ def export_of(modality: str, docs: list[dict[str, Any]]) -> Export:
     return Export(shape, docs, {"modality": modality}, most)
 
 
+def hand_built(**equipment: Any) -> dict[str, Any]:
+    """Return a small CT study document whose every value is known."""
+    events = [
+        {"irradiation_event_uid": f"1.2.3.{n}", "acquisition_protocol": protocol, "dlp": dlp,
+         "mean_ctdivol": 5.0, "date_time_started": datetime(2024, 5, 6, 7, 8, n),
+         "sources": [{"kvp": 120.0, "xray_tube_current": 200.0}]}
+        for n, (protocol, dlp) in enumerate([("Head", 100.0), ("Head", 150.5), ("Head", 20.0), ("Neck", 7.0)])
+    ]  # fmt: skip
+    return {
+        "study_instance_uid": "1.2.3", "modalities": ["CT"], "study_date_time": datetime(2024, 5, 6, 7, 0),
+        "study_description": "@SUM(A1)", "requested_procedure_description": "+1-2",
+        "patient": {"sex": "F", "age_years": 67.5, "not_patient_indicator": "Phantom"},
+        "equipment": {"manufacturer": "-ACME", "station_name": "=HYPERLINK(\"http://x\")", **equipment},
+        "summary": {"number_of_events": 4, "total_dlp": 277.5, "max_ctdivol": 5.0},
+        "ct": {"events": events, "accumulated": {"ct_dose_length_product_total": 277.5}},
+    }  # fmt: skip
+
+
 def read_csv(text: str) -> list[dict[str, str]]:
     """Read CSV export text (with its byte order mark) into dicts by header."""
     assert text.startswith("\ufeff")

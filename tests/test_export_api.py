@@ -10,11 +10,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from schemas.query import parse_study_query
+from service.export import export_bytes
+from service.export.csv import CHUNK_ROWS
 from service.ingest import Pipeline
 from service.query import study_filter
 from service.store import Store
 from tests.conftest import Runner
-from tests.exporting import ct_files, read_csv, read_sheets, summary_facts
+from tests.exporting import NOW, ct_files, export_of, hand_built, read_csv, read_sheets, summary_facts
 from tests.samples import ct_report, to_bytes
 
 #: One corpus report per list modality, and a value its export must show: (column, document path, factor).
@@ -139,3 +141,14 @@ def test_cli_export_refuses_bad_input_and_leaves_no_file(runner: Runner, store: 
     result = runner.invoke(["export", "ct", "-o", tmp_path / "out.csv", "--date-from", "yesterday"])
     assert result.exit_code == 2 and "date_from" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_stopped_early_is_logged_as_aborted(store: Store) -> None:
+    docs = [dict(hand_built(), study_instance_uid=f"1.2.{n}") for n in range(CHUNK_ROWS * 3)]
+    chunks = export_bytes(store, export_of("CT", docs), "csv", via="http", client="10.0.0.7", exported_at=NOW)
+    assert next(chunks).startswith("\ufeff".encode())
+    assert last_event(store) is None  # recorded when the bytes are out, not before
+    chunks.close()  # the client went away
+    entry = last_event(store)
+    assert (entry["outcome"], entry["client"], entry["details"]["studies"]) == ("aborted", "10.0.0.7", CHUNK_ROWS)
+    assert entry["message"].startswith(f"Stopped after {CHUNK_ROWS} CT studies")
