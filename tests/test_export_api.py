@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from schemas.query import parse_study_query
 from service.export import export_bytes
 from service.export.csv import CHUNK_ROWS
 from service.ingest import Pipeline
-from service.query import study_filter
 from service.store import Store
 from tests.conftest import Runner
 from tests.exporting import NOW, ct_files, export_of, hand_built, read_csv, read_sheets, summary_facts
@@ -82,10 +80,10 @@ def test_filtered_export_holds_exactly_the_filtered_list(
 ) -> None:
     ingest(pipeline, ct_files(corpus))
     arguments = {"manufacturer": "siemens", "date_from": "2018-01-01"}
-    where = study_filter(parse_study_query(arguments, modality="CT"))
-    listed = {doc["study_instance_uid"] for doc in store.db.studies.find(where)}
+    page = client.get("/api/studies", query_string={"modality": "CT", "page_size": 500, **arguments}).json
+    listed = [item["study_instance_uid"] for item in page["items"]]
     rows = read_csv(client.get("/api/exports/ct.csv", query_string=arguments).get_data(as_text=True))
-    assert {row["Study instance UID"] for row in rows} == listed
+    assert [row["Study instance UID"] for row in rows] == listed  # the same studies, in the same order
     assert 0 < len(listed) < store.db.studies.count_documents({"modalities": "CT"})
     entry = last_event(store)
     assert entry["type"] == "export" and entry["via"] == "http" and entry["client"] == "127.0.0.1"
@@ -94,6 +92,11 @@ def test_filtered_export_holds_exactly_the_filtered_list(
                                 "events": sum(int(r["No. events"]) for r in rows),
                                 "filters": {"modality": "CT", **arguments}}  # fmt: skip
     assert "manufacturer=siemens" in entry["message"]
+    for order in ("study_description", "-station_name"):
+        page = client.get("/api/studies", query_string={"modality": "CT", "page_size": 500, "order": order}).json
+        data = client.get("/api/exports/ct.xlsx", query_string={"order": order}).get_data()
+        exported = [row["Study instance UID"] for row in read_sheets(data)["All data"]]
+        assert exported == [item["study_instance_uid"] for item in page["items"]]
 
 
 def test_formula_text_from_dicom_is_neutralised(client: FlaskClient, pipeline: Pipeline, store: Store) -> None:
