@@ -10,8 +10,9 @@ studies arrive). Studies without a date-time come after all dated ones. Other
 orderings page by offset over the whole selection: right on every server, fast
 on MongoDB, slower on SecantusDB at scale unless filters narrow the selection.
 
-Counts are bounded too: an unfiltered modality list takes its exact count from
-the tallies kept at write time; a filtered one counts window by window until
+Counts are bounded too: a selection that fits on its first page is counted by
+that page; an unfiltered modality list takes its exact count from the tallies
+kept at write time; a filtered one counts window by window until
 :data:`COUNT_CAP` matches or :data:`COUNT_BUDGET` seconds, and then says "at
 least N" (``total_exact`` false) instead of scanning everything.
 """
@@ -153,7 +154,10 @@ def list_studies(store: StudyReader, query: StudyQuery, *, now: datetime) -> Pag
         rows = store.find_studies(
             study_filter(query), sort=study_sort(query), limit=query.page_size + 1, skip=skip, fields=LIST_FIELDS
         )
-    items = rows[: query.page_size]
-    following = encode_cursor(_next_cursor(query, cursor, items)) if len(rows) > query.page_size else None
-    total, exact = count_studies(store, query, now=now)
+    items, more = rows[: query.page_size], len(rows) > query.page_size
+    if cursor is None and not more:  # one page holds the whole selection: no need to count
+        total, exact = len(items), True
+    else:
+        total, exact = count_studies(store, query, now=now)
+    following = encode_cursor(_next_cursor(query, cursor, items)) if more else None
     return Page(items=items, total=total, total_exact=exact, next=following)

@@ -204,3 +204,20 @@ def test_every_imported_corpus_study_is_reachable_through_the_lists(
         reached |= set(listed)
     assert reached == set(stored)
     assert len(stored) >= 25
+
+
+def test_counts_stop_at_the_cap_or_the_time_budget(
+    client: FlaskClient, studies: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import listing
+
+    args = {"station_name": "ct1", "page_size": 1}
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)
+    answer = client.get("/api/studies", query_string=args).json
+    assert (answer["total"], answer["total_exact"]) == (2, False)
+    monkeypatch.setattr(listing, "COUNT_CAP", 10)
+    monkeypatch.setattr(listing, "COUNT_BUDGET", -1.0)  # out of time after the first window
+    answer = client.get("/api/studies", query_string=args).json
+    assert answer["total_exact"] is False and answer["total"] < 3
+    one_page = client.get("/api/studies", query_string={"station_name": "ct1"}).json
+    assert (one_page["total"], one_page["total_exact"]) == (3, True)  # one page holds them all: no count

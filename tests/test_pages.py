@@ -58,6 +58,9 @@ def test_list_page_shows_key_columns_with_units_and_links(client: FlaskClient, s
     assert 'href="/studies/4.2"' in page
     assert 'href="/api/exports/ct.csv?page_size=2"' not in page  # paging is not a filter
     assert 'rel="next" href="/ct?after=' in page
+    assert '<th scope="col" aria-sort="descending">' in page  # newest first, and its header reverses it
+    assert '<a href="/ct?order=study_date_time">Date and time ▼</a>' in page
+    assert '<a href="/ct?order=-total_dose">Total DLP</a>' in page
     filtered = html(client, "/ct?station_name=CT2&date_from=2023-01-01")
     assert "1 study" in filtered
     assert 'href="/api/exports/ct.xlsx?station_name=CT2&amp;date_from=2023-01-01"' in filtered
