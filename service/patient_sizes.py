@@ -121,9 +121,7 @@ def parse_sizes(data: bytes | str, id_column: str, height_column: str, weight_co
     return rows
 
 
-def changes_for(
-    patient: Mapping[str, Any], sizes: Mapping[str, float], *, overwrite: bool
-) -> dict[str, float]:
+def changes_for(patient: Mapping[str, Any], sizes: Mapping[str, float], *, overwrite: bool) -> dict[str, float]:
     """Return the patient fields a row sets: only missing ones unless ``overwrite``, never an equal value."""
     return {
         field: value

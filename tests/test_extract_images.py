@@ -191,6 +191,20 @@ def test_mammography_pair_counts_one_exposure(corpus: Path, order: list[str]) ->
     assert doc["summary"]["total_agd_left"] == pytest.approx(0.547)
 
 
+@pytest.mark.parametrize(
+    ("attributes", "started"),
+    [
+        ({"AcquisitionDateTime": "20240102103000.5"}, datetime(2024, 1, 2, 10, 30, 0, 500000)),
+        ({"AcquisitionDate": "20240102", "AcquisitionTime": "103000"}, datetime(2024, 1, 2, 10, 30)),
+        ({"StudyDate": "20240102", "AcquisitionTime": "1030"}, datetime(2024, 1, 2, 10, 30)),
+        ({"AcquisitionDateTime": "20240102", "AcquisitionDate": "20240102"}, None),  # a day is no exposure time
+    ],
+)
+def test_when_an_image_was_exposed(attributes: dict[str, str], started: datetime | None) -> None:
+    (event,) = extract(image(DX_IMAGE, "DX", **attributes))["projection"]["events"]
+    assert event.get("date_time_started") == started
+
+
 def test_mammography_image_resent_is_still_one_event(corpus: Path) -> None:
     docs, outcomes = fold_files(corpus, [*MG_PAIR, MG_PAIR[1]])
     (doc,) = docs.values()

@@ -70,8 +70,7 @@ def private_dlp(ds: Dataset, notes: Notes) -> float | None:
 def _scaled(ds: Dataset, table: dict[str, tuple[str, float]]) -> dict[str, float | None]:
     found = {field: number(ds, kw) for field, (kw, _factor) in table.items()}
     return {
-        field: float(f"{value * table[field][1]:.12g}") if value is not None else None
-        for field, value in found.items()
+        field: float(f"{value * table[field][1]:.12g}") if value is not None else None for field, value in found.items()
     }
 
 

@@ -202,10 +202,16 @@ def _one_or_all(values: list[Any]) -> Any:
 
 
 def date_time_started(ds: Dataset) -> Any:
-    """Return when the exposure was made: Acquisition DateTime, else Acquisition Date and Time."""
-    return parse_datetime(ds.get("AcquisitionDateTime")) or combine(
-        ds.get("AcquisitionDate") or ds.get("ContentDate") or ds.get("StudyDate"), ds.get("AcquisitionTime")
-    )
+    """Return when the exposure was made: Acquisition DateTime, else Acquisition Date and Time.
+
+    Without a time of day there is none: a date alone would make every image of
+    the day look like one exposure to ``service.merge``.
+    """
+    clock = parse_datetime(ds.get("AcquisitionDateTime"))
+    if clock is not None and str(ds.get("AcquisitionDateTime")).strip()[8:]:
+        return clock
+    day = ds.get("AcquisitionDate") or ds.get("ContentDate") or ds.get("StudyDate")
+    return combine(day, ds.get("AcquisitionTime")) if ds.get("AcquisitionTime") else None
 
 
 def xray_filters(ds: Dataset, notes: Notes) -> list[dict[str, Any]]:
@@ -262,9 +268,7 @@ def projection_event(ds: Dataset, family: str, notes: Notes) -> Event:
         "date_time_started": date_time_started(ds),
         "irradiation_event_type": dict(STATIONARY_ACQUISITION),
         "acquisition_plane": dict(SINGLE_PLANE),
-        "laterality": dict(LATERALITY[laterality.upper()])
-        if laterality and laterality.upper() in LATERALITY
-        else None,
+        "laterality": dict(LATERALITY[laterality.upper()]) if laterality and laterality.upper() in LATERALITY else None,
         "anode_target_material": anodes[0] if anodes else None,
         "xray_grid": _one_or_all(_coded_terms(ds, "Grid", GRIDS, notes)),
         "xray_filters": xray_filters(ds, notes) or None,

@@ -99,9 +99,7 @@ def _when(item: Dataset, ds: Dataset, which: str) -> Any:
 
 def _administration_uid(ds: Dataset, entry: dict[str, Any]) -> str:
     """Return a stable UID naming one injection: the same for every image that reports it."""
-    nuclide = (entry.get("radionuclide") or {}).get("code_value") or entry.get(
-        "radiopharmaceutical_agent_text"
-    )
+    nuclide = (entry.get("radionuclide") or {}).get("code_value") or entry.get("radiopharmaceutical_agent_text")
     start = entry.get("radiopharmaceutical_start_date_time")
     key = f"{text(ds, 'StudyInstanceUID')}/{nuclide}/{start}"
     return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, key).int}"
@@ -151,8 +149,7 @@ def read_nm_image(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], list[str]]
     unit = SOP_CLASSES[str(ds.SOPClassUID)]
     section: dict[str, Any] = {
         "administrations": [
-            administration(item, ds, unit, notes)
-            for item in ds.get("RadiopharmaceuticalInformationSequence", [])
+            administration(item, ds, unit, notes) for item in ds.get("RadiopharmaceuticalInformationSequence", [])
         ],
     }
     if str(ds.SOPClassUID) != NM_IMAGE:
