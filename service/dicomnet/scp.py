@@ -1,0 +1,148 @@
+"""The Storage SCP: pynetdicom's server with DoseLedger's event handlers (PS3.4 Annex B, PS3.7 9.1.1).
+
+Each association runs in its own thread (pynetdicom's threaded server), so a
+slow or broken sender holds up only itself; pynetdicom's network timeout ends an
+association that goes quiet. The C-STORE handler passes the data set *as
+received* (file meta information rebuilt from the presentation context, the
+data set bytes untouched) to ``receive`` and answers the status of
+:data:`service.dicomnet.status.STORE_STATUS` for the result. A handler error
+becomes a logged failure status; the server carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import socketserver
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pynetdicom import AE, evt
+from pynetdicom.association import Association
+
+from service.dicomnet.acl import AllowList, Peer
+from service.dicomnet.presentation import add_contexts
+from service.dicomnet.status import STORE_STATUS
+from service.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+#: ``receive(data, name, client)`` ingests one object and returns its STORE_STATUS key
+Receive = Callable[[bytes, str, str], str]
+#: ``refused(client, reason)`` records a refused association
+Refused = Callable[[str, str], None]
+
+#: A-ASSOCIATE-RJ result and source for a refused peer (PS3.8 Table 9-21)
+REJECTED_PERMANENT = 0x01
+SERVICE_USER = 0x01
+
+
+class StorageSCP:
+    """A Storage and Verification SCP that hands every object it receives to ``receive``."""
+
+    def __init__(
+        self,
+        receive: Receive,
+        refused: Refused,
+        *,
+        ae_title: str,
+        host: str,
+        port: int,
+        allow: AllowList | None = None,
+        max_associations: int = 16,
+    ) -> None:
+        self._receive = receive
+        self._refused = refused
+        self._address = (host, port)
+        self._port = port
+        self._allow = allow or AllowList()
+        self.ae = AE(ae_title)
+        self.ae.maximum_associations = max_associations
+        add_contexts(self.ae)
+        self._server: Any = None
+        self._in_flight = 0
+        self._closing = False
+        self._idle = threading.Condition()
+
+    @property
+    def port(self) -> int:
+        """Return the TCP port the server listens on (the one chosen when started on port 0)."""
+        return self._port
+
+    def start(self) -> None:
+        """Start listening in a background thread."""
+        handlers = [(evt.EVT_REQUESTED, self._on_requested), (evt.EVT_C_STORE, self._on_store)]
+        self._server = self.ae.start_server(self._address, block=False, evt_handlers=handlers)
+        self._port = int(self._server.server_address[1])
+        log.info("DICOM Storage SCP %s listening on %s:%d", self.ae.ae_title, self._address[0], self.port)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting associations, let open ones finish for ``grace`` seconds, then abort the rest.
+
+        Objects already being written are finished before this returns; an
+        object that arrives after the grace period is refused with a failure
+        status, so its sender keeps it and sends it again later.
+        """
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        socketserver.BaseServer.shutdown(server)  # stop the accept loop only; connections stay open
+        self._wait_for_associations(server, time.monotonic() + grace)
+        with self._idle:
+            self._closing = True
+        for assoc in server.active_associations:
+            assoc.abort()
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0)
+        server.shutdown()
+        log.info("DICOM Storage SCP %s stopped", self.ae.ae_title)
+
+    @staticmethod
+    def _wait_for_associations(server: Any, deadline: float) -> None:
+        """Wait until no association is open or the deadline passes."""
+        while server.active_associations and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _on_requested(self, event: evt.Event) -> None:
+        """Refuse an association from a peer outside the allow-list (PS3.8 7.1.1.7)."""
+        assoc: Association = event.assoc
+        peer = Peer(assoc.requestor.primitive.calling_ae_title, assoc.requestor.address)
+        refusal = self._allow.refusal(peer)
+        if refusal is None:
+            return
+        message = f"Association from {peer.client} refused: {refusal.reason}."
+        log.warning("%s", message)
+        try:
+            self._refused(peer.client, message)
+        except Exception:
+            log.exception("The refusal of %s could not be written to the event log", peer.client)
+        assoc.acse.send_reject(REJECTED_PERMANENT, SERVICE_USER, refusal.diagnostic)
+        assoc.kill()
+
+    def _on_store(self, event: evt.Event) -> int:
+        """Ingest one C-STORE data set and answer its status (PS3.4 B.2.3)."""
+        with self._idle:
+            if self._closing:
+                return STORE_STATUS["shutting-down"]
+            self._in_flight += 1
+        try:
+            return STORE_STATUS[self._ingest(event)]
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _ingest(self, event: evt.Event) -> str:
+        """Run ingest on the data set as received; turn errors into status keys."""
+        requestor = event.assoc.requestor
+        client = Peer(requestor.ae_title, requestor.address).client
+        name = str(event.request.AffectedSOPInstanceUID)
+        try:
+            return self._receive(event.encoded_dataset(), name, client)
+        except DatabaseUnavailable as e:
+            log.warning("Refused %s from %s for now: %s", name, client, e)
+            return "database-unavailable"
+        except Exception:
+            log.exception("Ingest of %s from %s failed", name, client)
+            return "failed"

@@ -1,0 +1,26 @@
+"""C-STORE response statuses the SCP answers (PS3.4 Annex B.2.3, PS3.7 Annex C).
+
+The rule is that nothing is acknowledged that was not written:
+
+- Success is answered once the object is in the database: made into or merged
+  into a study, recognised as a duplicate of something already kept, or refused
+  as not a dose object *but kept* (``doseledger reprocess`` may read it later, and a
+  failure would only make a PACS router resend it forever). The refusal and its
+  reason are in the event log.
+- A failure is answered when the object was not written, so that the sender
+  keeps it and tries again: the database cannot be reached, or the server is
+  shutting down.
+- A data set that cannot be parsed is answered Cannot Understand; its bytes
+  are kept for inspection, but resending them would not help.
+"""
+
+from __future__ import annotations
+
+#: response status by what became of the object (keys are ingest outcomes and rejection codes)
+STORE_STATUS: dict[str, int] = {
+    "written": 0x0000,  # Success (PS3.4 B.2.3)
+    "not-dicom": 0xC000,  # Error: Cannot Understand (PS3.4 B.2.3, 0xCxxx)
+    "database-unavailable": 0xA700,  # Refused: Out of Resources (PS3.4 B.2.3, 0xA7xx): retry later
+    "shutting-down": 0xA701,  # Refused: Out of Resources, while the server stops: retry later
+    "failed": 0xC211,  # Error: Cannot Understand (0xCxxx), pynetdicom's code for a handler exception
+}
