@@ -1,4 +1,4 @@
-"""The ``doseledger`` command line: serve, extract, import, reprocess, export, patient-sizes.
+"""The ``doseledger`` command line: serve, scp, extract, import, reprocess, export, patient-sizes.
 
 Exit status: 0 on success, 1 when an import or reprocess rejected something or
 a patient-size file had unreadable rows, 2 for usage and configuration errors
@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -26,6 +27,9 @@ from service.config import Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
 from service.ingest import OUTCOMES, Outcome, Pipeline
 from service.sources import iter_sources
+
+if TYPE_CHECKING:
+    from service.dicomnet.scp import StorageSCP
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -53,16 +57,22 @@ def _pipeline(settings: Settings) -> Iterator[Pipeline]:
         store.close()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Turn SIGTERM into the KeyboardInterrupt of Ctrl-C, so that both stop cleanly."""
+    raise KeyboardInterrupt
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve the web application until interrupted."""
+    """Serve the web application, and the DICOM Storage SCP unless disabled, until interrupted."""
     from werkzeug.serving import make_server
 
     from service import create_app
-    from service.db import close_store, get_store
+    from service.db import close_store, get_pipeline, get_store
 
     app = create_app()
     with app.app_context():
         get_store()  # start the database and create indexes now, not on the first request
+        scp = _start_scp(get_pipeline(), settings) if settings.scp_enabled else None
     host, port = args.host or settings.host, args.port or settings.port
     server = make_server(host, port, app, threaded=True)
     print(
@@ -70,18 +80,44 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
         flush=True,
     )
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        if scp is not None:
+            scp.stop()
         close_store(app)
+    return 0
+
+
+def _start_scp(pipeline: Pipeline, settings: Settings, **options: Any) -> StorageSCP:
+    """Start the DICOM Storage SCP and say where it listens."""
+    from service.dicomnet.scp import StorageSCP
+
+    scp = StorageSCP.for_pipeline(pipeline, settings, **options)
+    scp.start()
+    print(
+        f"DoseLedger DICOM Storage SCP {scp.ae.ae_title} is listening on {settings.scp_host}:{scp.port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return scp
+
+
+def cmd_scp(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the DICOM Storage SCP alone until interrupted."""
+    with _pipeline(settings) as pipeline:
+        scp = _start_scp(pipeline, settings, port=args.port, ae_title=args.ae_title)
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            scp.stop()
     return 0
 
 
@@ -262,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default DOSELEDGER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default DOSELEDGER_PORT or 8080)")
     serve.set_defaults(func=cmd_serve)
+    scp = sub.add_parser("scp", help="run the DICOM Storage SCP alone (receive dose objects from modalities)")
+    scp.add_argument("--port", type=int, help="port to listen on (default DOSELEDGER_SCP_PORT or 11112)")
+    scp.add_argument("--ae-title", help="AE title to answer to (default DOSELEDGER_SCP_AE_TITLE or DOSELEDGER)")
+    scp.set_defaults(func=cmd_scp)
     extract = sub.add_parser("extract", help="print the study documents built from files as JSON (no database)")
     extract.add_argument("files", nargs="+", metavar="FILE")
     extract.set_defaults(func=cmd_extract)
@@ -281,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
-        logging.getLogger("service").setLevel(settings.log_level if args.command == "serve" else "WARNING")
+        logging.getLogger("service").setLevel(settings.log_level if args.command in ("serve", "scp") else "WARNING")
         return int(args.func(args, settings))
     except (ConfigurationError, FileNotFoundError) as e:
         print(f"doseledger: {e}", file=sys.stderr)

@@ -8,6 +8,7 @@ fix it, so a bad deployment fails before it serves a single request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -21,6 +22,8 @@ DEFAULT_PORT = 8080
 DEFAULT_EMBEDDED_PORT = 27018
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
+DEFAULT_SCP_PORT = 11112  # the registered DICOM port (PS3.15 E.1); 104 needs root
+DEFAULT_SCP_AE_TITLE = "DOSELEDGER"
 _DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
 
@@ -40,6 +43,14 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     not_patient_patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
     log_level: str = "INFO"
+    #: the DICOM Storage SCP (service.dicomnet) that ``doseledger serve`` starts beside the web service
+    scp_enabled: bool = True
+    scp_host: str = "0.0.0.0"
+    scp_port: int = DEFAULT_SCP_PORT
+    scp_ae_title: str = DEFAULT_SCP_AE_TITLE
+    scp_allowed_ae_titles: tuple[str, ...] = ()
+    scp_allowed_addresses: tuple[str, ...] = ()
+    scp_max_associations: int = 16
 
     @property
     def embedded(self) -> bool:
@@ -116,6 +127,42 @@ def _log_level(name: str, raw: str) -> str:
     return value
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in _FLAGS:
+        raise ConfigurationError(f"{name}={raw!r} is not a yes/no value; use true or false.")
+    return _FLAGS[value]
+
+
+def _ae_title(name: str, raw: str) -> str:
+    """Check an AE title: 1-16 characters of the default repertoire, no backslash (PS3.5 6.2, AE)."""
+    value = raw.strip()
+    if not 0 < len(value) <= 16 or not value.isascii() or not value.isprintable() or "\\" in value:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a DICOM AE title; use 1 to 16 printable ASCII characters without '\\'."
+        )
+    return value
+
+
+def _ae_titles(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(_ae_title(name, part) for part in raw.split(",") if part.strip())
+
+
+def _addresses(name: str, raw: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for part in parts:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} holds {part!r}, which is neither an IP address nor a network such as 10.1.0.0/16."
+            ) from None
+    return parts
+
+
 #: environment variable -> (Settings field, parser); the README's table lists the same names
 VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "MONGODB_URI": ("mongodb_uri", _uri),
@@ -129,6 +176,13 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1, 2**40)),
     "DOSELEDGER_NOT_PATIENT_PATTERNS": ("not_patient_patterns", _patterns),
     "DOSELEDGER_LOG_LEVEL": ("log_level", _log_level),
+    "DOSELEDGER_SCP_ENABLED": ("scp_enabled", _flag),
+    "DOSELEDGER_SCP_HOST": ("scp_host", _text),
+    "DOSELEDGER_SCP_PORT": ("scp_port", _int(1, 65535)),
+    "DOSELEDGER_SCP_AE_TITLE": ("scp_ae_title", _ae_title),
+    "DOSELEDGER_SCP_ALLOWED_AE_TITLES": ("scp_allowed_ae_titles", _ae_titles),
+    "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", _addresses),
+    "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
 }
 
 
@@ -158,6 +212,8 @@ def _typed(variable: str, field: str, value: Any) -> Any:
     """Accept an already-typed override, checking it like the parsed form."""
     if field == "not_patient_patterns":
         return tuple(value)
+    if isinstance(value, list | tuple):
+        return VARIABLES[variable][1](variable, ",".join(map(str, value)))
     if field == "data_dir":
         return Path(value)
     if value is None and field == "mongodb_uri":

@@ -66,9 +66,7 @@ def responses(stderr: str) -> dict[str, str]:
 
 def run_storescu(port: int, files: Sequence[Path], **options: str) -> subprocess.CompletedProcess[str]:
     """Send ``files`` in one association and return the finished storescu."""
-    return subprocess.run(
-        storescu_command(port, files, **options), capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run(storescu_command(port, files, **options), capture_output=True, text=True, timeout=300)
 
 
 def start_storescu(port: int, files: Sequence[Path], **options: str) -> subprocess.Popen[str]:
@@ -81,9 +79,7 @@ def storescu(port: int, files: Sequence[Path], **options: str) -> dict[str, str]
     return responses(run_storescu(port, files, **options).stderr)
 
 
-def echoscu(
-    port: int, *, calling: str = "ECHOSCU", called: str = "DOSELEDGER"
-) -> subprocess.CompletedProcess[str]:
+def echoscu(port: int, *, calling: str = "ECHOSCU", called: str = "DOSELEDGER") -> subprocess.CompletedProcess[str]:
     """Send one C-ECHO (PS3.7 9.1.5) and return the finished process."""
     command = ["echoscu", "-v", "-aet", calling, "-aec", called, "127.0.0.1", str(port)]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)

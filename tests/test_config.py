@@ -40,6 +40,27 @@ def test_environment_then_test_mapping() -> None:
     assert settings.data_dir == Path("/srv/doseledger")
 
 
+def test_storage_scp_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.scp_enabled, defaults.scp_host, defaults.scp_port, defaults.scp_ae_title) == (
+        True,
+        "0.0.0.0",
+        11112,
+        "DOSELEDGER",
+    )
+    assert (defaults.scp_allowed_ae_titles, defaults.scp_allowed_addresses) == ((), ())
+    environ = {
+        "DOSELEDGER_SCP_ENABLED": "off",
+        "DOSELEDGER_SCP_ALLOWED_AE_TITLES": " CT1, MG_ROOM2 ,",
+        "DOSELEDGER_SCP_ALLOWED_ADDRESSES": "10.1.0.0/16, 192.0.2.7",
+    }
+    settings = load_settings(environ, {"DOSELEDGER_SCP_AE_TITLE": "DOSE", "DOSELEDGER_SCP_PORT": 4242})
+    assert (settings.scp_enabled, settings.scp_ae_title, settings.scp_port) == (False, "DOSE", 4242)
+    assert settings.scp_allowed_ae_titles == ("CT1", "MG_ROOM2")
+    assert settings.scp_allowed_addresses == ("10.1.0.0/16", "192.0.2.7")
+    assert load_settings({}, {"DOSELEDGER_SCP_ALLOWED_AE_TITLES": ["PACS"]}).scp_allowed_ae_titles == ("PACS",)
+
+
 def test_empty_uri_means_embedded() -> None:
     assert load_settings({"MONGODB_URI": ""}).embedded
 
@@ -61,6 +82,12 @@ def test_settings_are_frozen() -> None:
         ("DOSELEDGER_DB_TIMEOUT", "soon"),
         ("DOSELEDGER_LOG_LEVEL", "loud"),
         ("DOSELEDGER_HOST", "  "),
+        ("DOSELEDGER_SCP_ENABLED", "maybe"),
+        ("DOSELEDGER_SCP_AE_TITLE", "A_TITLE_LONGER_THAN_16"),
+        ("DOSELEDGER_SCP_AE_TITLE", "BACK\\SLASH"),
+        ("DOSELEDGER_SCP_ALLOWED_AE_TITLES", "CT1,SCANNÉR"),
+        ("DOSELEDGER_SCP_ALLOWED_ADDRESSES", "10.1.0.0/16,10.1.0.300"),
+        ("DOSELEDGER_SCP_MAX_ASSOCIATIONS", "0"),
     ],
 )
 def test_malformed_setting_names_the_variable(variable: str, value: str) -> None:

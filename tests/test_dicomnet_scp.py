@@ -109,9 +109,7 @@ def test_a_compressed_image_is_accepted_in_its_own_transfer_syntax(
     assert received.PixelData == pydicom.dcmread(path).PixelData
 
 
-def test_each_outcome_gets_its_status(
-    corpus: Path, start_scp: Callable[..., StorageSCP], recorder: Recorder
-) -> None:
+def test_each_outcome_gets_its_status(corpus: Path, start_scp: Callable[..., StorageSCP], recorder: Recorder) -> None:
     paths = [corpus / name for name in ("CT-RDSR-GEPixelMed.dcm", "ESR_non-dose.dcm", "RF-RDSR-GE.dcm")]
     database_down, broken_code = (sop_instance_uid(path) for path in paths[:2])
 

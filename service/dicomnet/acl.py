@@ -63,9 +63,7 @@ class AllowList:
             reason = f"calling AE title {peer.ae_title!r} is not in DOSELEDGER_SCP_ALLOWED_AE_TITLES"
             return Refusal(reason, CALLING_AE_TITLE_NOT_RECOGNIZED)
         if self.networks and not self._address_allowed(peer.address):
-            return Refusal(
-                f"address {peer.address} is not in DOSELEDGER_SCP_ALLOWED_ADDRESSES", NO_REASON_GIVEN
-            )
+            return Refusal(f"address {peer.address} is not in DOSELEDGER_SCP_ALLOWED_ADDRESSES", NO_REASON_GIVEN)
         return None
 
     def _address_allowed(self, address: str) -> bool:

@@ -21,10 +21,12 @@ from typing import Any
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
+from service.config import Settings
 from service.dicomnet.acl import AllowList, Peer
 from service.dicomnet.presentation import add_contexts
 from service.dicomnet.status import STORE_STATUS
-from service.errors import DatabaseUnavailable
+from service.errors import ConfigurationError, DatabaseUnavailable
+from service.ingest import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,29 @@ class StorageSCP:
         self._closing = False
         self._idle = threading.Condition()
 
+    @classmethod
+    def for_pipeline(
+        cls, pipeline: Pipeline, settings: Settings, *, port: int | None = None, ae_title: str | None = None
+    ) -> StorageSCP:
+        """Build the SCP that ``settings`` describe, ingesting into ``pipeline`` with ``via="dicom"``."""
+
+        def receive(data: bytes, name: str, client: str) -> str:
+            outcome = pipeline.ingest(data, name=name, via="dicom", client=client)
+            return outcome.code if outcome.code in STORE_STATUS else "written"
+
+        def refused(client: str, message: str) -> None:
+            pipeline.store.append_event("association-refused", via="dicom", client=client, message=message)
+
+        return cls(
+            receive,
+            refused,
+            ae_title=ae_title or settings.scp_ae_title,
+            host=settings.scp_host,
+            port=settings.scp_port if port is None else port,
+            allow=AllowList.parse(settings.scp_allowed_ae_titles, settings.scp_allowed_addresses),
+            max_associations=settings.scp_max_associations,
+        )
+
     @property
     def port(self) -> int:
         """Return the TCP port the server listens on (the one chosen when started on port 0)."""
@@ -73,7 +98,13 @@ class StorageSCP:
     def start(self) -> None:
         """Start listening in a background thread."""
         handlers = [(evt.EVT_REQUESTED, self._on_requested), (evt.EVT_C_STORE, self._on_store)]
-        self._server = self.ae.start_server(self._address, block=False, evt_handlers=handlers)
+        try:
+            self._server = self.ae.start_server(self._address, block=False, evt_handlers=handlers)
+        except OSError as e:
+            raise ConfigurationError(
+                f"The DICOM Storage SCP cannot listen on {self._address[0]}:{self._address[1]} ({e}); "
+                "choose another DOSELEDGER_SCP_PORT (or --port), or set DOSELEDGER_SCP_ENABLED=false."
+            ) from e
         self._port = int(self._server.server_address[1])
         log.info("DICOM Storage SCP %s listening on %s:%d", self.ae.ae_title, self._address[0], self.port)
 

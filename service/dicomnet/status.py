@@ -8,19 +8,25 @@ The rule is that nothing is acknowledged that was not written:
   failure would only make a PACS router resend it forever). The refusal and its
   reason are in the event log.
 - A failure is answered when the object was not written, so that the sender
-  keeps it and tries again: the database cannot be reached, or the server is
-  shutting down.
+  keeps it and tries again: the database cannot be reached, the server is
+  shutting down, or the object is larger than ``DOSELEDGER_MAX_UPLOAD_BYTES``
+  (it is then refused unread, as an upload would be; raise the limit and the
+  sender's next attempt succeeds).
 - A data set that cannot be parsed is answered Cannot Understand; its bytes
-  are kept for inspection, but resending them would not help.
+  are kept for inspection, but resending them would not help. So is an
+  unexpected error in DoseLedger itself (logged with its traceback), with
+  pynetdicom's code for a failed C-STORE handler.
 """
 
 from __future__ import annotations
 
-#: response status by what became of the object (keys are ingest outcomes and rejection codes)
+#: response status by what became of the object: "written", the rejection codes of service.errors
+#: that are not answered Success, and the SCP's own failures
 STORE_STATUS: dict[str, int] = {
     "written": 0x0000,  # Success (PS3.4 B.2.3)
     "not-dicom": 0xC000,  # Error: Cannot Understand (PS3.4 B.2.3, 0xCxxx)
     "database-unavailable": 0xA700,  # Refused: Out of Resources (PS3.4 B.2.3, 0xA7xx): retry later
     "shutting-down": 0xA701,  # Refused: Out of Resources, while the server stops: retry later
+    "too-large": 0xA702,  # Refused: Out of Resources, over DOSELEDGER_MAX_UPLOAD_BYTES: nothing kept
     "failed": 0xC211,  # Error: Cannot Understand (0xCxxx), pynetdicom's code for a handler exception
 }

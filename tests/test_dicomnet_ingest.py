@@ -1,0 +1,225 @@
+"""The Storage SCP over the real ingest pipeline and database, with storescu as the modality.
+
+Whatever arrives over DICOM must give the same studies as ``doseledger import``
+of the same files: the reference is an import of the corpus into a database of
+its own. Only what differs by nature is left out of the comparison: when and how
+each report arrived (``received_at``, ``via``, ``sha256``: storescu may re-encode
+an implicit VR file as explicit VR on the wire) and the write times.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from service.config import load_settings
+from service.database import EmbeddedServer, free_port
+from service.dicomnet.scp import StorageSCP
+from service.ingest import Pipeline
+from service.store import Store
+from tests import dcmtk
+from tests.conftest import ROOT
+
+#: what depends on the way and time of arrival, not on the objects
+ARRIVAL = frozenset({"_id", "created_at", "updated_at", "received_at", "via", "sha256"})
+
+Studies = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a database holds once objects have arrived: its studies, comparable, and its event log by type."""
+
+    studies: Studies
+    outcomes: Counter[str]
+
+
+def comparable(value: Any) -> Any:
+    """Drop the arrival fields from a document, at every depth."""
+    if isinstance(value, dict):
+        return {key: comparable(item) for key, item in value.items() if key not in ARRIVAL}
+    if isinstance(value, list):
+        return [comparable(item) for item in value]
+    return value
+
+
+def studies(store: Store) -> Studies:
+    """Return every study of ``store`` by Study Instance UID, comparable."""
+    return {document["study_instance_uid"]: comparable(document) for document in store.db.studies.find({})}
+
+
+def received(store: Store) -> Received:
+    """Return the studies and event-log counts of ``store``."""
+    entries = store.events_after(0, limit=100_000)
+    return Received(studies(store), Counter(entry["type"] for entry in entries))
+
+
+def by_study(files: list[Path]) -> dict[str, list[Path]]:
+    """Group files by Study Instance UID, keeping their order."""
+    groups: dict[str, list[Path]] = {}
+    for path in files:
+        groups.setdefault(str(pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID), []).append(path)
+    return groups
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    return sorted(corpus.glob("*.dcm"))
+
+
+@pytest.fixture(scope="module")
+def imported(corpus: Path, mongo_uri: str) -> Iterator[Received]:
+    """Return the studies ``doseledger import`` makes of the corpus (imported once per module)."""
+    store = Store.connect(mongo_uri, f"doseledger_reference_{os.getpid()}")
+    store.ensure_indexes()
+    pipeline = Pipeline.from_settings(store, load_settings({}))
+    for path in corpus_files(corpus):
+        pipeline.ingest(path.read_bytes(), name=path.name, via="cli", client="test")
+    yield received(store)
+    store.client.drop_database(store.db.name)
+    store.close()
+
+
+@pytest.fixture
+def scp(pipeline: Pipeline) -> Iterator[StorageSCP]:
+    dcmtk.require("storescu")
+    server = StorageSCP.for_pipeline(pipeline, load_settings({}), port=0)
+    server.start()
+    yield server
+    server.stop(grace=0)
+
+
+def test_the_corpus_in_one_association_makes_the_studies_an_import_makes(
+    corpus: Path, scp: StorageSCP, store: Store, imported: Received
+) -> None:
+    answers = dcmtk.storescu(scp.port, corpus_files(corpus), calling="CT_SCANNER")
+    assert set(answers.values()) == {"Success"} and len(answers) == len(corpus_files(corpus))
+    assert received(store) == imported
+    entries = store.events_after(0, limit=1000)
+    assert {(entry["via"], entry["client"]) for entry in entries} == {("dicom", "CT_SCANNER@127.0.0.1")}
+    assert all(store.has_original(entry["sha256"]) for entry in entries if entry["type"] == "rejected")
+
+
+def test_the_corpus_over_parallel_associations_makes_the_same_studies(
+    corpus: Path, scp: StorageSCP, store: Store, imported: Received
+) -> None:
+    """Four modalities send at once, each the whole of some studies in the order an import reads them.
+
+    (Which report of a study arrives last sets some study-level fields, so each
+    study's objects keep the import's order; concurrent writes to one study are
+    the store's own tests.)
+    """
+    shares: list[list[Path]] = [[], [], [], []]
+    for index, files in enumerate(by_study(corpus_files(corpus)).values()):
+        shares[index % 4] += files
+    senders = [dcmtk.start_storescu(scp.port, share, calling=f"SENDER{n}") for n, share in enumerate(shares)]
+    answers = {}
+    for sender in senders:
+        answers.update(dcmtk.responses(sender.communicate(timeout=300)[1]))
+    assert answers == {path.name: "Success" for path in corpus_files(corpus)}
+    assert received(store) == imported
+
+
+def test_a_refused_association_is_in_the_event_log(corpus: Path, pipeline: Pipeline, store: Store) -> None:
+    dcmtk.require("storescu")
+    settings = load_settings({"DOSELEDGER_SCP_ALLOWED_AE_TITLES": "CT_SCANNER"})
+    server = StorageSCP.for_pipeline(pipeline, settings, port=0)
+    server.start()
+    try:
+        done = dcmtk.run_storescu(server.port, corpus_files(corpus)[:1], calling="INTRUDER")
+    finally:
+        server.stop(grace=0)
+    assert "Association Rejected" in done.stderr
+    [entry] = store.events_after(0)
+    assert (entry["type"], entry["via"], entry["client"]) == ("association-refused", "dicom", "INTRUDER@127.0.0.1")
+    assert "INTRUDER" in entry["message"] and "DOSELEDGER_SCP_ALLOWED_AE_TITLES" in entry["message"]
+
+
+@pytest.fixture
+def own_database(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    """A SecantusDB server of this test alone, which it may stop and start."""
+    server = EmbeddedServer(tmp_path / "db", free_port())
+    server.start(timeout=60)
+    yield server
+    server.stop()
+
+
+def test_nothing_is_lost_or_doubled_when_the_database_stops_mid_way(
+    corpus: Path, own_database: EmbeddedServer, imported: Received, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dcmtk.require("storescu")
+    store = Store.connect(own_database.uri, "doseledger", timeout=0.5)
+    store.ensure_indexes()
+    pipeline = Pipeline.from_settings(store, load_settings({}))
+    files = [corpus / f"CT-RDSR-Siemens-Multi-{n}.dcm" for n in (1, 2, 3)] + corpus_files(corpus)[:4]
+    ingest, calls = pipeline.ingest, []
+
+    def ingest_then_stop_the_database(data: bytes, **arrival: str) -> Any:
+        calls.append(arrival["name"])
+        if len(calls) == 4:
+            own_database.stop()
+        return ingest(data, **arrival)
+
+    monkeypatch.setattr(pipeline, "ingest", ingest_then_stop_the_database)
+    server = StorageSCP.for_pipeline(pipeline, load_settings({}), port=0)
+    server.start()
+    try:
+        first = dcmtk.storescu(server.port, files)
+        own_database.start(timeout=60)
+        acknowledged = studies(store)
+        second = dcmtk.storescu(server.port, files)
+        received = studies(store)
+    finally:
+        server.stop(grace=0)
+        store.close()
+    assert list(first.values()) == ["Success"] * 3 + ["Refused: OutOfResources"] * (len(files) - 3)
+    reference = imported.studies
+    [(multi, study)] = acknowledged.items()  # written before the database stopped
+    assert study == reference[multi]
+    assert set(second.values()) == {"Success"}
+    assert received == {uid: reference[uid] for uid in received}
+
+
+@pytest.mark.parametrize("command", ["scp", "serve"])
+def test_doseledger_scp_and_serve_answer_c_echo_and_store(
+    command: str, corpus: Path, test_config: dict[str, Any], store: Store
+) -> None:
+    dcmtk.require("echoscu")
+    dcmtk.require("storescu")
+    port = free_port()
+    environment = {key: str(value) for key, value in test_config.items() if key != "TESTING"}
+    environment.update(
+        DOSELEDGER_SCP_PORT=str(port),
+        DOSELEDGER_SCP_HOST="127.0.0.1",
+        DOSELEDGER_PORT=str(free_port()),
+        PATH=os.environ["PATH"],
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", command], env=environment, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        _wait_for_line(process, "DICOM Storage SCP DOSELEDGER is listening")
+        assert dcmtk.echoscu(port).returncode == 0
+        path = corpus / "CT-RDSR-GEPixelMed.dcm"
+        assert dcmtk.storescu(port, [path]) == {path.name: "Success"}
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert [entry["type"] for entry in store.events_after(0)] == ["received", "created"]
+
+
+def _wait_for_line(process: subprocess.Popen[str], text: str) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        if text in line:
+            return
+    pytest.fail(f"the command ended without saying {text!r}")
