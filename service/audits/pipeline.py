@@ -153,3 +153,12 @@ def alert_match(levels: Mapping[str, Any]) -> dict[str, Any]:
 def default_alert_levels() -> dict[str, Any]:
     """Return the default alert levels (``alert_levels.json``)."""
     return json.loads(ALERT_LEVELS.read_text(encoding="utf-8"))
+
+
+def name_fields() -> dict[str, tuple[str, ...]]:
+    """Return, per modality, the fields whose names the audits group (and can map to standard names)."""
+    found: dict[str, dict[str, None]] = {}
+    for audit in audits().values():
+        if "name_field" in audit.constants:
+            found.setdefault(audit.constants["modality"], {})[audit.constants["name_field"]] = None
+    return {modality: tuple(names) for modality, names in found.items()}

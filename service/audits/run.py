@@ -1,0 +1,100 @@
+"""Run an audit for a request: parameters and list filters in, rows out (JSON or CSV).
+
+The filters are the study lists' own (``schemas.query``, ``service.query``), so
+an audit covers exactly the studies the list with the same arguments shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from schemas.query import parse_study_query
+from service.audits import pipeline
+from service.errors import InvalidArgument, NotFound
+from service.query import study_filter
+
+#: request arguments that are neither audit parameters nor list filters
+OUTPUT_ARGUMENTS = ("format",)
+#: result columns that carry the audit quantity's unit
+STATISTICS = ("mean", "p25", "median", "p75", "min", "max", "reference_level")
+
+
+class Aggregates(Protocol):
+    """What an audit needs of the store."""
+
+    def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """An audit's rows with the parameters and filters that produced them."""
+
+    audit: pipeline.Audit
+    choices: dict[str, str]
+    filters: dict[str, str]
+    rows: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the API answer: the audit's description, what was asked, and the rows."""
+        return {
+            "audit": pipeline.describe(self.audit),
+            "parameters": self.choices,
+            "filters": self.filters,
+            "rows": self.rows,
+        }
+
+
+def find_audit(name: str) -> pipeline.Audit:
+    """Return the audit called ``name``; raise :class:`NotFound` listing the known ones."""
+    found = pipeline.audits().get(name)
+    if found is None:
+        raise NotFound(f"There is no audit called {name!r}; the audits are {', '.join(pipeline.audits())}.")
+    return found
+
+
+def run_audit(
+    store: Aggregates, name: str, args: Mapping[str, str], *, alert_levels: Mapping[str, Any]
+) -> AuditResult:
+    """Run audit ``name`` with request ``args``; raise :class:`InvalidArgument` naming bad ones."""
+    audit = find_audit(name)
+    errors: dict[str, Any] = {}
+    try:
+        choices = pipeline.parse_choices(audit, args)
+    except InvalidArgument as e:
+        errors.update(e.errors)
+    skip = {*audit.parameters, *OUTPUT_ARGUMENTS}
+    try:
+        query = parse_study_query({key: args[key] for key in args if key not in skip})
+    except InvalidArgument as e:
+        errors.update(e.errors)
+    if errors:
+        raise InvalidArgument(errors)
+    match = study_filter(query)
+    stages = pipeline.instantiate(audit, choices, match=match, alert_match=pipeline.alert_match(alert_levels))
+    return AuditResult(audit, choices, query.arguments(), store.aggregate(stages))
+
+
+def to_csv(result: AuditResult) -> str:
+    """Return the rows as CSV: the columns that hold a value, statistics headed with their unit."""
+    rows = result.rows
+    columns = [key for key in dict.fromkeys(k for row in rows for k in row) if any(r.get(key) is not None for r in rows)]
+    quantity = pipeline.describe(result.audit)["quantity"]
+    unit = f" ({quantity['unit']})" if quantity else ""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([f"{c}{unit}" if c in STATISTICS else c for c in columns])
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return "" if value is None else value
