@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean vendor
 
 run: $(STAMP)
 	$(BIN)/doseledger serve
@@ -32,3 +32,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Refresh the vendored JavaScript (committed, so a fresh clone needs no npm) from package-lock.json.
+ECHARTS := service/web/static/vendor/echarts
+vendor:
+	npm ci --ignore-scripts
+	cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE node_modules/echarts/NOTICE $(ECHARTS)/
+	cp node_modules/zrender/LICENSE $(ECHARTS)/LICENSE-zrender
+	cp node_modules/tslib/LICENSE.txt $(ECHARTS)/LICENSE-tslib

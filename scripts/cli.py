@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from scripts.cli_audits import add_parsers as add_audit_parsers
 from service.config import Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
 from service.ingest import OUTCOMES, Outcome, Pipeline
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.set_defaults(func=cmd_reprocess)
     _add_export_parser(sub)
     _add_patient_sizes_parser(sub)
+    add_audit_parsers(sub)
     return parser
 
 

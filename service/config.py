@@ -8,6 +8,7 @@ fix it, so a bad deployment fails before it serves a single request.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.audits.pipeline import check_alert_levels, default_alert_levels, read_alert_levels
 from service.errors import ConfigurationError
 
 DEFAULT_PORT = 8080
@@ -51,6 +53,8 @@ class Settings:
     scp_allowed_ae_titles: tuple[str, ...] = ()
     scp_allowed_addresses: tuple[str, ...] = ()
     scp_max_associations: int = 16
+    #: high-dose alert levels of the audits (service/audits/alert_levels.json shape)
+    alert_levels: Mapping[str, Any] = dataclasses.field(default_factory=default_alert_levels)
 
     @property
     def embedded(self) -> bool:
@@ -161,6 +165,11 @@ def _addresses(name: str, raw: str) -> tuple[str, ...]:
                 f"{name} holds {part!r}, which is neither an IP address nor a network such as 10.1.0.0/16."
             ) from None
     return parts
+def _alert_levels(name: str, raw: str) -> dict[str, Any]:
+    try:
+        return read_alert_levels(Path(_text(name, raw)))
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"{name}={raw!r} cannot be used: {e}") from e
 
 
 #: environment variable -> (Settings field, parser); the README's table lists the same names
@@ -183,6 +192,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_ALLOWED_AE_TITLES": ("scp_allowed_ae_titles", _ae_titles),
     "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", _addresses),
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
+    "DOSELEDGER_ALERT_LEVELS": ("alert_levels", _alert_levels),
 }
 
 
@@ -216,6 +226,8 @@ def _typed(variable: str, field: str, value: Any) -> Any:
         return VARIABLES[variable][1](variable, ",".join(map(str, value)))
     if field == "data_dir":
         return Path(value)
+    if field == "alert_levels" and isinstance(value, Mapping):
+        return check_alert_levels(value)
     if value is None and field == "mongodb_uri":
         return None
     return VARIABLES[variable][1](variable, str(value))

@@ -53,6 +53,9 @@ ORIGINALS_ORDER = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
 #: the ``counters`` entry saying the tallies have been counted from the studies once
 TALLIES_BUILT = "tallies"
 
+#: what identifies a standard-name mapping (service.audits): one standard name per raw name
+STANDARD_NAME_KEY = ("modality", "field", "raw")
+
 #: (collection, keys, options) created at start; list filters read these
 INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
     ("studies", [("study_instance_uid", ASCENDING)], {"unique": True}),
@@ -67,6 +70,8 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
     ("studies", [("accession_number", ASCENDING)], {}),  # patient sizes from the RIS
     ("event_log", [("seq", ASCENDING)], {"unique": True}),
     (f"{ORIGINALS_BUCKET}.files", ORIGINALS_ORDER, {}),
+    ("standard_names", [("modality", ASCENDING), ("field", ASCENDING), ("raw", ASCENDING)], {"unique": True}),
+    ("reference_levels", [("name", ASCENDING), ("quantity", ASCENDING)], {"unique": True}),
 )
 
 
@@ -301,6 +306,43 @@ class Store:
             "$inc": {"revision": 1},
         }
         return self.db.studies.update_one(query, update).matched_count == 1
+
+    # -- audits (service.audits) ---------------------------------------------------
+
+    @_guarded
+    def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run an aggregation pipeline over ``studies`` and return its documents."""
+        return list(self.db.studies.aggregate(stages))
+
+    @_guarded
+    def standard_names(self, modality: str | None = None) -> list[dict[str, Any]]:
+        """Return the standard-name mappings (of one modality), sorted."""
+        query = {} if modality is None else {"modality": modality}
+        return list(self.db.standard_names.find(query, {"_id": 0}).sort([(k, ASCENDING) for k in STANDARD_NAME_KEY]))
+
+    @_guarded
+    def set_standard_name(self, mapping: dict[str, str]) -> None:
+        """Map one raw name to a standard name, replacing an earlier mapping of it."""
+        key = {name: mapping[name] for name in STANDARD_NAME_KEY}
+        self.db.standard_names.replace_one(key, {**key, "standard": mapping["standard"]}, upsert=True)
+
+    @_guarded
+    def delete_standard_name(self, mapping: dict[str, str]) -> bool:
+        """Delete the mapping of one raw name; tell whether there was one."""
+        key = {name: mapping[name] for name in STANDARD_NAME_KEY}
+        return self.db.standard_names.delete_one(key).deleted_count == 1
+
+    @_guarded
+    def reference_levels(self) -> list[dict[str, Any]]:
+        """Return the diagnostic reference levels, sorted by quantity and name."""
+        return list(self.db.reference_levels.find({}, {"_id": 0}).sort([("quantity", ASCENDING), ("name", ASCENDING)]))
+
+    @_guarded
+    def replace_reference_levels(self, levels: list[dict[str, Any]]) -> None:
+        """Replace the whole DRL table with ``levels``."""
+        self.db.reference_levels.delete_many({})
+        if levels:
+            self.db.reference_levels.insert_many([dict(level) for level in levels])
 
     # -- event log ---------------------------------------------------------------
 

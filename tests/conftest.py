@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from pytest_mongodb.plugin import load_fixtures
+from werkzeug.serving import make_server
 
 from service import create_app
 from service.database import EmbeddedServer, free_port
@@ -204,3 +206,42 @@ class Runner:
 def runner(monkeypatch: pytest.MonkeyPatch, test_config: dict[str, Any]) -> Runner:
     """Return a runner of the command line bound to this test's database."""
     return Runner(monkeypatch, test_config)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free port from a thread; return its base URL and stop it afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page(live_server: str) -> Iterator[Any]:
+    """Return a chromium page whose relative URLs go to ``live_server`` (skip without chromium or Playwright)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra (playwright) is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()

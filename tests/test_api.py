@@ -1,8 +1,6 @@
 import io
 import json
-import threading
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -10,7 +8,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from service import create_app
 from service.db import close_store
@@ -183,17 +180,6 @@ def test_unexpected_errors_are_a_generic_500(app: Flask, caplog: pytest.LogCaptu
     assert response.json["code"] == "internal-error" and b"secret detail" not in response.data
     assert b"Traceback" not in response.data
     assert "secret detail" in caplog.text
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def test_parallel_imports_of_one_study_lose_nothing(live_server: str, store: Store) -> None:

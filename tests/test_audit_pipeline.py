@@ -67,7 +67,7 @@ def test_per_station_and_interval_choose_the_group_keys() -> None:
     audit = AUDITS["rf_dap_by_study_description"]
     stages = pipeline.instantiate(audit, {"names": "raw", "per_station": "no", "interval": "month"}, match={})
     project = next(s["$project"] for s in stages if "$project" in s)
-    assert project["station"] == {"$literal": None}
+    assert project["station"] == {"$ifNull": [{"$literal": None}, None]}
     assert project["month"] == {"$dateToString": {"format": "%Y-%m", "date": "$study_date_time"}}
     assert project["value"] == {"$multiply": ["$summary.total_dap", 1000000]}  # Gy·m² -> cGy·cm²
     assert {"$unwind": "$projection.events"} not in stages  # a study-level audit

@@ -1,68 +1,22 @@
 """The pages in a real browser (Debian's chromium driven by Playwright), without JavaScript-dependent steps.
 
-The app serves on a free port from a thread; chromium is launched from
-/usr/bin/chromium (``.ci/run`` installs it; Playwright's own browser downloads
-are never used). Each page visited is saved as a screenshot under
+The app serves on a free port from a thread (``live_server``); chromium is launched
+from /usr/bin/chromium by the ``page`` fixture of ``tests/conftest.py`` (``.ci/run``
+installs it; Playwright's own browser downloads are never used). Each page visited is saved as a screenshot under
 ``test-artifacts/``. Without chromium these tests skip, and under CI=true the
 suite's skip-to-failure rule makes them fail.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-
-import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from service.store import Store
 from tests.conftest import ROOT
 from tests.studies import fragment
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def base_url(app: Flask, store: Store) -> Iterator[str]:
-    """Serve ``app`` on a free port from a thread; stop it afterwards."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def page(base_url: str) -> Iterator[Any]:
-    """Return a chromium page (skip with the reason when chromium or Playwright is missing)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra (playwright) is not installed")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base_url)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
 
 
 def shot(page: Any, name: str) -> None:

@@ -26,7 +26,8 @@ STATISTICS = ("mean", "p25", "median", "p75", "min", "max", "reference_level")
 class Aggregates(Protocol):
     """What an audit needs of the store."""
 
-    def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run a pipeline over the studies."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def run_audit(
 def to_csv(result: AuditResult) -> str:
     """Return the rows as CSV: the columns that hold a value, statistics headed with their unit."""
     rows = result.rows
-    columns = [key for key in dict.fromkeys(k for row in rows for k in row) if any(r.get(key) is not None for r in rows)]
+    keys = dict.fromkeys(key for row in rows for key in row)
+    columns = [key for key in keys if any(row.get(key) is not None for row in rows)]
     quantity = pipeline.describe(result.audit)["quantity"]
     unit = f" ({quantity['unit']})" if quantity else ""
     out = io.StringIO()

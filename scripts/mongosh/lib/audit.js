@@ -36,9 +36,9 @@ function substitute(node, values) {
   }
   if (isParam(node)) {
     if (!(node.$param in values)) throw new Error(`pipeline parameter ${node.$param} has no value`);
-    return substitute(JSON.parse(JSON.stringify(values[node.$param])), values);
+    return substitute(values[node.$param], values);  // substitute builds new objects: a copy
   }
-  if (node !== null && typeof node === 'object') {
+  if (node !== null && Object.getPrototypeOf(node) === Object.prototype) {  // not a Date or other BSON value
     return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, substitute(v, values)]));
   }
   return node;

@@ -1,0 +1,133 @@
+"""Schemas of the audits' own data: standard-name mappings and diagnostic reference levels.
+
+A standard name maps a raw name as a modality sent it (an acquisition protocol,
+a study description, a mammography view, a radiopharmaceutical) to the name an
+administrator chose, per modality and field; the fields that can be mapped are
+those the audits group by (:func:`service.audits.pipeline.name_fields`).
+
+A reference level (DRL) is a value of one audit quantity for one standard name.
+Tables are accepted in any unit of the quantity's dimension (``Gy.cm2``,
+``cGy·cm²``, ``mGy.cm``...) and stored in the unit the audits report
+(``common.json`` quantities), so a group's median and its level compare directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from service.audits.pipeline import common, name_fields
+from service.errors import InvalidArgument
+from service.extract.units import UnknownUnit, convert
+
+_TEXT = {"required": True, "validate": validate.Length(min=1, max=200, error="Expected 1 to 200 characters.")}
+
+
+class StandardNameSchema(Schema):
+    """One mapping: ``{modality, field, raw, standard}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    modality = fields.String(required=True)
+    field = fields.String(required=True)
+    raw = fields.String(**_TEXT)
+    standard = fields.String(**_TEXT)
+
+    @validates_schema
+    def _known_field(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Refuse a modality or field that no audit groups by."""
+        known = name_fields()
+        if data["modality"] not in known:
+            raise ValidationError(f"Expected one of {', '.join(known)}.", "modality")
+        if data["field"] not in known[data["modality"]]:
+            raise ValidationError(f"Expected one of {', '.join(known[data['modality']])}.", "field")
+
+
+class ReferenceLevelSchema(Schema):
+    """One row of a DRL table: ``{name, quantity, value, unit}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(**_TEXT)
+    quantity = fields.String(required=True)
+    value = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False, error="Expected > 0."))
+    unit = fields.String(required=True)
+
+    @validates_schema
+    def _known_quantity(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Refuse an unknown quantity or a unit of another dimension."""
+        quantities = common()["quantities"]
+        if data["quantity"] not in quantities:
+            raise ValidationError(f"Expected one of {', '.join(quantities)}.", "quantity")
+        try:
+            convert(1.0, _ucum(data["unit"]), quantities[data["quantity"]]["ucum"])
+        except UnknownUnit:
+            expected = quantities[data["quantity"]]["unit"]
+            raise ValidationError(f"Expected a unit of {data['quantity']} such as {expected}.", "unit") from None
+
+
+def _ucum(unit: str) -> str:
+    """Read a unit as people write it (``cGy·cm²``) as UCUM (``cGy.cm2``)."""
+    return unit.strip().replace("·", ".").replace("*", ".").replace("²", "2").replace("³", "3")
+
+
+def _load(schema: Schema, data: Any, where: str = "") -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as e:
+        messages = e.messages if isinstance(e.messages, dict) else {"_schema": e.messages}
+        raise InvalidArgument({f"{where}{key}": value for key, value in messages.items()}) from e
+    return loaded
+
+
+def parse_standard_name(data: Any) -> dict[str, str]:
+    """Validate one mapping; raise :class:`InvalidArgument` naming each bad field."""
+    return _load(StandardNameSchema(), data)
+
+
+def parse_reference_levels(text: str, *, kind: str) -> list[dict[str, Any]]:
+    """Read a DRL table (``kind`` ``csv`` with a header row, or ``json``, a list of objects).
+
+    Each level is returned in the audit unit of its quantity, with the value as given kept beside it.
+    """
+    rows = _rows(text, kind)
+    quantities = common()["quantities"]
+    levels = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, row in enumerate(rows, start=1):
+        level = _load(ReferenceLevelSchema(), row, f"row {number}: ")
+        key = (level["name"].strip(), level["quantity"])
+        if key in seen:
+            message = f"Expected one level per name and quantity (row {seen[key]})."
+            raise InvalidArgument({f"row {number}: name": [message]})
+        seen[key] = number
+        quantity = quantities[level["quantity"]]
+        levels.append({
+            "name": level["name"].strip(),
+            "quantity": level["quantity"],
+            "value": convert(level["value"], _ucum(level["unit"]), quantity["ucum"]),
+            "unit": quantity["unit"],
+            "given": f"{level['value']:g} {level['unit'].strip()}",
+        })  # fmt: skip
+    return levels
+
+
+def _rows(text: str, kind: str) -> Iterable[Mapping[str, Any]]:
+    if kind == "json":
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidArgument({"file": [f"Expected JSON: {e}."]}) from e
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InvalidArgument({"file": ["Expected a JSON list of objects {name, quantity, value, unit}."]})
+        return rows
+    if kind == "csv":
+        return [{k.strip(): v.strip() for k, v in row.items() if k} for row in csv.DictReader(io.StringIO(text))]
+    raise InvalidArgument({"format": ["Expected csv or json."]})

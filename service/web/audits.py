@@ -1,0 +1,106 @@
+"""Audit routes: the audits API, standard names, reference levels, and the audits page.
+
+Routes stay thin: arguments go to :mod:`service.audits.run` and :mod:`schemas.audits`,
+data to and from the store.
+
+- ``GET /api/audits``: each audit's name, title, group, quantity and parameters.
+- ``GET /api/audits/<name>?<parameters and list filters>``: the rows as JSON, or
+  CSV with ``format=csv``; 404 for an unknown audit, 400 naming a bad argument.
+- ``GET|POST|DELETE /api/standard-names``: list (``?modality=``), add or replace
+  one mapping (JSON ``{modality, field, raw, standard}``), delete one (same
+  fields as arguments, ``standard`` not needed).
+- ``GET|PUT /api/reference-levels``: the DRL table; PUT replaces it with a CSV
+  (``text/csv``) or JSON body of rows ``{name, quantity, value, unit}``.
+- ``GET /audits``: the page with charts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from schemas.audits import parse_reference_levels, parse_standard_name
+from service.audits import pipeline
+from service.audits.run import run_audit, to_csv
+from service.db import get_settings, get_store
+from service.errors import InvalidArgument, NotFound
+
+bp = Blueprint("audits", __name__)  # static files and templates: service/web (pages.bp)
+
+
+def _alert_levels() -> dict[str, Any]:
+    levels: dict[str, Any] = get_settings().alert_levels
+    return levels
+
+
+@bp.get("/api/audits")
+def list_audits() -> Response:
+    """List the audits with their parameters."""
+    return jsonify({"audits": [pipeline.describe(audit) for audit in pipeline.audits().values()]})
+
+
+@bp.get("/api/audits/<name>")
+def show_audit(name: str) -> Response:
+    """Run one audit with the request's parameters and filters; JSON, or CSV with ``format=csv``."""
+    output = request.args.get("format", "json")
+    if output not in ("json", "csv"):
+        raise InvalidArgument({"format": ["Expected json or csv."]})
+    result = run_audit(get_store(), name, request.args, alert_levels=_alert_levels())
+    if output == "json":
+        return jsonify(result.as_json())
+    disposition = f'attachment; filename="{result.audit.name}.csv"'
+    return Response(to_csv(result), mimetype="text/csv", headers={"Content-Disposition": disposition})
+
+
+@bp.get("/api/standard-names")
+def list_standard_names() -> Response:
+    """List the standard-name mappings, optionally of one modality."""
+    return jsonify({"standard_names": get_store().standard_names(request.args.get("modality"))})
+
+
+@bp.post("/api/standard-names")
+def add_standard_name() -> tuple[Response, int]:
+    """Add (or replace) the mapping of one raw name."""
+    mapping = parse_standard_name(request.get_json(silent=True))
+    get_store().set_standard_name(mapping)
+    return jsonify(mapping), 201
+
+
+@bp.delete("/api/standard-names")
+def delete_standard_name() -> tuple[str, int]:
+    """Delete the mapping of one raw name (``modality``, ``field``, ``raw`` arguments)."""
+    key = {name: request.args.get(name, "") for name in ("modality", "field", "raw")}
+    if not get_store().delete_standard_name(parse_standard_name({**key, "standard": "-"})):
+        raise NotFound(f"There is no standard name for {key['raw']!r} ({key['modality']} {key['field']}).")
+    return "", 204
+
+
+@bp.get("/api/reference-levels")
+def list_reference_levels() -> Response:
+    """List the diagnostic reference levels, in the audits' units."""
+    return jsonify({"reference_levels": get_store().reference_levels()})
+
+
+@bp.put("/api/reference-levels")
+def replace_reference_levels() -> Response:
+    """Replace the DRL table with the CSV or JSON body."""
+    kind = "csv" if request.mimetype in ("text/csv", "text/plain") else "json"
+    levels = parse_reference_levels(request.get_data(as_text=True), kind=kind)
+    get_store().replace_reference_levels(levels)
+    return jsonify({"reference_levels": levels})
+
+
+@bp.get("/audits")
+def audits_page() -> str:
+    """Show the audits page."""
+    catalogue = [pipeline.describe(audit) for audit in pipeline.audits().values()]
+    statistics = [audit for audit in catalogue if audit["parameters"]]
+    return render_template(
+        "audits.html",
+        audits=statistics,
+        selected=request.args.get("audit", "ct_dlp_by_protocol"),
+        catalogue=catalogue,
+        alert_levels=_alert_levels(),
+        current="audits",
+    )
