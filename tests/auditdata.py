@@ -113,3 +113,10 @@ def ct_studies() -> list[dict[str, Any]]:
            station="CT-SOUTH", description="Head CT"),
         ct([("CHEST", 200.0)], when=datetime(2025, 2, 4, 14, 5), station="CT-SOUTH", description="CHEST"),
     ]  # fmt: skip
+
+
+def seed_ct(store: Any) -> Any:
+    """Save :func:`ct_studies` in ``store`` and return it."""
+    for fragment in ct_studies():
+        store.save_fragment(fragment, now=NOW)
+    return store

@@ -46,9 +46,7 @@ def by(rows: list[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any]]:
 
 @pytest.fixture
 def ct_store(store: Store) -> Store:
-    for fragment in data.ct_studies():
-        store.save_fragment(fragment, now=NOW)
-    return store
+    return data.seed_ct(store)
 
 
 def test_ct_dlp_per_protocol_and_station(ct_store: Store) -> None:

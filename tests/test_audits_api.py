@@ -19,9 +19,7 @@ HEAD = {"modality": "CT", "field": "acquisition_protocol", "standard": "Head"}
 
 @pytest.fixture
 def ct_store(store: Store) -> Store:
-    for fragment in data.ct_studies():
-        store.save_fragment(fragment, now=NOW)
-    return store
+    return data.seed_ct(store)
 
 
 def test_list_of_audits(client: FlaskClient) -> None:

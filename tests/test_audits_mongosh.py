@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 from service.ingest import Pipeline
 from service.store import Store
 from tests import auditdata as data
-from tests.auditdata import NOW
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts" / "mongosh"
@@ -75,8 +74,7 @@ def test_every_audit_has_its_script() -> None:
 def test_mongosh_and_http_agree(
     mongosh: str, client: FlaskClient, store: Store, mongo_uri: str, db_name: str, name: str, params: dict[str, str]
 ) -> None:
-    for fragment in data.ct_studies():
-        store.save_fragment(fragment, now=NOW)
+    data.seed_ct(store)
     store.set_standard_name({**HEAD, "raw": "HEAD ROUTINE"})
     store.set_standard_name({**HEAD, "raw": "Routine Head"})
     over_http = run_http(client, name, **params)

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 #: error class -> HTTP status; the first matching class in the MRO wins
 STATUS: dict[type[DoseLedgerError], int] = {
     NotDicom: 400,
-    InvalidArgument: 400,
     TooLarge: 413,
     NotADoseObject: 422,
     InvalidDoseReport: 422,
