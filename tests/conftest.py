@@ -232,16 +232,24 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def page(live_server: str) -> Iterator[Any]:
-    """Return a chromium page whose relative URLs go to ``live_server`` (skip without chromium or Playwright)."""
+def browser() -> Iterator[Any]:
+    """Return a headless chromium from /usr/bin/chromium (skip without it or Playwright)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra (playwright) is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
         try:
-            yield context.new_page()
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str) -> Iterator[Any]:
+    """Return a chromium page 1280 px wide whose relative URLs go to ``live_server``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

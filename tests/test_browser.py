@@ -74,3 +74,25 @@ def test_pages_are_readable_on_a_narrow_screen(page: Any, store: Store) -> None:
     shot(page, "study-narrow")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 380  # wide tables scroll inside their own box, the page does not
+
+
+def test_reading_needs_no_javascript_and_works_from_the_keyboard(
+    browser: Any, live_server: str, page: Any, store: Store
+) -> None:
+    store.save_fragment(fragment("5.8", station="CT7", doses=(42.0,)), now=datetime(2024, 3, 5))
+    context = browser.new_context(java_script_enabled=False, base_url=live_server)
+    try:
+        quiet = context.new_page()
+        quiet.goto("/ct?station_name=ct7")
+        quiet.get_by_role("link", name="2024-03-01 09:30").click()
+        quiet.wait_for_url("**/studies/5.8")
+        assert "42" in quiet.locator("table.detail").first.inner_text()
+    finally:
+        context.close()
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for _ in range(2):  # on to the brand, then CT
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/ct")
