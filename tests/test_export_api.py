@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from service.export import export_bytes
 from service.export.csv import CHUNK_ROWS
+from service.export.layout import layout
 from service.ingest import Pipeline
 from service.store import Store
 from tests.conftest import Runner
@@ -43,7 +44,7 @@ def last_event(store: Store) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("modality", sorted(ONE_PER_MODALITY))
-def test_csv_of_each_modality_shows_the_documents_value(
+def test_csv_and_xlsx_of_each_modality_show_the_documents_values(
     client: FlaskClient, pipeline: Pipeline, store: Store, corpus: Path, modality: str
 ) -> None:
     name, column, path, factor = ONE_PER_MODALITY[modality]
@@ -56,6 +57,12 @@ def test_csv_of_each_modality_shows_the_documents_value(
     assert float(row[column]) == pytest.approx(value_at(document, path) * factor, rel=1e-12)
     assert row["Station name"] == (document["equipment"].get("station_name") or "")
     assert "Test patient?" in row
+    sheets = read_sheets(client.get(f"/api/exports/{modality.lower()}.xlsx").get_data())
+    assert sheets["All data"][0][column] == pytest.approx(float(row[column]), rel=1e-12)  # a number
+    shape = layout(modality)
+    expected = Counter(shape.protocol(event) for event in shape.events(document))
+    found = {rows[0][shape.protocol_header]: len(rows) for rows in list(sheets.values())[2:]}
+    assert found == expected and sum(found.values()) == len(shape.events(document)) > 0
 
 
 def test_xlsx_of_the_ct_corpus_has_the_three_kinds_of_sheet(
