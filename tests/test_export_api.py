@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from service.export import export_bytes
 from service.export.csv import CHUNK_ROWS
 from service.export.layout import layout
+from service.export.readahead import read_ahead
 from service.ingest import Pipeline
 from service.store import Store
 from tests.conftest import Runner
@@ -155,10 +157,13 @@ def test_cli_export_refuses_bad_input_and_leaves_no_file(runner: Runner, store: 
 
 def test_an_export_stopped_early_is_logged_as_aborted(store: Store) -> None:
     docs = [dict(hand_built(), study_instance_uid=f"1.2.{n}") for n in range(CHUNK_ROWS * 3)]
-    chunks = export_bytes(store, export_of("CT", docs), "csv", via="http", client="10.0.0.7", exported_at=NOW)
+    export = export_of("CT", docs)
+    export.studies = read_ahead(iter(docs))
+    chunks = export_bytes(store, export, "csv", via="http", client="10.0.0.7", exported_at=NOW)
     assert next(chunks).startswith("\ufeff".encode())
     assert last_event(store) is None  # recorded when the bytes are out, not before
     chunks.close()  # the client went away
+    assert all(thread.name != "read-ahead" for thread in threading.enumerate())  # reading stopped too
     entry = last_event(store)
     assert (entry["outcome"], entry["client"], entry["details"]["studies"]) == ("aborted", "10.0.0.7", CHUNK_ROWS)
     assert entry["message"].startswith(f"Stopped after {CHUNK_ROWS} CT studies")

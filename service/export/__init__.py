@@ -100,6 +100,7 @@ def export_bytes(
     try:
         chunks = FORMATS[fmt].produce(export, exported_at)
     except Exception:
+        export.close()
         record(store, export, fmt, via=via, client=client, outcome="failed")
         raise
     return _recorded(chunks, store, export, fmt, via=via, client=client)
@@ -117,6 +118,7 @@ def _recorded(
         outcome = "failed"
         raise
     finally:
+        export.close()
         record(store, export, fmt, via=via, client=client, outcome=outcome)
 
 

@@ -37,6 +37,12 @@ class Export:
             self.events_written += len(flat.events)
             yield flat
 
+    def close(self) -> None:
+        """Stop reading studies (closing the cursor and its read-ahead thread) if reading has not ended."""
+        close = getattr(self.studies, "close", None)
+        if close is not None:
+            close()
+
     def describe_filters(self) -> str:
         """Return the filters as ``name=value`` pairs, or 'none'."""
         return ", ".join(f"{k}={v}" for k, v in self.arguments.items() if k != "modality") or "none"
