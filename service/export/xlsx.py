@@ -50,8 +50,9 @@ def sheet_names(keys: Iterable[str | None], reserved: Iterable[str]) -> dict[str
     """Name a sheet for each key by Excel's rules: 31 characters at most, some characters banned, unique.
 
     Characters Excel refuses (square brackets, colon, asterisk, question mark,
-    slashes and control characters) become
-    ``_``; names are compared ignoring case, and a repeat gets `` (2)``, `` (3)``...
+    slashes and control characters) become ``_``; names are compared ignoring
+    case, and a repeat gets `` (2)``, `` (3)``...; events without a protocol go
+    to :data:`NO_PROTOCOL`.
     """
     taken = {name.casefold() for name in (*reserved, "History")}
     names: dict[str | None, str] = {}
