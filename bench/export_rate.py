@@ -192,25 +192,35 @@ def child(args: argparse.Namespace) -> None:
 def run_child(mode: str, uri: str, db: str, out: Path, *extra: str) -> dict[str, Any]:
     """Run one measurement in a fresh process."""
     command = [sys.executable, __file__, "--child", mode, "--uri", uri, "--db", db, "--out", str(out), *extra]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{mode} on {db} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @contextlib.contextmanager
-def database() -> Iterator[str]:
-    """Yield the URI of MONGODB_URI, or of an embedded SecantusDB started in a temporary folder."""
+def database(data: str | None) -> Iterator[str]:
+    """Yield the URI of MONGODB_URI, or of an embedded SecantusDB on ``data`` (default: a temporary folder)."""
     if os.environ.get("MONGODB_URI"):
         yield os.environ["MONGODB_URI"]
         return
     from service.database import EmbeddedServer, free_port
 
     with tempfile.TemporaryDirectory(prefix="export-bench-") as folder:
-        server = EmbeddedServer(Path(folder) / "db", free_port())
+        server = EmbeddedServer(Path(data or folder) / "db", free_port())
         server.start(timeout=60)
         try:
             yield server.uri
         finally:
             server.stop()
+
+
+def _filled(uri: str, db: str, count: int) -> bool:
+    """Tell whether database ``db`` already holds ``count`` studies (a kept --data folder)."""
+    import pymongo
+
+    with pymongo.MongoClient(uri) as client:
+        return client[db].studies.estimated_document_count() == count
 
 
 def report(results: dict[tuple[int, str], dict[str, Any]], sizes: tuple[int, int]) -> None:
@@ -220,6 +230,8 @@ def report(results: dict[tuple[int, str], dict[str, Any]], sizes: tuple[int, int
         print(f"{count:>8} {mode:>6} {found['seconds']:>8.1f} {found['tally_seconds']:>8.1f} "
               f"{found['peak_mb']:>8.1f} {found['hwm_mb'] or 0:>7.1f} {found['bytes'] / 1e6:>7.1f}")  # fmt: skip
     small, large = sizes
+    if not all((large, mode) in results for mode in MODES):
+        return
     xlsx, floor_, read = (results[(large, m)]["seconds"] for m in ("xlsx", "floor", "read"))
     print(f"XLSX / floor at {large}: {xlsx / floor_:.2f} (target < 1.5); "
           f"(XLSX - database read) / floor: {(xlsx - read) / floor_:.2f}")  # fmt: skip
@@ -239,17 +251,20 @@ def main() -> None:
     parser.add_argument("--uri")
     parser.add_argument("--db")
     parser.add_argument("--out")
+    parser.add_argument("--data", help="keep the databases in this folder and reuse them when run again")
+    parser.add_argument("--modes", default=",".join(MODES), help="measurements to run (default: all)")
     args = parser.parse_args()
     if args.child:
         child(args)
         return
     results: dict[tuple[int, str], dict[str, Any]] = {}
-    with database() as uri, tempfile.TemporaryDirectory(prefix="export-bench-out-") as out:
+    with database(args.data) as uri, tempfile.TemporaryDirectory(prefix="export-bench-out-") as out:
         for count in (args.small, args.studies):
-            db = f"export_bench_{count}"
-            filled = run_child("fill", uri, db, Path(out), "--count", str(count), "--events", str(args.events))
-            print(f"inserted {count} studies in {filled['seconds']:.1f} s", flush=True)
-            for mode in MODES:
+            db = f"export_bench_{count}_{args.events}"
+            if not _filled(uri, db, count):
+                filled = run_child("fill", uri, db, Path(out), "--count", str(count), "--events", str(args.events))
+                print(f"inserted {count} studies in {filled['seconds']:.1f} s", flush=True)
+            for mode in args.modes.split(","):
                 results[(count, mode)] = run_child(mode, uri, db, Path(out))
                 print(f"{count} {mode}: {results[(count, mode)]}", flush=True)
     report(results, (args.small, args.studies))

@@ -49,6 +49,8 @@ MAX_SAVE_ATTEMPTS = 64
 #: an event-log gap younger than this is a write still in flight; readers stop before it
 EVENT_LOG_SETTLE = timedelta(seconds=2)
 ORIGINALS_BUCKET = "originals"
+#: seconds a heartbeat may wait for a busy server before pymongo gives it up (see Store.connect)
+HEARTBEAT_TIMEOUT = 600.0
 ORIGINALS_ORDER = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
 #: the ``counters`` entry saying the tallies have been counted from the studies once
 TALLIES_BUILT = "tallies"
@@ -134,10 +136,20 @@ class Store:
 
     @classmethod
     def connect(cls, uri: str, db_name: str, *, timeout: float = 5.0) -> Store:
-        """Open a client on ``uri`` (connections are made lazily) and bind database ``db_name``."""
+        """Open a client on ``uri`` (connections are made lazily) and bind database ``db_name``.
+
+        ``timeout`` bounds the wait for a server (then 503). The connect timeout,
+        which pymongo also applies to its heartbeats, is at least
+        :data:`HEARTBEAT_TIMEOUT`: SecantusDB answers no heartbeat while it
+        gathers a large result (about 30 s for a 100,000-study export), and a
+        missed heartbeat makes pymongo cancel the operations in flight.
+        """
         ms = int(timeout * 1000)
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, appname="doseledger"
+            uri,
+            serverSelectionTimeoutMS=ms,
+            connectTimeoutMS=max(ms, int(HEARTBEAT_TIMEOUT * 1000)),
+            appname="doseledger",
         )
         return cls(client, db_name)
 
