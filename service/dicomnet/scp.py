@@ -16,10 +16,10 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.transport import ThreadedAssociationServer
 
 from service.config import Settings
 from service.dicomnet.acl import AllowList, Peer
@@ -62,7 +62,7 @@ class StorageSCP:
         self.ae = AE(ae_title)
         self.ae.maximum_associations = max_associations
         add_contexts(self.ae)
-        self._server: Any = None
+        self._server: ThreadedAssociationServer | None = None
         self._in_flight = 0
         self._closing = False
         self._idle = threading.Condition()
@@ -130,7 +130,7 @@ class StorageSCP:
         log.info("DICOM Storage SCP %s stopped", self.ae.ae_title)
 
     @staticmethod
-    def _wait_for_associations(server: Any, deadline: float) -> None:
+    def _wait_for_associations(server: ThreadedAssociationServer, deadline: float) -> None:
         """Wait until no association is open or the deadline passes."""
         while server.active_associations and time.monotonic() < deadline:
             time.sleep(0.05)
