@@ -62,7 +62,8 @@ def test_csv_and_xlsx_of_each_modality_show_the_documents_values(
     sheets = read_sheets(client.get(f"/api/exports/{modality.lower()}.xlsx").get_data())
     assert sheets["All data"][0][column] == pytest.approx(float(row[column]), rel=1e-12)  # a number
     shape = layout(modality)
-    expected = Counter(shape.protocol(event) for event in shape.events(document))
+    named = [event.get(shape.shape.protocol) for event in shape.events(document)]
+    expected = Counter(name["code_meaning"] if isinstance(name, dict) else name for name in named)
     found = {rows[0][shape.protocol_header]: len(rows) for rows in list(sheets.values())[2:]}
     assert found == expected and sum(found.values()) == len(shape.events(document)) > 0
 

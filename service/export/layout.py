@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from schemas.columns import Cell, Column, distinct_headers, read_row, schema_at, walk
@@ -35,7 +35,7 @@ class Shape:
 
     section: str  # "ct", "projection" or "radiopharmaceutical"
     events: str  # the section's event array
-    protocol: str  # dotted path, in an event, of the value that names its per-protocol sheet
+    protocol: str  # the event field whose cell names the event's per-protocol sheet
     summary: tuple[str, ...]  # fields of the study's ``summary`` block
 
 
@@ -58,7 +58,7 @@ SHAPES: dict[str, Shape] = {
     "NM": Shape(
         "radiopharmaceutical",
         "administrations",
-        "radiopharmaceutical_agent.code_meaning",
+        "radiopharmaceutical_agent",
         ("total_administered_activity",),
     ),
 }
@@ -97,18 +97,16 @@ class Layout:
         found = (doc.get(self.shape.section) or {}).get(self.shape.events) or []
         return [event for event in found if isinstance(event, Mapping)]
 
-    def protocol(self, event: Mapping[str, Any]) -> str | None:
-        """Return the name of the per-protocol sheet an event belongs to (None when it has none)."""
-        value: Any = event
-        for key in self.shape.protocol.split("."):
-            value = value.get(key) if isinstance(value, Mapping) else None
-        return None if value is None else str(value)
+    @cached_property
+    def protocol_index(self) -> int | None:
+        """Return the position, among the event columns, of the one that names the per-protocol sheets."""
+        return next((i for i, c in enumerate(self.event_columns) if c.path == self.shape.protocol), None)
 
     @property
     def protocol_header(self) -> str:
         """Return the header of the event column that names the per-protocol sheets."""
-        root = self.shape.protocol.split(".")[0]
-        return next((c.header for c in self.event_columns if c.path == root), "Protocol")
+        index = self.protocol_index
+        return "Protocol" if index is None else self.event_columns[index].header
 
     def study_headers(self, events: int) -> list[str]:
         """Return the headers of study rows with ``events`` event groups."""
@@ -128,13 +126,11 @@ class Layout:
         return row + [None] * (len(self.event_columns) * max(groups - len(events), 0))
 
     def flatten(self, doc: Mapping[str, Any]) -> Flat:
-        """Return the study's own cells, and each event's cells and protocol."""
-        events = self.events(doc)
-        return Flat(
-            read_row(self.study_columns, doc),
-            [read_row(self.event_columns, e) for e in events],
-            [self.protocol(e) for e in events],
-        )
+        """Return the study's own cells, and each event's cells and protocol (its protocol column's text)."""
+        events = [read_row(self.event_columns, event) for event in self.events(doc)]
+        index = self.protocol_index
+        protocols = [None if index is None or event[index] is None else str(event[index]) for event in events]
+        return Flat(read_row(self.study_columns, doc), events, protocols)
 
 
 def _study_columns(shape: Shape) -> list[Column]:
