@@ -88,11 +88,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=100_000)
     parser.add_argument("--uri", help="an existing MongoDB-protocol server (default: embedded SecantusDB)")
+    parser.add_argument("--data-dir", type=Path, help="keep the embedded server's data here (reused next time)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="doseledger-bench-") as folder:
         server = None
         if args.uri is None:
-            server = EmbeddedServer(Path(folder) / "db", free_port())
+            server = EmbeddedServer(args.data_dir or Path(folder) / "db", free_port())
             server.start(timeout=60)
         app = create_app({"MONGODB_URI": args.uri or server.uri, "DOSELEDGER_DB_NAME": DB_NAME})
         try:
@@ -101,6 +102,7 @@ def main() -> None:
         finally:
             close_store(app)
             if server is not None:
+                print(f"server log: {server.log_tail(5)}")
                 server.stop()
 
 

@@ -24,6 +24,10 @@ MIX: tuple[tuple[str, float, tuple[int, int], tuple[str, ...], tuple[str, ...]],
 XRAY_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.67"
 LEFT = {"code_value": "7771000", "coding_scheme_designator": "SCT", "code_meaning": "Left"}
 RIGHT = {"code_value": "24028007", "coding_scheme_designator": "SCT", "code_meaning": "Right"}
+VIEWS = (
+    {"code_value": "399162004", "coding_scheme_designator": "SCT", "code_meaning": "cranio-caudal"},
+    {"code_value": "399368009", "coding_scheme_designator": "SCT", "code_meaning": "medio-lateral oblique"},
+)
 
 
 def _ct_events(rng: random.Random, uid: str, start: datetime, count: int, protocols: tuple[str, ...]) -> dict:
@@ -61,6 +65,11 @@ def _xray_events(
         }
         if mammo:
             event.update(laterality=LEFT if n % 2 else RIGHT, average_glandular_dose=round(rng.uniform(0.8, 2.5), 3))
+        # derived without drawing from rng, so the rest of the data stays as it was
+        if mammo:
+            event.update(image_view=VIEWS[n // 2 % 2], compression_thickness=float(30 + (n * 17 + len(uid)) % 45))
+        else:
+            event["irradiation_duration"] = round(event["dose_area_product"] * 2e5, 1)
         events.append(event)
     planes = [{"total_fluoro_time": round(rng.uniform(10, 900), 1)}] if not mammo else []
     return {"projection": {"accumulated": planes, "events": events}}

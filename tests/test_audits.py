@@ -186,3 +186,43 @@ def test_corpus_ct_dlp_per_protocol(store: Store, corpus: Path) -> None:
     for key, dlps in values.items():
         assert stats(rows[key]) == pytest.approx(expected(dlps))
     assert sum(r["count"] for r in rows.values()) == sum(len(v) for v in values.values())
+
+
+def _summary(field: str, factor: float = 1.0) -> Any:
+    return lambda study: [(study.get("study_description"), study["summary"][field] * factor)]
+
+
+def _events(section: str, array: str, name: Any, field: str) -> Any:
+    return lambda study: [(name(e), e[field]) for e in study.get(section, {}).get(array, []) if field in e]
+
+
+@pytest.mark.parametrize(
+    ("audit", "files", "values"),
+    [
+        ("rf_dap_by_study_description", ["RF-RDSR-Siemens-Zee.dcm", "RF-RDSR-GE.dcm", "RF-RDSR-Philips_Allura.dcm"],
+         _summary("total_dap", 1_000_000)),
+        ("rf_rp_dose_by_protocol", ["RF-RDSR-Siemens-Zee.dcm", "RF-RDSR-GE.dcm"],
+         _events("projection", "events", lambda e: e.get("acquisition_protocol"), "dose_rp")),
+        ("mg_agd_by_thickness", ["MG-RDSR-Hologic_2D.dcm"],
+         _events("projection", "events", lambda e: (e.get("image_view") or {}).get("code_meaning"),
+                 "average_glandular_dose")),
+        ("nm_activity_by_agent", ["NM-RRDSR-Siemens.dcm"],
+         _events("radiopharmaceutical", "administrations",
+                 lambda e: e["radiopharmaceutical_agent"]["code_meaning"], "administered_activity")),
+    ],
+)  # fmt: skip
+def test_corpus_samples_per_modality(store: Store, corpus: Path, audit: str, files: list[str], values: Any) -> None:
+    """Each modality's audit over its corpus reports gives the statistics of the stored values."""
+    for name in files:
+        fragment = extract(pydicom.dcmread(corpus / name), not_patient_patterns=())
+        fragment["report"].update(sha256=name, received_at=NOW, via="cli")
+        store.save_fragment(fragment, now=NOW)
+    groups: dict[Any, list[float]] = {}
+    for study in store.db.studies.find():
+        for key, value in values(study):
+            if isinstance(value, float | int):
+                groups.setdefault(key, []).append(value)
+    rows = run(store, audit, per_station="no")
+    assert groups and sum(r["count"] for r in rows) == sum(len(v) for v in groups.values())
+    if audit != "mg_agd_by_thickness":  # grouped by thickness band too
+        assert {r["name"]: stats(r) for r in rows} == {k: pytest.approx(expected(v)) for k, v in groups.items()}
