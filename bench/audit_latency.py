@@ -95,7 +95,10 @@ def main() -> None:
         if args.uri is None:
             server = EmbeddedServer(args.data_dir or Path(folder) / "db", free_port())
             server.start(timeout=60)
-        app = create_app({"MONGODB_URI": args.uri or server.uri, "DOSELEDGER_DB_NAME": DB_NAME})
+        # pymongo's heartbeat waits DOSELEDGER_DB_TIMEOUT for an answer; SecantusDB answers none while it
+        # runs an aggregation, so a shorter timeout cancels audits that take longer (see the README)
+        uri = args.uri or server.uri
+        app = create_app({"MONGODB_URI": uri, "DOSELEDGER_DB_NAME": DB_NAME, "DOSELEDGER_DB_TIMEOUT": "600"})
         try:
             load(app, args.studies)
             bench(app)

@@ -73,12 +73,12 @@ def audits() -> dict[str, Audit]:
 def describe(audit: Audit) -> dict[str, Any]:
     """Return what ``GET /api/audits`` says of an audit: name, title, parameters, quantity."""
     shared = common()
+    quantity = shared["quantities"].get(audit.quantity) if audit.quantity else None
     return {
         "name": audit.name,
         "title": audit.title,
         "group": audit.group,
-        "quantity": shared["quantities"].get(audit.quantity or "")
-        and {"name": audit.quantity, **shared["quantities"][audit.quantity or ""]},
+        "quantity": {"name": audit.quantity, **quantity} if quantity else None,
         "parameters": {name: shared["parameters"][name] for name in audit.parameters},
     }
 
