@@ -49,6 +49,10 @@ MAX_SAVE_ATTEMPTS = 64
 #: an event-log gap younger than this is a write still in flight; readers stop before it
 EVENT_LOG_SETTLE = timedelta(seconds=2)
 ORIGINALS_BUCKET = "originals"
+#: GridFS's default chunk size (255 KiB). keep_original writes the bucket's documents
+#: itself: pymongo's uploader looks for an existing file with an unfiltered find_one on
+#: every upload, which SecantusDB answers by reading the whole collection (O(n) per upload).
+GRIDFS_CHUNK_SIZE = 255 * 1024
 #: seconds a heartbeat may wait for a busy server before pymongo gives it up (see Store.connect)
 HEARTBEAT_TIMEOUT = 600.0
 ORIGINALS_ORDER = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
@@ -72,6 +76,9 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
     ("studies", [("accession_number", ASCENDING)], {}),  # patient sizes from the RIS
     ("event_log", [("seq", ASCENDING)], {"unique": True}),
     (f"{ORIGINALS_BUCKET}.files", ORIGINALS_ORDER, {}),
+    # the GridFS spec's own indexes, made here because keep_original writes the bucket itself
+    (f"{ORIGINALS_BUCKET}.files", [("filename", ASCENDING), ("uploadDate", ASCENDING)], {}),
+    (f"{ORIGINALS_BUCKET}.chunks", [("files_id", ASCENDING), ("n", ASCENDING)], {"unique": True}),
     ("standard_names", [("modality", ASCENDING), ("field", ASCENDING), ("raw", ASCENDING)], {"unique": True}),
     ("reference_levels", [("name", ASCENDING), ("quantity", ASCENDING)], {"unique": True}),
 )
@@ -436,17 +443,24 @@ class Store:
     def keep_original(
         self, sha256: str, data: bytes, *, name: str, via: str, client: str, received_at: datetime, size: int
     ) -> bool:
-        """Store ``data`` under ``sha256`` unless it is already kept; tell whether it was new.
+        """Store ``data`` under ``sha256`` in the GridFS bucket unless it is kept; tell whether it was new.
 
         ``size`` is the length of the bytes received, which differs from
         ``len(data)`` when pixel data was removed before keeping.
         """
-        if self.db[f"{ORIGINALS_BUCKET}.files"].find_one({"_id": sha256}, {"_id": 1}) is not None:
+        if self.has_original(sha256):
             return False
         metadata = {"name": name, "via": via, "client": client, "received_at": received_at, "size": size}
+        chunks = [
+            {"files_id": sha256, "n": n, "data": data[start : start + GRIDFS_CHUNK_SIZE]}
+            for n, start in enumerate(range(0, max(len(data), 1), GRIDFS_CHUNK_SIZE))
+        ]
+        file = {"_id": sha256, "length": len(data), "chunkSize": GRIDFS_CHUNK_SIZE, "uploadDate": utcnow()}
         try:
-            self._originals.upload_from_stream_with_id(sha256, name, data, metadata=metadata)
-        except gridfs.errors.FileExists:
+            self.db[f"{ORIGINALS_BUCKET}.chunks"].insert_many(chunks)
+            # the files entry last, as the GridFS spec orders it: a file is never seen half written
+            self.db[f"{ORIGINALS_BUCKET}.files"].insert_one({**file, "filename": name, "metadata": metadata})
+        except DuplicateKeyError:  # the same bytes kept by a concurrent import
             return False
         return True
 

@@ -125,6 +125,14 @@ def test_originals_are_kept_once(store: Store) -> None:
         store.read_original("cd" * 32)
 
 
+@pytest.mark.parametrize("size", [0, 1, 255 * 1024, 600 * 1024 + 7])
+def test_originals_of_any_size_read_back_through_gridfs(store: Store, size: int) -> None:
+    data = bytes(n % 251 for n in range(size))
+    sha = f"{size:064x}"
+    assert store.keep_original(sha, data, name="big.dcm", via="cli", client="t", received_at=NOW, size=size)
+    assert store.read_original(sha) == data  # read by pymongo's GridFS reader: the documents follow the spec
+
+
 def test_an_unreachable_database_is_unavailable() -> None:
     store = Store.connect("mongodb://127.0.0.1:1/?directConnection=true", "x", timeout=0.2)
     try:
