@@ -69,10 +69,6 @@ def _text(name: str, raw: str) -> str:
     return value
 
 
-def _optional_text(name: str, raw: str) -> str | None:
-    return raw.strip() or None
-
-
 def _uri(name: str, raw: str) -> str | None:
     value = raw.strip()
     if not value:

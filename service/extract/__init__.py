@@ -54,7 +54,6 @@ pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
 
 XRAY_DOSE_REPORT = ("DCM", "113701")
 RADIOPHARMACEUTICAL_DOSE_REPORT = ("DCM", "113500")
-PROCEDURE_REPORTED = ("DCM", "121058")
 
 
 @dataclass(frozen=True)

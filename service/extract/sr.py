@@ -67,14 +67,6 @@ def stored_key(value: Any) -> CodeKey | None:
     return normalised(str(value.get("coding_scheme_designator", "")), str(value["code_value"]))
 
 
-def dcm(code: Any) -> CodeKey:
-    """Return the key of a pydicom ``Code`` (``codes.DCM.X``), normalised like :func:`code_key`."""
-    scheme = code.scheme_designator
-    if scheme == "SRT":
-        return "SCT", _SNOMED_MAPPING["SRT"].get(code.value, code.value)
-    return scheme, code.value
-
-
 def coded(item: Dataset) -> dict[str, str]:
     """Return a coded value as stored: code value, scheme and meaning as sent."""
     return {
@@ -145,15 +137,6 @@ class Template:
     units: Mapping[CodeKey, str] = field(default_factory=dict)
     integers: frozenset[CodeKey] = frozenset()
     names: Mapping[CodeKey, str] = field(default_factory=dict)
-
-    def merged(self, other: Template) -> Template:
-        """Return a template holding both tables (``other`` wins on conflicts)."""
-        return Template(
-            nodes={**self.nodes, **other.nodes},
-            units={**self.units, **other.units},
-            integers=self.integers | other.integers,
-            names={**self.names, **other.names},
-        )
 
 
 def _put(target: dict[str, Any], path: str, value: Any, repeats: bool, notes: Notes) -> None:
