@@ -11,8 +11,9 @@ in a process of its own, so that each peak resident set size
   projection, read ahead, documents decoded and dropped): the database's share;
 * ``csv`` and ``xlsx``: ``doseledger export CT`` as the API and CLI run it;
 * ``floor``: XlsxWriter alone (constant_memory) writing the same sheets with
-  the same number of cells of the same types: rows are the flattened rows of
-  the first 1,000 studies, repeated. This is what any XLSX export must pay.
+  the same number of cells of the same types, each through the one typed call
+  it needs (``Sheet.append``): rows are the flattened rows of the first 1,000
+  studies, repeated. This is what any XLSX export must pay.
 
 Targets (issue 6): XLSX under 1.5 times the floor; peak memory at 100,000
 studies within 50 MB of that at 10,000.
