@@ -253,7 +253,9 @@ def main() -> None:
     parser.add_argument("--db")
     parser.add_argument("--out")
     parser.add_argument("--data", help="keep the databases in this folder and reuse them when run again")
-    parser.add_argument("--modes", default=",".join(MODES), help="measurements to run (default: all)")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="measurements to run, in order; a repeated one keeps its fastest run"
+    )
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -266,8 +268,11 @@ def main() -> None:
                 filled = run_child("fill", uri, db, Path(out), "--count", str(count), "--events", str(args.events))
                 print(f"inserted {count} studies in {filled['seconds']:.1f} s", flush=True)
             for mode in args.modes.split(","):
-                results[(count, mode)] = run_child(mode, uri, db, Path(out))
-                print(f"{count} {mode}: {results[(count, mode)]}", flush=True)
+                found = run_child(mode, uri, db, Path(out))
+                print(f"{count} {mode}: {found}", flush=True)
+                # A mode named twice keeps its fastest run: the one the machine's load disturbed least.
+                if (count, mode) not in results or found["seconds"] < results[(count, mode)]["seconds"]:
+                    results[(count, mode)] = found
     report(results, (args.small, args.studies))
 
 
