@@ -175,18 +175,7 @@ class Pipeline:
     ) -> Outcome:
         message = _with_name(arrival.name, str(error))
         log.info("%s", message)
-        self.store.append_event(
-            "rejected",
-            via=arrival.via,
-            client=arrival.client,
-            name=arrival.name,
-            study_instance_uid=study_uid,
-            sop_instance_uid=sop_uid,
-            sha256=arrival.sha256,
-            outcome="rejected",
-            code=error.code,
-            message=message,
-        )
+        self._log_outcome(arrival, "rejected", study_uid, sop_uid, message, code=error.code)
         return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256)
 
     def _accept(self, arrival: _Arrival, outcome: str, study_uid: str, report: dict[str, Any]) -> Outcome:
@@ -198,6 +187,13 @@ class Pipeline:
         }[outcome]
         # What extraction repaired or converted (quirks.py, units.py) is said here and nowhere else.
         notes = report.get("notes") if outcome != "duplicate" else None
+        self._log_outcome(arrival, outcome, study_uid, sop_uid, message, details={"notes": notes} if notes else None)
+        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256)
+
+    def _log_outcome(
+        self, arrival: _Arrival, outcome: str, study_uid: str | None, sop_uid: str | None, message: str, **extra: Any
+    ) -> None:
+        """Append the event-log entry that says what happened to one object."""
         self.store.append_event(
             outcome,
             via=arrival.via,
@@ -208,9 +204,8 @@ class Pipeline:
             sha256=arrival.sha256,
             outcome=outcome,
             message=message,
-            details={"notes": notes} if notes else None,
+            **extra,
         )
-        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256)
 
     # -- reprocess -------------------------------------------------------------------
 
