@@ -105,16 +105,21 @@ def snake_case(text: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
 
 
-def field_name(key: CodeKey, sent_meaning: str, overrides: Mapping[CodeKey, str]) -> str:
-    """Name a concept from the standard's meaning, falling back to the sent one."""
-    if key in overrides:
-        return overrides[key]
+@lru_cache(maxsize=4096)
+def standard_name(key: CodeKey) -> str | None:
+    """Return the field name of a concept from the standard's code meaning, if the code is known."""
     scheme, value = key
     if scheme == "DCM" and value in _dcm_meanings():
         return snake_case(_dcm_meanings()[value])
-    if scheme == "SCT" and value in SCT_NAMES:
-        return SCT_NAMES[value]
-    return snake_case(sent_meaning) or f"{scheme}_{value}".lower()
+    return SCT_NAMES.get(value) if scheme == "SCT" else None
+
+
+def field_name(key: CodeKey, code_item: Dataset, overrides: Mapping[CodeKey, str]) -> str:
+    """Name a concept from the standard's meaning, falling back to the meaning sent in ``code_item``."""
+    name = overrides.get(key) or standard_name(key)
+    if name:
+        return name
+    return snake_case(str(_value(code_item, CODE_MEANING, ""))) or f"{key[0]}_{key[1]}".lower()
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,7 @@ class Walker:
         if not names:
             return
         key = code_key(names[0])
-        name = field_name(key, str(_value(names[0], CODE_MEANING, "")), self.template.names)
+        name = field_name(key, names[0], self.template.names)
         value_type = str(_value(item, VALUE_TYPE, ""))
         reader = self.readers.get(value_type)
         if reader is None:
