@@ -13,6 +13,8 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from service.extract.elements import FLOATING_POINT_VALUE, NUMERIC_VALUE, value
+
 Notes = list[str]
 
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
@@ -24,20 +26,21 @@ def numeric_value(measured: Dataset, name: str, notes: Notes) -> float | None:
     Prefers Floating Point Value (FD) when present. Handles a DS with several
     values, comma decimals and any other text that is not a number.
     """
-    if "FloatingPointValue" in measured:
-        return float(measured.FloatingPointValue)
-    raw = measured.get("NumericValue")
+    floating = value(measured, FLOATING_POINT_VALUE)
+    if floating is not None:
+        return float(floating)
+    raw = value(measured, NUMERIC_VALUE)
     if raw is None or raw == "":
         notes.append(f"{name}: no numeric value, value left out")
         return None
-    if isinstance(raw, MultiValue):
+    if isinstance(raw, MultiValue | list):
         return multi_valued_number(raw, name, notes)
     if isinstance(raw, int | float):
         return float(raw)
     return number_from_text(str(raw), name, notes)
 
 
-def multi_valued_number(values: MultiValue, name: str, notes: Notes) -> float | None:
+def multi_valued_number(values: MultiValue | list[str], name: str, notes: Notes) -> float | None:
     """Take a Numeric Value that holds several numbers (VM > 1, invalid) as its first."""
     numbers = [number_from_text(str(v), name, notes) for v in values]
     numbers = [n for n in numbers if n is not None]

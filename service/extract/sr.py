@@ -23,24 +23,28 @@ from pydicom.sr.codedict import codes
 
 from service.extract import quirks, units
 from service.extract.dicomtime import parse_date, parse_datetime, parse_time
-
-# Content item and code sequence attributes (PS3.3 C.17.3, 8.8), by tag: looking
-# elements up by tag skips pydicom's keyword dictionary on the hot path.
-CONCEPT_NAME, VALUE_TYPE, CONTENT = 0x0040A043, 0x0040A040, 0x0040A730
-MEASURED_VALUE, UNITS_CODE, CONCEPT_CODE = 0x0040A300, 0x004008EA, 0x0040A168
-TEXT_VALUE, UID_VALUE, PERSON_NAME = 0x0040A160, 0x0040A124, 0x0040A123
-DATETIME_VALUE, DATE_VALUE, TIME_VALUE, REFERENCED_SOP = 0x0040A120, 0x0040A121, 0x0040A122, 0x00081199
-CODE_VALUE, CODING_SCHEME, CODE_MEANING, LONG_CODE_VALUE = 0x00080100, 0x00080102, 0x00080104, 0x00080119
+from service.extract.elements import (
+    CODE_MEANING,
+    CODE_VALUE,
+    CODING_SCHEME,
+    CONCEPT_CODE,
+    CONCEPT_NAME,
+    CONTENT,
+    DATE_VALUE,
+    DATETIME_VALUE,
+    LONG_CODE_VALUE,
+    MEASURED_VALUE,
+    PERSON_NAME,
+    REFERENCED_SOP,
+    TEXT_VALUE,
+    TIME_VALUE,
+    UID_VALUE,
+    UNITS_CODE,
+    VALUE_TYPE,
+)
+from service.extract.elements import value as _value
 
 CodeKey = tuple[str, str]
-
-
-def _value(ds: Dataset, tag: int, default: Any = None) -> Any:
-    """Return the value of the element ``tag`` of ``ds``, or ``default``."""
-    try:
-        return ds[tag].value
-    except KeyError:
-        return default
 """A concept as (coding scheme designator, code value); SRT is normalised to SCT."""
 
 Notes = list[str]
