@@ -92,11 +92,23 @@ def parse_standard_name(data: Any) -> dict[str, str]:
     return _load(StandardNameSchema(), data)
 
 
-def parse_reference_levels(text: str, *, kind: str) -> list[dict[str, Any]]:
-    """Read a DRL table (``kind`` ``csv`` with a header row, or ``json``, a list of objects).
+def parse_name_modality(modality: str | None) -> str | None:
+    """Return the modality a standard-name listing is limited to (``None``: all); refuse an unknown one."""
+    known = name_fields()
+    if modality is not None and modality not in known:
+        raise InvalidArgument({"modality": [f"Expected one of {', '.join(known)}."]})
+    return modality
+
+
+def parse_reference_levels(data: bytes, *, kind: str) -> list[dict[str, Any]]:
+    """Read a UTF-8 DRL table (``kind`` ``csv`` with a header row, or ``json``, a list of objects).
 
     Each level is returned in the audit unit of its quantity, with the value as given kept beside it.
     """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InvalidArgument({"file": [f"Expected UTF-8 text; byte {e.start} is {data[e.start]:#04x}."]}) from None
     rows = _rows(text, kind)
     quantities = common()["quantities"]
     levels = []
@@ -129,5 +141,10 @@ def _rows(text: str, kind: str) -> Iterable[Mapping[str, Any]]:
             raise InvalidArgument({"file": ["Expected a JSON list of objects {name, quantity, value, unit}."]})
         return rows
     if kind == "csv":
-        return [{k.strip(): v.strip() for k, v in row.items() if k} for row in csv.DictReader(io.StringIO(text))]
+        rows = csv.DictReader(io.StringIO(text))
+        header = [name.strip() for name in rows.fieldnames or []]
+        if not set(ReferenceLevelSchema().fields) <= set(header):
+            raise InvalidArgument({"file": [f"Expected a CSV header row name,quantity,value,unit, not {header[:8]}."]})
+        # a short row leaves its last columns None: absent, so the schema names them as missing
+        return [{k.strip(): v.strip() for k, v in row.items() if k and v is not None} for row in rows]
     raise InvalidArgument({"format": ["Expected csv or json."]})

@@ -109,6 +109,7 @@ DEFAULT_ORDER = "-study_date_time"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_TEXT = 200
+MAX_SEQ = 2**63 - 1  # the largest integer MongoDB stores (int64)
 
 
 @dataclass(frozen=True)
@@ -258,5 +259,13 @@ class EventLogArgs(Schema):
 
         unknown = RAISE
 
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={"label": "After seq"})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000), metadata={"label": "Page size"})
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_SEQ, error=f"Expected a whole number from 0 to {MAX_SEQ}."),
+        metadata={"label": "After seq"},
+    )
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=1000, error="Expected a whole number from 1 to 1000."),
+        metadata={"label": "Page size"},
+    )

@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from scripts.cli_audits import add_parsers as add_audit_parsers
-from service.config import Settings, load_settings
+from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
 from service.ingest import OUTCOMES, Outcome, Pipeline
 from service.sources import iter_sources
@@ -291,17 +291,38 @@ def _summarise(outcomes: Iterable[Outcome]) -> int:
     return EXIT_REJECTED if rejected else 0
 
 
+def _setting(variable: str) -> Callable[[str], Any]:
+    """Return an option type that checks a value like the setting it overrides (service.config)."""
+    parse = VARIABLES[variable][1]
+
+    def convert(raw: str) -> Any:
+        try:
+            return parse("value", raw)
+        except ConfigurationError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return convert
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="doseledger", description="Radiation-dose monitoring service.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="serve the web UI and API (embedded database when MONGODB_URI is unset)")
     serve.add_argument("--host", help="address to bind (default DOSELEDGER_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default DOSELEDGER_PORT or 8080)")
+    serve.add_argument(
+        "--port", type=_setting("DOSELEDGER_PORT"), help="port to listen on (default DOSELEDGER_PORT or 8080)"
+    )
     serve.set_defaults(func=cmd_serve)
     scp = sub.add_parser("scp", help="run the DICOM Storage SCP alone (receive dose objects from modalities)")
-    scp.add_argument("--port", type=int, help="port to listen on (default DOSELEDGER_SCP_PORT or 11112)")
-    scp.add_argument("--ae-title", help="AE title to answer to (default DOSELEDGER_SCP_AE_TITLE or DOSELEDGER)")
+    scp.add_argument(
+        "--port", type=_setting("DOSELEDGER_SCP_PORT"), help="port to listen on (default DOSELEDGER_SCP_PORT or 11112)"
+    )
+    scp.add_argument(
+        "--ae-title",
+        type=_setting("DOSELEDGER_SCP_AE_TITLE"),
+        help="AE title to answer to (default DOSELEDGER_SCP_AE_TITLE or DOSELEDGER)",
+    )
     scp.set_defaults(func=cmd_scp)
     extract = sub.add_parser("extract", help="print the study documents built from files as JSON (no database)")
     extract.add_argument("files", nargs="+", metavar="FILE")
@@ -325,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         logging.getLogger("service").setLevel(settings.log_level if args.command in ("serve", "scp") else "WARNING")
         return int(args.func(args, settings))
-    except (ConfigurationError, FileNotFoundError) as e:
+    except (ConfigurationError, OSError) as e:  # OSError: a file or folder named that cannot be read or written
         print(f"doseledger: {e}", file=sys.stderr)
         return EXIT_USAGE
     except DatabaseUnavailable as e:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from schemas.audits import parse_reference_levels, parse_standard_name
+from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.config import Settings
 from service.errors import NotFound
 from service.store import STANDARD_NAME_KEY, Store
@@ -37,7 +37,7 @@ def cmd_standard_names(args: argparse.Namespace, settings: Settings) -> int:
     """List, add or delete standard-name mappings."""
     with _store(settings) as store:
         if args.action == "list":
-            for row in store.standard_names(args.modality):
+            for row in store.standard_names(parse_name_modality(args.modality)):
                 print("\t".join(row[key] for key in (*STANDARD_NAME_KEY, "standard")))
             return 0
         mapping = parse_standard_name({key: getattr(args, key) for key in (*STANDARD_NAME_KEY, "standard")})
@@ -53,7 +53,7 @@ def cmd_reference_levels(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         if args.file is not None:
             kind = "json" if args.file.suffix.lower() == ".json" else "csv"
-            store.replace_reference_levels(parse_reference_levels(args.file.read_text(encoding="utf-8-sig"), kind=kind))
+            store.replace_reference_levels(parse_reference_levels(args.file.read_bytes(), kind=kind))
         for level in store.reference_levels():
             print(f"{level['name']}\t{level['quantity']}\t{level['value']:g} {level['unit']}")
     return 0

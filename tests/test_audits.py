@@ -89,7 +89,7 @@ def test_reference_levels_flag_medians_above_them(ct_store: Store) -> None:
     ct_store.set_standard_name({**HEAD, "raw": "HEAD ROUTINE", "standard": "Head"})
     ct_store.set_standard_name({**HEAD, "raw": "Routine Head", "standard": "Head"})
     table = "name,quantity,value,unit\nHead,dlp,30,mGy.cm\nCHEST,dlp,0.5,Gy.cm\nHead,ctdivol,60,mGy\n"
-    ct_store.replace_reference_levels(parse_reference_levels(table, kind="csv"))
+    ct_store.replace_reference_levels(parse_reference_levels(table.encode(), kind="csv"))
     rows = by(run(ct_store, "ct_dlp_by_protocol", names="standard", per_station="no"), "name")
     assert (rows["Head"]["reference_level"], rows["Head"]["above_reference"]) == (30, True)
     assert (rows["CHEST"]["reference_level"], rows["CHEST"]["above_reference"]) == (500, False)  # 0.5 Gy·cm

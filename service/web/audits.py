@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from schemas.audits import parse_reference_levels, parse_standard_name
+from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.audits import pipeline
 from service.audits.run import run_audit, to_csv
 from service.db import get_settings, get_store
@@ -56,7 +56,7 @@ def show_audit(name: str) -> Response:
 @bp.get("/api/standard-names")
 def list_standard_names() -> Response:
     """List the standard-name mappings, optionally of one modality."""
-    return jsonify({"standard_names": get_store().standard_names(request.args.get("modality"))})
+    return jsonify({"standard_names": get_store().standard_names(parse_name_modality(request.args.get("modality")))})
 
 
 @bp.post("/api/standard-names")
@@ -86,7 +86,7 @@ def list_reference_levels() -> Response:
 def replace_reference_levels() -> Response:
     """Replace the DRL table with the CSV or JSON body."""
     kind = "csv" if request.mimetype in ("text/csv", "text/plain") else "json"
-    levels = parse_reference_levels(request.get_data(as_text=True), kind=kind)
+    levels = parse_reference_levels(request.get_data(), kind=kind)
     get_store().replace_reference_levels(levels)
     return jsonify({"reference_levels": levels})
 
