@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
@@ -180,7 +180,9 @@ class StudyQuerySchema(Schema.from_dict(_range_fields())):  # type: ignore[misc]
     acquisition_protocol = _text()
     accession_number = _text()
     date_from = fields.Date(**_DATE)
-    date_to = fields.Date(**_DATE)
+    date_to = fields.Date(  # inclusive: the range ends the next day, which must exist
+        **_DATE, validate=validate.Range(max=date.max - timedelta(days=1), error="Expected a date before 9999-12-31.")
+    )
     order = fields.String(
         load_default=DEFAULT_ORDER,
         validate=validate.OneOf(ORDER_CHOICES, error=f"Expected one of {', '.join(ORDER_CHOICES)}."),

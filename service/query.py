@@ -36,6 +36,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 ALL_SECTIONS = frozenset(("ct", "projection", "radiopharmaceutical"))
 DATE = "study_date_time"
 TIE_BREAK = "study_instance_uid"  # unique: makes every ordering total
+MAX_OFFSET = 2**53  # larger than any list; keeps skip() and offset + page size within int64
 
 
 def contains(text: str) -> dict[str, str]:
@@ -167,18 +168,34 @@ def decode_cursor(query: StudyQuery) -> Cursor | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(query.after + "=" * (-len(query.after) % 4)))
+        if not _token_types(data):
+            raise TypeError("a token field has the wrong type")
         cursor = Cursor(
-            order=str(data["o"]),
-            offset=int(data["n"]),
+            order=data["o"],
+            offset=data["n"],
             last_date=datetime.fromisoformat(data["d"]) if data["d"] else None,
-            last_uid=None if data["u"] is None else str(data["u"]),
-            undated=bool(data["x"]),
+            last_uid=data["u"],
+            undated=data["x"],
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as e:
         raise InvalidArgument({"after": ["Expected the token of a previous answer's next."]}) from e
-    if cursor.order != query.order or cursor.offset < 0:
+    if cursor.last_date is not None and cursor.last_date.tzinfo is not None:
+        raise InvalidArgument({"after": ["Expected the token of a previous answer's next."]})
+    if cursor.order != query.order or not 0 <= cursor.offset <= MAX_OFFSET:
         raise InvalidArgument({"after": [f"Expected a token made for order={query.order}."]})
     return cursor
+
+
+def _token_types(data: Any) -> bool:
+    """Tell whether a decoded token has the types :func:`encode_cursor` writes (no coercion of others)."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("o"), str)
+        and type(data.get("n")) is int
+        and isinstance(data.get("d"), str | None)
+        and isinstance(data.get("u"), str | None)
+        and isinstance(data.get("x"), bool)
+    )
 
 
 #: Date windows of the newest-first pager: the first spans this far back from now...
@@ -199,10 +216,12 @@ def date_windows(
     """
     span = FIRST_WINDOW
     top = high
+    floor = WINDOW_FLOOR if low is None else max(low, WINDOW_FLOOR)
     while True:
-        bottom = (high or now) - span if top is None else top - span
-        if (low is not None and bottom <= low) or bottom <= WINDOW_FLOOR:
+        start = (high or now) if top is None else top
+        if start - floor <= span:  # compared before subtracting: a date near year 1 cannot underflow
             yield (low, top)
             return
+        bottom = start - span
         yield (bottom, top)
         top, span = bottom, span * WINDOW_GROWTH

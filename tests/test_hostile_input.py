@@ -8,7 +8,9 @@ must stay text.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ GETS = [  # (url, status, what the error names)
     ("/api/studies?order=%24natural", 400, "order"),
     ("/api/studies?%24where=1", 400, "$where"),
     ("/api/studies?dose_min=1", 400, "dose_min"),
+    ("/api/studies?date_to=9999-12-31", 400, "date_to"),
+    ("/api/audits/ct_dlp_by_protocol?date_to=9999-12-31", 400, "date_to"),
     ("/api/studies/%24gt", 404, "$gt"),
     (f"/api/studies/{LONG}", 404, LONG),
     ("/api/exports/XX.csv", 400, "modality"),
@@ -240,3 +244,36 @@ def test_bad_option_is_a_usage_error(capsys: pytest.CaptureFixture[str], argumen
     with pytest.raises(SystemExit) as exit_:
         main(arguments)
     assert exit_.value.code == 2 and what in capsys.readouterr().err.splitlines()[-1]
+
+
+def _token(**fields: Any) -> str:
+    data = {"o": "-study_date_time", "n": 0, "d": "2024-03-01T09:30:00", "u": "7.1", "x": False, **fields}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("order", "token"),
+    [
+        ("study_date_time", _token(o="study_date_time", n=10**30)),
+        ("study_date_time", _token(o="study_date_time", n=1.5)),
+        ("study_date_time", _token(o="study_date_time", n=-1)),
+        ("-study_date_time", _token(d="2024-03-01T09:30:00+05:00")),
+        ("-study_date_time", _token(u={"$gt": ""})),
+        ("-study_date_time", _token(x="yes")),
+        ("-study_date_time", base64.urlsafe_b64encode(b"[1, 2]").decode()),
+    ],
+)
+def test_forged_paging_token_is_refused(client: FlaskClient, operator_named: Store, order: str, token: str) -> None:
+    response = client.get(f"/api/studies?order={order}&after={token}")
+    assert response.status_code == 400 and "after" in response.get_json()["errors"]
+
+
+def test_paging_reaches_studies_dated_near_the_ends_of_the_calendar(client: FlaskClient, store: Store) -> None:
+    for uid, year in (("6.1", 1), ("6.2", 9999), ("6.3", 2024)):
+        store.save_fragment(fragment(uid, when=datetime(year, 1, 1)), now=datetime(2024, 3, 5))
+    seen, url = [], "/api/studies?page_size=1"
+    while url:
+        body = client.get(url).get_json()
+        seen += [item["study_instance_uid"] for item in body["items"]]
+        url = body["next"] and f"/api/studies?page_size=1&after={body['next']}"
+    assert seen == ["6.2", "6.3", "6.1"]
