@@ -135,16 +135,23 @@ def _rows(text: str, kind: str) -> Iterable[Mapping[str, Any]]:
     if kind == "json":
         try:
             rows = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InvalidArgument({"file": [f"Expected JSON: {e}."]}) from e
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise InvalidArgument({"file": [f"Expected JSON: {e}."]}) from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise InvalidArgument({"file": ["Expected a JSON list of objects {name, quantity, value, unit}."]})
         return rows
     if kind == "csv":
-        rows = csv.DictReader(io.StringIO(text))
-        header = [name.strip() for name in rows.fieldnames or []]
-        if not set(ReferenceLevelSchema().fields) <= set(header):
-            raise InvalidArgument({"file": [f"Expected a CSV header row name,quantity,value,unit, not {header[:8]}."]})
-        # a short row leaves its last columns None: absent, so the schema names them as missing
-        return [{k.strip(): v.strip() for k, v in row.items() if k and v is not None} for row in rows]
+        reader = csv.DictReader(io.StringIO(text))
+        try:
+            return _csv_rows(reader)
+        except csv.Error as e:
+            raise InvalidArgument({"file": [f"Line {reader.line_num} is not readable as CSV: {e}."]}) from None
     raise InvalidArgument({"format": ["Expected csv or json."]})
+
+
+def _csv_rows(reader: csv.DictReader[str]) -> list[dict[str, str]]:
+    header = [name.strip() for name in reader.fieldnames or []]
+    if not set(ReferenceLevelSchema().fields) <= set(header):
+        raise InvalidArgument({"file": [f"Expected a CSV header row name,quantity,value,unit, not {header[:8]}."]})
+    # a short row leaves its last columns None: absent, so the schema names them as missing
+    return [{k.strip(): v.strip() for k, v in row.items() if k and v is not None} for row in reader]

@@ -24,6 +24,7 @@ from tests.conftest import Runner
 from tests.studies import fragment
 
 LONG = "a" * 5000
+DEEP = b"[" * 100_000 + b"]" * 100_000  # deeper than the JSON parser can recurse
 JSON = {"Accept": "application/json"}  # the HTML pages answer API clients in JSON
 
 GETS = [  # (url, status, what the error names)
@@ -137,6 +138,9 @@ WRITES = [  # (method, url, request, status, what the error names)
     ("put", "/api/reference-levels", _body(b"name,quantity,value,unit\n", "application/json"), 400, "file"),
     ("put", "/api/reference-levels", _body(b'[{"name": "Head"}]', "text/csv"), 400, "file"),
     ("put", "/api/reference-levels", _body(b"", "text/csv"), 400, "file"),
+    ("put", "/api/reference-levels", _body(b"name,quantity,value,unit\n" + b"x" * 200_000, "text/csv"), 400, "file"),
+    ("put", "/api/reference-levels", _body(DEEP, "application/json"), 400, "file"),
+    ("post", "/api/standard-names", _body(DEEP, "application/json"), 400, "_schema"),
     ("put", "/api/reference-levels", _body(b'{"name": "Head"}', "application/json"), 400, "file"),
     ("put", "/api/reference-levels", {"json": [{**LEVEL, "name": {"$gt": ""}}]}, 400, "row 1: name"),
     ("put", "/api/reference-levels", {"json": [{**LEVEL, "quantity": "$gt"}]}, 400, "row 1: quantity"),

@@ -34,3 +34,10 @@ class JSONProvider(DefaultJSONProvider):
 
     sort_keys = False
     default = staticmethod(json_default)  # type: ignore[assignment]
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse JSON; nesting too deep for the parser is invalid JSON (a ValueError), not a crash."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
