@@ -101,7 +101,7 @@ def _form(**fields: Any) -> dict[str, Any]:
     return {"data": fields, "content_type": "multipart/form-data"}
 
 
-def _sizes(content: bytes, **fields: str) -> dict[str, Any]:
+def _sizes(content: bytes, **fields: str | list[str]) -> dict[str, Any]:
     columns = {"id_column": "id", "height_column": "h", "weight_column": "w", **fields}
     return _form(file=(io.BytesIO(content), "sizes.csv"), **columns)
 
@@ -123,6 +123,7 @@ WRITES = [  # (method, url, request, status, what the error names)
     ("post", "/api/patient-sizes", _body(b'{"id_column": "id"}', "application/json"), 400, "id_column"),
     ("post", "/api/patient-sizes", _form(id_column="id", height_column="h", weight_column="w"), 400, "file"),
     ("post", "/api/patient-sizes", _sizes(b"id,h,w\n1,2,3\n", si_uid="maybe"), 400, "si_uid"),
+    ("post", "/api/patient-sizes", _sizes(b"id,h,w\n1,2,3\n", weight_column=["w", "id"]), 400, "weight_column"),
     ("post", "/api/patient-sizes", _sizes(b'{"id": "1", "h": 2}'), 400, "not readable as CSV"),
     ("post", "/api/patient-sizes", _sizes(b""), 400, "empty"),
     ("post", "/api/standard-names", _body(b"a,b", "text/csv"), 400, "_schema"),

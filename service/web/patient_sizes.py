@@ -16,6 +16,7 @@ from schemas.patient_sizes import parse_size_form
 from service.db import get_store
 from service.errors import InvalidArgument
 from service.size_import import Sender, import_sizes
+from service.web.arguments import single_values
 
 bp = Blueprint("patient_sizes", __name__)
 
@@ -23,7 +24,7 @@ bp = Blueprint("patient_sizes", __name__)
 @bp.post("/api/patient-sizes")
 def upload_patient_sizes() -> Response:
     """Apply an uploaded patient-size CSV file and say what each row did."""
-    form = parse_size_form(request.form.to_dict())
+    form = parse_size_form(single_values(request.form))
     upload = request.files.get("file")
     if upload is None:
         raise InvalidArgument({"file": ["Send the CSV file in the multipart field 'file'."]})
