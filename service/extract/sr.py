@@ -96,7 +96,6 @@ SCT_NAMES = {
     "408730004": "procedure_context",
     "363703001": "has_intent",
     "260686004": "method",
-    "121401": "derivation",
     "246513007": "anatomical_structure",
     "363698007": "finding_site",
 }
