@@ -111,6 +111,7 @@ def _body(data: bytes, content_type: str) -> dict[str, Any]:
 
 
 NAME = {"modality": "CT", "field": "acquisition_protocol", "raw": "HEAD ROUTINE", "standard": "Head"}
+UNREADABLE_PART = b'--b\r\nContent-Disposition: form-data; name="files"; filename="\xff.dcm"\r\n\r\nx\r\n--b--\r\n'
 LEVEL = {"name": "Head", "quantity": "dlp", "value": 30, "unit": "mGy.cm"}
 WRITES = [  # (method, url, request, status, what the error names)
     ("post", "/api/imports", _body(b"", "application/dicom"), 400, "not a DICOM"),
@@ -119,6 +120,7 @@ WRITES = [  # (method, url, request, status, what the error names)
     ("post", "/api/imports", _body(b"a,b\n", "text/csv"), 415, "text/csv"),
     ("post", "/api/imports", _form(), 400, "files"),
     ("post", "/api/imports", _body(b"--x\r\n", "multipart/form-data"), 400, "files"),
+    ("post", "/api/imports", _body(UNREADABLE_PART, "multipart/form-data; boundary=b"), 400, "not UTF-8"),
     ("post", "/api/patient-sizes", _form(), 400, "id_column"),
     ("post", "/api/patient-sizes", _body(b'{"id_column": "id"}', "application/json"), 400, "id_column"),
     ("post", "/api/patient-sizes", _form(id_column="id", height_column="h", weight_column="w"), 400, "file"),

@@ -29,6 +29,10 @@ from service.web.errors import error_response, status_of
 bp = Blueprint("api", __name__)
 
 DICOM_TYPES = ("application/dicom", "application/octet-stream")
+NO_FILES = (
+    "The multipart request has no readable field 'files' (a part whose headers are not UTF-8 is dropped); "
+    "send the objects in it."
+)
 _REJECTION_STATUS = {
     cls.code: status_of(cls) for cls in (RejectedObject, NotDicom, TooLarge, NotADoseObject, InvalidDoseReport)
 }
@@ -46,9 +50,7 @@ def create_import() -> Response:
                 for index, upload in enumerate(request.files.getlist("files"))
             ]
             if not outcomes:
-                return error_response(
-                    "no-files", 400, "The multipart request has no field 'files'; send the objects in it."
-                )
+                return error_response("no-files", 400, NO_FILES)
             return _batch_response(outcomes)
         if request.mimetype not in DICOM_TYPES:
             raise UnsupportedMediaType(
