@@ -36,6 +36,12 @@ def test_the_page_lists_the_audits_and_uses_no_cdn(client: FlaskClient) -> None:
         assert script.status_code == 200 and script.mimetype == "text/javascript"
 
 
+def test_an_unknown_audit_is_a_404_naming_it(client: FlaskClient) -> None:
+    response = client.get("/audits?audit=%24gt", headers={"Accept": "text/html"})
+    assert response.status_code == 404 and "$gt" in response.get_data(as_text=True)
+    assert client.get("/audits?audit=ct_dlp_by_study_description").status_code == 200
+
+
 def open_audits(page: Any, url: str) -> list[str]:
     """Open ``url`` and wait for the charts; return the list its console and page errors go to."""
     ARTIFACTS.mkdir(exist_ok=True)

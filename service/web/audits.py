@@ -22,7 +22,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.audits import pipeline
-from service.audits.run import run_audit, to_csv
+from service.audits.run import find_audit, run_audit, to_csv
 from service.db import get_settings, get_store
 from service.errors import InvalidArgument, NotFound
 
@@ -96,10 +96,12 @@ def audits_page() -> str:
     """Show the audits page."""
     catalogue = [pipeline.describe(audit) for audit in pipeline.audits().values()]
     statistics = [audit for audit in catalogue if audit["parameters"]]
+    selected = request.args.get("audit", "ct_dlp_by_protocol")
+    find_audit(selected)  # an unknown audit is a 404 naming the known ones, as in the API
     return render_template(
         "audits.html",
         audits=statistics,
-        selected=request.args.get("audit", "ct_dlp_by_protocol"),
+        selected=selected,
         catalogue=catalogue,
         alert_levels=_alert_levels(),
         current="audits",
