@@ -30,6 +30,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the sample corpus: DOSELEDGER_CORPUS, else ../shared/corpus beside the repository
+CORPUS = Path(os.environ.get("DOSELEDGER_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
 
 from service.database import EmbeddedServer, free_port  # noqa: E402
@@ -125,9 +127,7 @@ def main() -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=400)
-    parser.add_argument(
-        "--corpus", type=Path, default=Path(os.environ.get("DOSELEDGER_CORPUS", ROOT.parent / "shared" / "corpus"))
-    )
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
     data = copies(args.corpus, args.copies)
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from bench.import_rate import CT_FILES, copies
+from bench.import_rate import CORPUS, CT_FILES, copies
 from service import create_app
 from service.config import load_settings
 from service.database import EmbeddedServer, free_port
@@ -44,7 +44,6 @@ from service.ingest import Pipeline
 from service.store import Store
 from tests import dcmtk
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET = 50.0
 #: ``send(files, parallel)`` stores the files into a fresh database and returns the seconds the sending took
 Send = Callable[[list[Path], int], float]
@@ -151,9 +150,7 @@ def main() -> None:
     """Measure and print the rates."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=500)
-    parser.add_argument(
-        "--corpus", type=Path, default=Path(os.environ.get("DOSELEDGER_CORPUS", ROOT.parent / "shared" / "corpus"))
-    )
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     options = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     with tempfile.TemporaryDirectory(prefix="doseledger-bench-") as folder:
