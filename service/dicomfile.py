@@ -6,6 +6,12 @@ that a file is broken, so reading here is strict: short reads are errors, and
 a file without the Part 10 header (PS3.10 7.1: 128-byte preamble and ``DICM``)
 is read only when it starts like a DICOM data set and yields SOP Class and SOP
 Instance UIDs.
+
+A Content Sequence of undefined length (Siemens writes them so) would be
+parsed by pydicom into a Dataset per item while the file is read, the cost that
+:mod:`service.extract.content` exists to avoid. Reading stops before it, finds
+its end, keeps its bytes as a raw element like a defined-length one, and reads
+on after it.
 """
 
 from __future__ import annotations
@@ -16,9 +22,15 @@ import re
 import struct
 
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.filereader import read_dataset as read_elements
+from pydicom.filereader import read_partial
+from pydicom.tag import BaseTag
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from service.errors import NotDicom
+from service.extract.content import UNDEFINED, MalformedContent, Syntax, undefined_length_end
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +39,7 @@ PREAMBLE_LENGTH = 128
 MAGIC = b"DICM"
 #: pixel data elements (PS3.3 C.7.6.3): removed before an original is kept
 PIXEL_DATA_TAGS = (0x7FE00008, 0x7FE00009, 0x7FE00010)
+CONTENT_SEQUENCE = 0x0040A730
 _VR = re.compile(rb"[A-Z]{2}")
 
 
@@ -63,7 +76,9 @@ def read_dataset(data: bytes, name: str) -> Dataset:
         )
     stream = _CutOffDetector(data)
     try:
-        ds = pydicom.dcmread(stream, force=not has_header)
+        ds = _read(stream, data, force=not has_header)
+    except MalformedContent as e:
+        raise NotDicom(f"{name} is corrupt or truncated ({len(data)} bytes): its Content Sequence {e}") from e
     except Exception as e:  # pydicom raises many types on bad bytes; each means "not readable"
         raise NotDicom(f"{name} is corrupt or truncated ({len(data)} bytes): {e}") from e
     if stream.cut_off_at is not None:
@@ -73,6 +88,34 @@ def read_dataset(data: bytes, name: str) -> Dataset:
         )
     if not has_header:
         _require_identity(ds, name)
+    return ds
+
+
+def _read(stream: _CutOffDetector, data: bytes, *, force: bool) -> Dataset:
+    """Read ``data``, keeping an undefined-length Content Sequence as raw bytes."""
+    stopped = []
+
+    def at_undefined_length_content(tag: BaseTag, vr: str | None, length: int) -> bool:
+        stopped.append(tag == CONTENT_SEQUENCE and length == UNDEFINED)
+        return stopped[-1]
+
+    ds = read_partial(stream, stop_when=at_undefined_length_content, force=force)
+    if not (stopped and stopped[-1]):
+        return ds
+    if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+        return pydicom.dcmread(io.BytesIO(data), force=force)  # positions in the inflated data are not ours
+    implicit, little = ds.original_encoding
+    header = stream.tell()
+    start = header + (8 if implicit else 12)
+    syntax = Syntax(implicit or data[header + 4 : header + 6] == b"UN", little is not False, "")
+    end = undefined_length_end(data, start, syntax)
+    value = data[start : end - 8]  # without the sequence delimitation item
+    ds[CONTENT_SEQUENCE] = RawDataElement(
+        BaseTag(CONTENT_SEQUENCE), "SQ", len(value), value, start, syntax.implicit, syntax.little
+    )
+    if end < len(data):
+        stream.seek(end)
+        ds.update(read_elements(stream, bool(implicit), little is not False))
     return ds
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from service.errors import InvalidDoseReport
-from service.extract.sr import Node, Notes, Template, code_key, walk
+from service.extract.sr import Node, Notes, Template, has_root_concept, walk
 
 D = "DCM"
 
@@ -68,16 +68,12 @@ ROOT_CONTAINERS = frozenset({(D, "113811"), (D, "113819")})
 
 def is_ct_report(ds: Dataset) -> bool:
     """Tell whether an X-Ray Radiation Dose Report follows TID 10011 (CT)."""
-    for item in ds.get("ContentSequence", []):
-        names = item.get("ConceptNameCodeSequence")
-        if names and code_key(names[0]) in ROOT_CONTAINERS:
-            return True
-    return False
+    return has_root_concept(ds, ROOT_CONTAINERS)
 
 
 def extract_ct(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[str, Any]]:
     """Extract a CT Radiation Dose report (TID 10011) into (ct section, report context)."""
-    tree = walk(ds.get("ContentSequence", []), TEMPLATE, notes)
+    tree = walk(ds, TEMPLATE, notes)
     section = {"accumulated": tree.pop("accumulated", {}), "events": tree.pop("events", [])}
     if "ct_dose_length_product_total" not in section["accumulated"]:
         raise InvalidDoseReport(

@@ -33,7 +33,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from service.extract import quirks
-from service.extract.sr import CodeKey, Node, Notes, Template, code_key, stored_key, walk
+from service.extract.sr import CodeKey, Node, Notes, Template, has_root_concept, stored_key, walk
 
 D = "DCM"
 PHILIPS = "99PHI-IXR-XPER"
@@ -140,10 +140,7 @@ ROOT_CONTAINERS = frozenset({(D, "113702"), (D, "113706")})
 
 def is_projection_report(ds: Dataset) -> bool:
     """Tell whether an X-Ray Radiation Dose Report follows TID 10001 (projection x-ray)."""
-    return any(
-        item.get("ConceptNameCodeSequence") and code_key(item.ConceptNameCodeSequence[0]) in ROOT_CONTAINERS
-        for item in ds.get("ContentSequence", [])
-    )
+    return has_root_concept(ds, ROOT_CONTAINERS)
 
 
 def _pulses(event: dict[str, Any], name: str, combine: Callable[[list[float]], float]) -> None:
@@ -160,7 +157,7 @@ def _pulses(event: dict[str, Any], name: str, combine: Callable[[list[float]], f
 
 def extract_projection(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Extract a Projection X-Ray Radiation Dose report (TID 10001): (section, context, modality)."""
-    tree = walk(ds.get("ContentSequence", []), TEMPLATE, notes)
+    tree = walk(ds, TEMPLATE, notes)
     section = {"accumulated": tree.pop("accumulated", []), "events": tree.pop("events", [])}
     for event in section["events"]:
         for name, combine in PER_PULSE.items():
@@ -263,7 +260,7 @@ _CONTEXT_FIELDS = (
 
 def extract_siemens_summary(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Extract a Siemens Radiation Summary Report: one accumulated block, no events, RF."""
-    tree = walk(ds.get("ContentSequence", []), SIEMENS_SUMMARY, notes)
+    tree = walk(ds, SIEMENS_SUMMARY, notes)
     context = {name: tree.pop(name) for name in _CONTEXT_FIELDS if name in tree}
     notes.append("Siemens private Radiation Summary Report: accumulated totals only, no irradiation events")
     return {"accumulated": [tree], "events": []}, context, "RF"

@@ -61,7 +61,7 @@ TEMPLATE = Template(nodes=NODES, units=UNITS, names=NAMES)
 
 def extract_radiopharmaceutical(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[str, Any]]:
     """Extract a Radiopharmaceutical Radiation Dose report (TID 10021): (section, report context)."""
-    tree = walk(ds.get("ContentSequence", []), TEMPLATE, notes)
+    tree = walk(ds, TEMPLATE, notes)
     administrations = tree.pop("administrations", [])
     if not administrations:
         raise InvalidDoseReport("it has no Radiopharmaceutical Administration (113502, DCM) container")

@@ -36,11 +36,15 @@ from service.extract.elements import (
     MEASURED_VALUE,
     PERSON_NAME,
     REFERENCED_SOP,
+    REFERENCED_SOP_CLASS,
+    REFERENCED_SOP_INSTANCE,
     TEXT_VALUE,
     TIME_VALUE,
     UID_VALUE,
     UNITS_CODE,
     VALUE_TYPE,
+    ContentItem,
+    content_items,
 )
 from service.extract.elements import value as _value
 
@@ -58,7 +62,7 @@ def normalised(scheme: str, value: str) -> CodeKey:
     return scheme, value
 
 
-def code_key(item: Dataset) -> CodeKey:
+def code_key(item: ContentItem) -> CodeKey:
     """Return the normalised (scheme, value) of a code sequence item."""
     scheme = str(_value(item, CODING_SCHEME, "") or "")
     return normalised(scheme, str(_value(item, CODE_VALUE, "") or _value(item, LONG_CODE_VALUE, "") or ""))
@@ -71,7 +75,7 @@ def stored_key(value: Any) -> CodeKey | None:
     return normalised(str(value.get("coding_scheme_designator", "")), str(value["code_value"]))
 
 
-def coded(item: Dataset) -> dict[str, str]:
+def coded(item: ContentItem) -> dict[str, str]:
     """Return a coded value as stored: code value, scheme and meaning as sent."""
     return {
         "code_value": str(_value(item, CODE_VALUE, "") or _value(item, LONG_CODE_VALUE, "") or ""),
@@ -117,7 +121,7 @@ def standard_name(key: CodeKey) -> str | None:
     return SCT_NAMES.get(value) if scheme == "SCT" else None
 
 
-def field_name(key: CodeKey, code_item: Dataset, overrides: Mapping[CodeKey, str]) -> str:
+def field_name(key: CodeKey, code_item: ContentItem, overrides: Mapping[CodeKey, str]) -> str:
     """Name a concept from the standard's meaning, falling back to the meaning sent in ``code_item``."""
     name = overrides.get(key) or standard_name(key)
     if name:
@@ -176,12 +180,10 @@ class Walker:
     def __init__(self, template: Template, notes: Notes) -> None:
         self.template = template
         self.notes = notes
-        self.readers: dict[str, Callable[[Dataset, CodeKey, str], Any]] = {
+        self.readers: dict[str, Callable[[ContentItem, CodeKey, str], Any]] = {
             "CONTAINER": self._container,
             "NUM": self._num,
-            "CODE": lambda item, key, name: coded(item[CONCEPT_CODE].value[0])
-            if _value(item, CONCEPT_CODE)
-            else None,
+            "CODE": self._code,
             "TEXT": self._text,
             "UIDREF": lambda item, key, name: str(_value(item, UID_VALUE, "")).strip() or None,
             "PNAME": lambda item, key, name: str(_value(item, PERSON_NAME, "")) or None,
@@ -193,14 +195,14 @@ class Walker:
             "WAVEFORM": self._reference,
         }
 
-    def walk(self, items: Iterable[Dataset]) -> dict[str, Any]:
+    def walk(self, items: Iterable[ContentItem]) -> dict[str, Any]:
         """Return the dict built from a sequence of content items."""
         out: dict[str, Any] = {}
         for item in items:
             self._item(item, out)
         return out
 
-    def _item(self, item: Dataset, out: dict[str, Any]) -> None:
+    def _item(self, item: ContentItem, out: dict[str, Any]) -> None:
         names = _value(item, CONCEPT_NAME)
         if not names:
             return
@@ -219,7 +221,7 @@ class Walker:
             else:
                 _put(out, node.key if node else name, value, bool(node and node.repeats), self.notes)
             return
-        children = self.walk(item[CONTENT].value) if CONTENT in item else {}
+        children = self.walk(_value(item, CONTENT, ()))
         if value is None and not children:
             return
         if node is not None and node.repeats:
@@ -231,22 +233,26 @@ class Walker:
             _put(out, name, value, False, self.notes)
         _fold(out, children, self.notes)
 
-    def _text(self, item: Dataset, key: CodeKey, name: str) -> str | None:
+    def _code(self, item: ContentItem, key: CodeKey, name: str) -> dict[str, str] | None:
+        concepts = _value(item, CONCEPT_CODE)
+        return coded(concepts[0]) if concepts else None
+
+    def _text(self, item: ContentItem, key: CodeKey, name: str) -> str | None:
         return quirks.repair_text(str(_value(item, TEXT_VALUE, "")).strip(), name, self.notes) or None
 
-    def _container(self, item: Dataset, key: CodeKey, name: str) -> dict[str, Any]:
+    def _container(self, item: ContentItem, key: CodeKey, name: str) -> dict[str, Any]:
         return self.walk(_value(item, CONTENT, []))
 
-    def _reference(self, item: Dataset, key: CodeKey, name: str) -> dict[str, str] | None:
+    def _reference(self, item: ContentItem, key: CodeKey, name: str) -> dict[str, str] | None:
         refs = _value(item, REFERENCED_SOP)
         if not refs:
             return None
         return {
-            "referenced_sop_class_uid": str(refs[0].get("ReferencedSOPClassUID", "")),
-            "referenced_sop_instance_uid": str(refs[0].get("ReferencedSOPInstanceUID", "")),
+            "referenced_sop_class_uid": str(_value(refs[0], REFERENCED_SOP_CLASS, "")),
+            "referenced_sop_instance_uid": str(_value(refs[0], REFERENCED_SOP_INSTANCE, "")),
         }
 
-    def _num(self, item: Dataset, key: CodeKey, name: str) -> float | int | dict[str, Any] | None:
+    def _num(self, item: ContentItem, key: CodeKey, name: str) -> float | int | dict[str, Any] | None:
         measured = _value(item, MEASURED_VALUE)
         if not measured:
             self.notes.append(f"{name}: empty measured value sequence, value left out")
@@ -281,9 +287,18 @@ class Walker:
         return converted
 
 
-def walk(items: Iterable[Dataset], template: Template, notes: Notes) -> dict[str, Any]:
-    """Walk content items with ``template``; append what was repaired to ``notes``."""
-    return Walker(template, notes).walk(items)
+def walk(ds: Dataset, template: Template, notes: Notes) -> dict[str, Any]:
+    """Walk the content tree of SR document ``ds`` with ``template``; append what was repaired to ``notes``."""
+    return Walker(template, notes).walk(content_items(ds))
+
+
+def has_root_concept(ds: Dataset, concepts: frozenset[CodeKey]) -> bool:
+    """Tell whether a root content item of SR document ``ds`` names one of ``concepts``."""
+    for item in content_items(ds):
+        names = _value(item, CONCEPT_NAME)
+        if names and code_key(names[0]) in concepts:
+            return True
+    return False
 
 
 def document_title(ds: Dataset) -> CodeKey | None:
@@ -295,5 +310,3 @@ def document_title(ds: Dataset) -> CodeKey | None:
 def describe_code(item: Dataset) -> str:
     """Describe a code for error messages: ``(126000, DCM) Imaging Measurement Report``."""
     return f"({item.get('CodeValue', '')}, {item.get('CodingSchemeDesignator', '')}) {item.get('CodeMeaning', '')}"
-
-
