@@ -1,6 +1,6 @@
 """Measure the end-to-end import rate of CT dose reports and its ratio to a pydicom floor.
 
-Usage: ``.venv/bin/python bench/import_rate.py [--copies N] [--corpus DIR]``
+Usage: ``.venv/bin/python bench/import_rate.py [--copies N] [--workers W] [--corpus DIR]``
 
 Writes N copies of the corpus's CT dose reports with fresh Study, Series and
 SOP Instance UIDs (pydicom), imports them through the ingest pipeline into a
@@ -10,6 +10,15 @@ compares the rate with the floor measured in the same run: pydicom reading the
 same bytes and visiting every content item of the SR tree, nothing else. It also
 prints, to show where the time goes, pydicom converting every value of every
 item and reading plus extraction without a database.
+
+Two import rates, each over its own N copies (same mix of samples):
+
+- one at a time: what one HTTP client sending objects in turn, or one DICOM
+  association, sees; client and database work never overlap;
+- ``doseledger import``: :func:`service.batch.ingest_all` with W workers
+  (default ``DOSELEDGER_IMPORT_WORKERS`` or its default), the CLI's own code.
+  Slightly pessimistic: its workers fill and drain at every chunk (see measure).
+
 Targets on the 2-core reference machine: at least 100 reports/s, ratio under 3.
 """
 
@@ -34,9 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOSELEDGER_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
 
+from service.batch import ingest_all  # noqa: E402
+from service.config import load_settings  # noqa: E402
 from service.database import EmbeddedServer, free_port  # noqa: E402
 from service.extract import extract  # noqa: E402
-from service.ingest import Pipeline  # noqa: E402
+from service.ingest import Outcome, Pipeline  # noqa: E402
+from service.sources import Source  # noqa: E402
 from service.store import Store  # noqa: E402
 
 CT_FILES = [
@@ -94,15 +106,33 @@ def extraction(data: list[bytes]) -> float:
     return time.perf_counter() - start
 
 
-def measure(data: list[bytes], uri: str, chunk: int = 25) -> dict[str, float]:
+def imported(outcomes: Iterator[Outcome]) -> float:
+    """Return the seconds taken to drain ``outcomes``, checking that each object created a study."""
+    start = time.perf_counter()
+    for outcome in outcomes:
+        if outcome.outcome != "created":
+            raise SystemExit(f"unexpected outcome: {outcome}")
+    return time.perf_counter() - start
+
+
+def sources(data: list[bytes], start: int, stop: int, prefix: str) -> list[Source]:
+    """Return ``data[start:stop]`` as import sources named by their index."""
+    return [
+        Source(f"{prefix}-{index}.dcm", len(raw), lambda raw=raw: raw)
+        for index, raw in enumerate(data[start:stop], start)
+    ]
+
+
+def measure(data: list[bytes], more: list[bytes], uri: str, workers: int, chunk: int = 25) -> dict[str, float]:
     """Return the seconds of each measurement, taken in alternating chunks.
 
-    Alternating keeps the ratio fair on a shared machine whose load changes
-    during the run.
+    Alternating keeps the ratios fair on a shared machine whose load changes
+    during the run. ``data`` is imported one object at a time, ``more`` (other
+    copies of the same samples) by :func:`ingest_all` with ``workers``.
     """
     name = f"doseledger_bench_{secrets.token_hex(3)}"
     store = Store.connect(uri, name)
-    seconds = dict.fromkeys(("items", "values", "extraction", "import"), 0.0)
+    seconds = dict.fromkeys(("items", "values", "extraction", "one", "workers"), 0.0)
     try:
         store.ensure_indexes()
         pipeline = Pipeline(store, max_bytes=64 * 1024 * 1024, not_patient_patterns=("phy", "test", "qa"))
@@ -111,12 +141,11 @@ def measure(data: list[bytes], uri: str, chunk: int = 25) -> dict[str, float]:
             seconds["items"] += floor(part, values=False)
             seconds["values"] += floor(part, values=True)
             seconds["extraction"] += extraction(part)
-            start = time.perf_counter()
-            for index, raw in enumerate(part, offset):
-                outcome = pipeline.ingest(raw, name=f"copy-{index}.dcm", via="cli", client="bench")
-                if outcome.outcome != "created":
-                    raise SystemExit(f"unexpected outcome: {outcome}")
-            seconds["import"] += time.perf_counter() - start
+            end = offset + chunk
+            one = ingest_all(pipeline, sources(data, offset, end, "one"), workers=1, via="cli", client="bench")
+            seconds["one"] += imported(one)
+            many = ingest_all(pipeline, sources(more, offset, end, "many"), workers=workers, via="cli", client="bench")
+            seconds["workers"] += imported(many)
     finally:
         store.client.drop_database(name)
         store.close()
@@ -126,10 +155,11 @@ def measure(data: list[bytes], uri: str, chunk: int = 25) -> dict[str, float]:
 def main() -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=400)
+    parser.add_argument("--copies", type=int, default=400, help="reports per measurement")
+    parser.add_argument("--workers", type=int, default=load_settings().import_workers, help="of doseledger import")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
-    data = copies(args.corpus, args.copies)
+    data, more = copies(args.corpus, args.copies), copies(args.corpus, args.copies)
     with tempfile.TemporaryDirectory() as tmp:
         server = None
         uri = os.environ.get("MONGODB_URI")
@@ -138,23 +168,27 @@ def main() -> int:
             server.start(timeout=60)
             uri = server.uri
         try:
-            seconds = measure(data, uri)
+            seconds = measure(data, more, uri, args.workers)
         finally:
             if server is not None:
                 server.stop()
-    n = len(data)
-    where = "MONGODB_URI" if server is None else "embedded SecantusDB"
-    print(f"{n} CT reports ({len(CT_FILES)} samples, fresh UIDs), database {where}")
+    report(len(data), seconds, args.workers, "MONGODB_URI" if server is None else "embedded SecantusDB")
+    return 0
+
+
+def report(n: int, seconds: dict[str, float], workers: int, where: str) -> None:
+    """Print the rates, and each import's ratio of time to the floor's."""
+    print(f"{n} CT reports per measurement ({len(CT_FILES)} samples, fresh UIDs), database {where}")
     rows = [
         ("floor: pydicom read + visit every content item", "items"),
         ("pydicom read + convert every item's values", "values"),
         ("read + DoseLedger extraction, no database", "extraction"),
-        ("import: ingest pipeline end to end", "import"),
+        ("import one at a time (one HTTP client, one association)", "one"),
+        (f"import with {workers} workers (doseledger import)", "workers"),
     ]
     for label, key in rows:
-        print(f"{label:48} {n / seconds[key]:7.1f} reports/s")
-    print(f"ratio import time / floor time:                  {seconds['import'] / seconds['items']:7.2f}")
-    return 0
+        ratio = f"  ratio to floor {seconds[key] / seconds['items']:5.2f}" if key in ("one", "workers") else ""
+        print(f"{label:56} {n / seconds[key]:7.1f} reports/s{ratio}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Exit status: 0 on success, 1 when an import or reprocess rejected something or
 a patient-size file had unreadable rows, 2 for usage and configuration errors
 (a patient-size file that cannot be used at all), 3 when the database is
-unavailable.
+unavailable, 130 when an import was interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import signal
 import socket
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from scripts.cli_audits import add_parsers as add_audit_parsers
+from service.batch import ingest_all
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
 from service.ingest import OUTCOMES, Outcome, Pipeline
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def _client() -> str:
@@ -156,18 +159,43 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Import files, folders and zip files and print a summary."""
-    sources = list(iter_sources(Path(p) for p in args.paths))
-    client = _client()
-    outcomes: list[Outcome] = []
-    with _pipeline(settings) as pipeline:
-        for source in tqdm(sources, desc="Importing", unit="object", file=sys.stderr, disable=None):
-            if source.size > pipeline.max_bytes:
-                outcome = pipeline.refuse_too_large(source.size, name=source.name, via="cli", client=client)
-            else:
-                outcome = pipeline.ingest(source.read(), name=source.name, via="cli", client=client)
-            outcomes.append(outcome)
-    return _summarise(outcomes)
+    """Import files, folders and zip files with a few workers (service.batch) and print a summary.
+
+    The summary counts, and the rejections it lists, follow the order of the
+    paths given (folder entries and zip members sorted by name), whatever the
+    number of workers. Ctrl-C or SIGTERM starts no further object, lets those
+    being ingested finish, prints the summary of what was done and exits 130;
+    a second Ctrl-C stops at once.
+    """
+    sources = list(iter_sources(Path(p) for p in args.paths))  # names and sizes only; workers read the bytes
+    workers = args.workers or settings.import_workers
+    with _pipeline(settings) as pipeline, _stop_on_signals() as stop:
+        outcomes = ingest_all(pipeline, sources, workers=workers, via="cli", client=_client(), stop=stop)
+        done = list(tqdm(outcomes, total=len(sources), desc="Importing", unit="object", file=sys.stderr, disable=None))
+    status = _summarise(done)
+    if len(done) < len(sources):
+        untouched = len(sources) - len(done)
+        print(f"doseledger: interrupted; {untouched} of {len(sources)} objects were not imported.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return status
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Set the event returned on the first Ctrl-C or SIGTERM; a second one interrupts at once."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
@@ -329,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(func=cmd_extract)
     imp = sub.add_parser("import", help="import files, folders (recursively) and zip files")
     imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp.add_argument(
+        "--workers",
+        type=_setting("DOSELEDGER_IMPORT_WORKERS"),
+        help="objects ingested at once (default DOSELEDGER_IMPORT_WORKERS or 3; 1: one at a time)",
+    )
     imp.set_defaults(func=cmd_import)
     reprocess = sub.add_parser("reprocess", help="run extraction again over every kept original")
     reprocess.set_defaults(func=cmd_reprocess)

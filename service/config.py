@@ -26,6 +26,8 @@ DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
 DEFAULT_SCP_PORT = 11112  # the registered DICOM port (PS3.15 E.1); 104 needs root
 DEFAULT_SCP_AE_TITLE = "DOSELEDGER"
+#: worker threads of `doseledger import` (service.batch); measured with bench/import_rate.py
+DEFAULT_IMPORT_WORKERS = 3
 _DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
 
@@ -53,6 +55,7 @@ class Settings:
     scp_allowed_ae_titles: tuple[str, ...] = ()
     scp_allowed_addresses: tuple[str, ...] = ()
     scp_max_associations: int = 16
+    import_workers: int = DEFAULT_IMPORT_WORKERS
     #: high-dose alert levels of the audits (service/audits/alert_levels.json shape)
     alert_levels: Mapping[str, Any] = dataclasses.field(default_factory=default_alert_levels)
 
@@ -188,6 +191,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_ALLOWED_AE_TITLES": ("scp_allowed_ae_titles", _ae_titles),
     "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", _addresses),
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
+    "DOSELEDGER_IMPORT_WORKERS": ("import_workers", _int(1, 32)),
     "DOSELEDGER_ALERT_LEVELS": ("alert_levels", _alert_levels),
 }
 

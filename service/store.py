@@ -34,7 +34,7 @@ import gridfs
 import pymongo
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from schemas.study import validate_study
 from service.errors import DatabaseUnavailable, NotFound
@@ -49,6 +49,8 @@ MAX_SAVE_ATTEMPTS = 64
 #: an event-log gap younger than this is a write still in flight; readers stop before it
 EVENT_LOG_SETTLE = timedelta(seconds=2)
 ORIGINALS_BUCKET = "originals"
+#: MongoDB's error code of a unique-index violation
+DUPLICATE_KEY = 11000
 #: GridFS's default chunk size (255 KiB). keep_original writes the bucket's documents
 #: itself: pymongo's uploader looks for an existing file with an unfiltered find_one on
 #: every upload, which SecantusDB answers by reading the whole collection (O(n) per upload).
@@ -461,6 +463,10 @@ class Store:
             # the files entry last, as the GridFS spec orders it: a file is never seen half written
             self.db[f"{ORIGINALS_BUCKET}.files"].insert_one({**file, "filename": name, "metadata": metadata})
         except DuplicateKeyError:  # the same bytes kept by a concurrent import
+            return False
+        except BulkWriteError as e:  # insert_many's form of the same race (on the chunks' unique index)
+            if any(error["code"] != DUPLICATE_KEY for error in e.details["writeErrors"]):
+                raise
             return False
         return True
 
