@@ -27,8 +27,9 @@ from pydicom.valuerep import VR
 ITEM, ITEM_END, SEQUENCE_END, UNDEFINED = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD, 0xFFFFFFFF
 #: PS3.5 7.1.2: explicit VRs with a 2-byte reserved field and a 4-byte length
 LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-#: every VR of PS3.5 6.2, by its two encoded bytes
-_VRS = {str(vr).encode("ascii"): str(vr) for vr in VR}
+#: the VRs of PS3.5 6.2 by their two encoded bytes, those with a 2-byte length and the others
+_SHORT_LENGTH_VRS = {str(vr).encode("ascii"): str(vr) for vr in VR if vr not in LONG_LENGTH_VRS}
+_LONG_LENGTH_VRS = {vr.encode("ascii"): vr for vr in LONG_LENGTH_VRS}
 
 
 class MalformedContent(ValueError):
@@ -149,17 +150,18 @@ class _Reader:
         if pos + 8 > stop:
             raise MalformedContent(f"an element header at byte {pos} runs past byte {stop}")
         group, element, vr_bytes, length = self.explicit_header(self.data, pos)
+        vr = _SHORT_LENGTH_VRS.get(vr_bytes)
+        if vr is not None:  # the common case
+            return group << 16 | element, vr, length, pos + 8
         tag = group << 16 | element
-        vr = _VRS.get(vr_bytes)
         if group == 0xFFFE:  # item delimiters have no VR
             return tag, "", 0, pos + 8
+        vr = _LONG_LENGTH_VRS.get(vr_bytes)
         if vr is None:  # not a VR: the writer switched to implicit VR here
             return tag, _implicit_vr(tag), self.long_length(self.data, pos + 4)[0], pos + 8
-        if vr in LONG_LENGTH_VRS:
-            if pos + 12 > stop:
-                raise MalformedContent(f"an element header at byte {pos} runs past byte {stop}")
-            return tag, vr, self.long_length(self.data, pos + 8)[0], pos + 12
-        return tag, vr, length, pos + 8
+        if pos + 12 > stop:
+            raise MalformedContent(f"an element header at byte {pos} runs past byte {stop}")
+        return tag, vr, self.long_length(self.data, pos + 8)[0], pos + 12
 
 
 def read_items(value: bytes, syntax: Syntax) -> list[Item]:
