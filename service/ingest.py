@@ -1,10 +1,21 @@
 """One pipeline for every way in (HTTP, CLI, DICOM network): bytes -> outcome.
 
-Steps for each object: log ``received``; check the size; hash; parse strictly;
-keep the original (pixel data removed from images, the hash is of the bytes
-received); extract; merge and write; log the outcome. Errors are per object:
-a rejected object is logged with the reason, its bytes are kept, the caller
-gets an :class:`Outcome` and the next object goes on.
+Steps for each object: hash; check the size; parse strictly; keep the original
+(pixel data removed from images, the hash is of the bytes received); extract;
+merge and write; log ``received`` and the outcome. Errors are per object: a
+rejected object is logged with the reason, its bytes are kept, the caller gets
+an :class:`Outcome` and the next object goes on.
+
+The two event-log entries of an object are written together at the end, with
+consecutive ``seq``s (one counter increment and one insert instead of two of
+each), so their ``at`` is when the object was done, not when it arrived (the
+arrival time is the original's ``received_at`` and the study report's). The
+trade-off: a process that dies in the middle of an object leaves no ``received``
+entry for it. Nothing is lost: the original, with its name, way in, client and
+``received_at``, is kept in GridFS before extraction, and ``doseledger
+reprocess`` picks it up. An unexpected failure that the process survives (the
+database gone, a study too hot to write) still logs ``received`` alone, as far
+as the database lets, before the error goes up.
 
 One exception to "keep the bytes": an object over ``DOSELEDGER_MAX_UPLOAD_BYTES``
 is refused before it is read (the limit protects the store), so only the
@@ -13,6 +24,7 @@ refusal is logged. The sender was told (HTTP 413, CLI summary) and still holds i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
@@ -24,9 +36,9 @@ from pydicom.dataset import Dataset
 
 from service.config import Settings
 from service.dicomfile import bytes_to_keep, read_dataset
-from service.errors import InvalidDoseReport, RejectedObject, TooLarge
+from service.errors import DatabaseUnavailable, InvalidDoseReport, RejectedObject, TooLarge
 from service.extract import extract
-from service.store import Original, Store, utcnow
+from service.store import Original, Store, event_entry, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +79,12 @@ class _Arrival:
     client: str
     sha256: str | None
     received_at: datetime
+    #: the number of bytes received (None when reprocessing a kept original)
+    size: int | None = None
+
+
+#: what happened to one object, and the event-log entry that says so
+_Result = tuple["Outcome", dict[str, Any]]
 
 
 def _identity(ds: Dataset | None) -> tuple[str | None, str | None]:
@@ -100,30 +118,38 @@ class Pipeline:
 
     def ingest(self, data: bytes, *, name: str, via: str, client: str) -> Outcome:
         """Take one object in and return what happened to it."""
-        sha256 = hashlib.sha256(data).hexdigest()
-        arrival = _Arrival(name, via, client, sha256, utcnow())
-        self._log_received(arrival, len(data))
+        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data))
+        try:
+            outcome, entry = self._take(data, arrival)
+        except Exception:
+            self._log_received_alone(arrival)
+            raise
+        self.store.append_events([self._received_entry(arrival), entry])
+        return outcome
+
+    def refuse_too_large(self, size: int, *, name: str, via: str, client: str) -> Outcome:
+        """Log and report an object refused for its size before it was read."""
+        arrival = _Arrival(name, via, client, None, utcnow(), size)
+        outcome, entry = self._reject(arrival, self._too_large(name, size))
+        self.store.append_events([self._received_entry(arrival), entry])
+        return outcome
+
+    def _take(self, data: bytes, arrival: _Arrival) -> _Result:
+        """Check, keep, extract and save one object; return what happened and its event-log entry."""
         if len(data) > self.max_bytes:
-            return self._reject(arrival, self._too_large(name, len(data)))
+            return self._reject(arrival, self._too_large(arrival.name, len(data)))
         ds: Dataset | None = None
         try:
-            ds = read_dataset(data, name)
+            ds = read_dataset(data, arrival.name)
             self._keep(arrival, bytes_to_keep(ds, data), len(data))
-            fragment = self._extract(ds, name)
-            fragment["report"].update(sha256=sha256, received_at=arrival.received_at, via=via)
+            fragment = self._extract(ds, arrival.name)
+            fragment["report"].update(sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
             result = self.store.save_fragment(fragment, now=arrival.received_at)
         except RejectedObject as e:
             if ds is None:
                 self._keep(arrival, data, len(data))
             return self._reject(arrival, e, *_identity(ds))
-        document = result.document
-        return self._accept(arrival, result.outcome, document["study_instance_uid"], fragment["report"])
-
-    def refuse_too_large(self, size: int, *, name: str, via: str, client: str) -> Outcome:
-        """Log and report an object refused for its size before it was read."""
-        arrival = _Arrival(name, via, client, None, utcnow())
-        self._log_received(arrival, size)
-        return self._reject(arrival, self._too_large(name, size))
+        return self._accept(arrival, result.outcome, result.document["study_instance_uid"], fragment["report"])
 
     def _too_large(self, name: str, size: int) -> TooLarge:
         return TooLarge(
@@ -156,15 +182,20 @@ class Pipeline:
             size=size,
         )
 
-    def _log_received(self, arrival: _Arrival, size: int) -> None:
-        self.store.append_event(
+    def _received_entry(self, arrival: _Arrival) -> dict[str, Any]:
+        return event_entry(
             "received",
             via=arrival.via,
             client=arrival.client,
             name=arrival.name,
             sha256=arrival.sha256,
-            message=f"{arrival.name}: {size} bytes received.",
+            message=f"{arrival.name}: {arrival.size} bytes received.",
         )
+
+    def _log_received_alone(self, arrival: _Arrival) -> None:
+        """Log ``received`` for an object whose processing failed unexpectedly, as far as the database lets."""
+        with contextlib.suppress(DatabaseUnavailable):
+            self.store.append_events([self._received_entry(arrival)])
 
     def _reject(
         self,
@@ -172,13 +203,13 @@ class Pipeline:
         error: RejectedObject,
         study_uid: str | None = None,
         sop_uid: str | None = None,
-    ) -> Outcome:
+    ) -> _Result:
         message = _with_name(arrival.name, str(error))
         log.info("%s", message)
-        self._log_outcome(arrival, "rejected", study_uid, sop_uid, message, code=error.code)
-        return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256)
+        entry = self._outcome_entry(arrival, "rejected", study_uid, sop_uid, message, code=error.code)
+        return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256), entry
 
-    def _accept(self, arrival: _Arrival, outcome: str, study_uid: str, report: dict[str, Any]) -> Outcome:
+    def _accept(self, arrival: _Arrival, outcome: str, study_uid: str, report: dict[str, Any]) -> _Result:
         sop_uid = report.get("sop_instance_uid")
         message = {
             "created": f"{arrival.name} created study {study_uid}.",
@@ -187,14 +218,15 @@ class Pipeline:
         }[outcome]
         # What extraction repaired or converted (quirks.py, units.py) is said here and nowhere else.
         notes = report.get("notes") if outcome != "duplicate" else None
-        self._log_outcome(arrival, outcome, study_uid, sop_uid, message, details={"notes": notes} if notes else None)
-        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256)
+        details = {"notes": notes} if notes else None
+        entry = self._outcome_entry(arrival, outcome, study_uid, sop_uid, message, details=details)
+        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256), entry
 
-    def _log_outcome(
+    def _outcome_entry(
         self, arrival: _Arrival, outcome: str, study_uid: str | None, sop_uid: str | None, message: str, **extra: Any
-    ) -> None:
-        """Append the event-log entry that says what happened to one object."""
-        self.store.append_event(
+    ) -> dict[str, Any]:
+        """Return the event-log entry that says what happened to one object."""
+        return event_entry(
             outcome,
             via=arrival.via,
             client=arrival.client,
@@ -216,6 +248,12 @@ class Pipeline:
 
     def _reprocess_one(self, original: Original, *, via: str, client: str) -> Outcome:
         arrival = _Arrival(f"{original.name} ({original.sha256[:12]})", via, client, original.sha256, utcnow())
+        outcome, entry = self._redo(original, arrival)
+        self.store.append_events([entry])
+        return outcome
+
+    def _redo(self, original: Original, arrival: _Arrival) -> _Result:
+        """Extract and save one kept original again; return what happened and its event-log entry."""
         ds: Dataset | None = None
         try:
             ds = read_dataset(original.data, arrival.name)

@@ -120,6 +120,41 @@ def ping_uri(uri: str, timeout: float) -> bool:
         client.close()
 
 
+def event_entry(
+    type: str,
+    *,
+    via: str,
+    client: str,
+    message: str,
+    name: str | None = None,
+    study_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    sha256: str | None = None,
+    outcome: str | None = None,
+    code: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return an event-log entry (DESIGN.md, "Collections") without the ``seq`` and ``at`` that appending adds.
+
+    ``details`` holds type-specific facts.
+    """
+    entry: dict[str, Any] = {
+        "type": type,
+        "via": via,
+        "client": client,
+        "name": name,
+        "study_instance_uid": study_instance_uid,
+        "sop_instance_uid": sop_instance_uid,
+        "sha256": sha256,
+        "outcome": outcome,
+        "code": code,
+        "message": message,
+    }
+    if details is not None:
+        entry["details"] = details
+    return entry
+
+
 @dataclass(frozen=True)
 class Original:
     """One kept object as received (pixel data removed from images)."""
@@ -368,49 +403,33 @@ class Store:
     # -- event log ---------------------------------------------------------------
 
     @_guarded
-    def append_event(
-        self,
-        type: str,
-        *,
-        via: str,
-        client: str,
-        message: str,
-        name: str | None = None,
-        study_instance_uid: str | None = None,
-        sop_instance_uid: str | None = None,
-        sha256: str | None = None,
-        outcome: str | None = None,
-        code: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> int:
-        """Append one entry to the event log and return its ``seq`` (``details``: type-specific facts)."""
-        entry: dict[str, Any] = {
-            "at": utcnow(),
-            "type": type,
-            "via": via,
-            "client": client,
-            "name": name,
-            "study_instance_uid": study_instance_uid,
-            "sop_instance_uid": sop_instance_uid,
-            "sha256": sha256,
-            "outcome": outcome,
-            "code": code,
-            "message": message,
-        }
-        if details is not None:
-            entry["details"] = details
-        with self._event_lock:
-            entry["seq"] = self._next_seq()
-            self.db.event_log.insert_one(entry)
-        return int(entry["seq"])
+    def append_event(self, type: str, **fields: Any) -> int:
+        """Append one entry (``fields`` as :func:`event_entry` takes them) and return its ``seq``."""
+        return self.append_events([event_entry(type, **fields)])[0]
 
-    def _next_seq(self) -> int:
-        """Take the next event-log number from the atomic counter."""
+    @_guarded
+    def append_events(self, entries: list[dict[str, Any]]) -> list[int]:
+        """Append entries made by :func:`event_entry` with consecutive ``seq``s, in order; return the ``seq``s.
+
+        Two round trips whatever the number of entries: one counter increment,
+        one ordered insert. Every entry's ``at`` is taken after its ``seq``, which
+        the settle rule of :meth:`events_after` relies on.
+        """
+        with self._event_lock:
+            last = self._next_seq(len(entries))
+            at = utcnow()
+            first = last - len(entries) + 1
+            documents = [{**entry, "at": at, "seq": first + n} for n, entry in enumerate(entries)]
+            self.db.event_log.insert_many(documents, ordered=True)
+        return [document["seq"] for document in documents]
+
+    def _next_seq(self, count: int = 1) -> int:
+        """Take ``count`` event-log numbers from the atomic counter; return the last."""
         for _ in range(2):
             try:
                 counter = self.db.counters.find_one_and_update(
                     {"_id": "event_log"},
-                    {"$inc": {"seq": 1}},
+                    {"$inc": {"seq": count}},
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )

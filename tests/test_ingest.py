@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from service.errors import DatabaseUnavailable
 from service.ingest import Pipeline
 from service.store import Store
+from tests.roundtrips import counted_store
 from tests.samples import EXPECTED_CODES, bad_inputs, ct_report_bytes, image_without_dose
 from tests.test_extract_ct import CT_FILES
 
@@ -140,3 +142,38 @@ def test_continued_reports_end_in_one_document(pipeline: Pipeline, store: Store,
     assert first < both and len(both) == len(document["ct"]["events"])
     assert document["summary"]["total_dlp"] == pytest.approx(60.17 + 56.44)
     assert len(document["reports"]) == 2
+
+
+def test_an_objects_two_entries_are_written_together(mongo_uri: str, db_name: str) -> None:
+    data = ct_report_bytes(dlp="42")
+    with counted_store(mongo_uri, db_name) as (store, commands):
+        pipeline = Pipeline(store, max_bytes=1 << 20, not_patient_patterns=())
+        outcome = pipeline.ingest(data, name="a.dcm", via="dicom", client="CT1@10.0.0.9")
+        logged = [command for command in commands.sent if command[1] in ("counters", "event_log")]
+        assert logged == [("findAndModify", "counters"), ("insert", "event_log")]
+        received, created = store.events_after(0)
+    assert (received["seq"] + 1, received["at"]) == (created["seq"], created["at"])
+    assert {key: received[key] for key in ("type", "name", "via", "client", "sha256", "outcome", "message")} == {
+        "type": "received",
+        "name": "a.dcm",
+        "via": "dicom",
+        "client": "CT1@10.0.0.9",
+        "sha256": outcome.sha256,
+        "outcome": None,
+        "message": f"a.dcm: {len(data)} bytes received.",
+    }
+    assert created["type"] == "created" and created["study_instance_uid"] == outcome.study_instance_uid
+
+
+def test_an_object_the_database_fails_is_still_logged_as_received(
+    pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*args: object, **kwargs: object) -> None:
+        raise DatabaseUnavailable("The database cannot be reached: gone")
+
+    monkeypatch.setattr(store, "save_fragment", down)
+    data = ct_report_bytes()
+    with pytest.raises(DatabaseUnavailable):
+        pipeline.ingest(data, name="late.dcm", via="dicom", client="CT1@10.0.0.9")
+    assert types(store) == [("received", "late.dcm")]
+    assert store.has_original(hashlib.sha256(data).hexdigest())

@@ -6,7 +6,7 @@ import pytest
 
 from service.errors import DatabaseUnavailable, NotFound
 from service.extract import extract
-from service.store import EVENT_LOG_SETTLE, Store, utcnow
+from service.store import EVENT_LOG_SETTLE, Store, event_entry, utcnow
 from tests.samples import ct_report
 
 NOW = datetime(2026, 1, 1)
@@ -155,3 +155,21 @@ def test_originals_are_paged_oldest_first(store: Store) -> None:
 def test_pytest_mongodb_fixture_is_this_tests_database(mongodb: Any, store: Store) -> None:
     mongodb.studies.insert_one({"study_instance_uid": "1.2.3", "revision": 1})
     assert store.get_study("1.2.3") == {"study_instance_uid": "1.2.3", "revision": 1}
+
+
+def test_entries_appended_together_get_consecutive_numbers_in_order(store: Store) -> None:
+    def append(n: int) -> None:
+        for _ in range(5):
+            entries = [event_entry(kind, via="cli", client=str(n), message=kind) for kind in ("received", "created")]
+            store.append_events(entries)
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = store.events_after(0, limit=1000)
+    assert [entry["seq"] for entry in entries] == list(range(1, 41))
+    pairs = [(first, second) for first, second in zip(entries[::2], entries[1::2], strict=True)]
+    assert all((a["type"], b["type"]) == ("received", "created") and a["client"] == b["client"] for a, b in pairs)
+    assert store.append_events([event_entry("export", via="http", client="t", message="x")]) == [41]
