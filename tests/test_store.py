@@ -1,4 +1,5 @@
 import threading
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,15 @@ def fragment(**kwargs: Any) -> dict[str, Any]:
     result = extract(ct_report(**kwargs), not_patient_patterns=())
     result["report"].update(sha256=result["report"]["sop_instance_uid"], received_at=NOW, via="cli")
     return result
+
+
+def run_together(target: Callable[[Any], None], arguments: Iterable[Any]) -> None:
+    """Call ``target`` with each argument, each in a thread of its own, and wait for all."""
+    threads = [threading.Thread(target=target, args=(argument,)) for argument in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def test_indexes(store: Store) -> None:
@@ -55,11 +65,7 @@ def test_concurrent_parts_of_one_study_lose_nothing(store: Store) -> None:
         barrier.wait()
         store.save_fragment(part, now=NOW)
 
-    threads = [threading.Thread(target=save, args=(part,)) for part in parts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(save, parts)
     assert store.db.studies.count_documents({}) == 1
     document = store.get_study(study)
     assert len(document["ct"]["events"]) == 12 and len(document["reports"]) == 12
@@ -94,11 +100,7 @@ def test_concurrent_appends_get_distinct_increasing_numbers(store: Store) -> Non
         for _ in range(10):
             store.append_event("received", via="cli", client=str(n), message="x")
 
-    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(append, range(4))
     entries = store.events_after(0, limit=1000)
     assert [entry["seq"] for entry in entries] == list(range(1, 41))
 
@@ -163,11 +165,7 @@ def test_entries_appended_together_get_consecutive_numbers_in_order(store: Store
             entries = [event_entry(kind, via="cli", client=str(n), message=kind) for kind in ("received", "created")]
             store.append_events(entries)
 
-    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(append, range(4))
     entries = store.events_after(0, limit=1000)
     assert [entry["seq"] for entry in entries] == list(range(1, 41))
     pairs = [(first, second) for first, second in zip(entries[::2], entries[1::2], strict=True)]
