@@ -86,6 +86,12 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
 )
 
 
+def _raise_unless_duplicates(error: BulkWriteError) -> None:
+    """Raise ``error`` again unless every write it reports failed on a unique index only."""
+    if any(write["code"] != DUPLICATE_KEY for write in error.details["writeErrors"]):
+        raise error
+
+
 def utcnow() -> datetime:
     """Return the current UTC time as BSON stores it (naive, millisecond precision)."""
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -467,27 +473,43 @@ class Store:
         """Store ``data`` under ``sha256`` in the GridFS bucket unless it is kept; tell whether it was new.
 
         ``size`` is the length of the bytes received, which differs from
-        ``len(data)`` when pixel data was removed before keeping.
+        ``len(data)`` when pixel data was removed before keeping. The chunks go
+        first, with no look-up before them: the unique index on (files_id, n)
+        tells when the original is there already. The same SHA-256 means the
+        same kept bytes, so the same chunks, whoever writes them: a writer that
+        meets chunks already there makes sure the file is complete (the rest of
+        a concurrent or interrupted write) and says it was not new.
         """
-        if self.has_original(sha256):
-            return False
         metadata = {"name": name, "via": via, "client": client, "received_at": received_at, "size": size}
         chunks = [
             {"files_id": sha256, "n": n, "data": data[start : start + GRIDFS_CHUNK_SIZE]}
             for n, start in enumerate(range(0, max(len(data), 1), GRIDFS_CHUNK_SIZE))
         ]
         file = {"_id": sha256, "length": len(data), "chunkSize": GRIDFS_CHUNK_SIZE, "uploadDate": utcnow()}
+        file |= {"filename": name, "metadata": metadata}
         try:
-            self.db[f"{ORIGINALS_BUCKET}.chunks"].insert_many(chunks)
-            # the files entry last, as the GridFS spec orders it: a file is never seen half written
-            self.db[f"{ORIGINALS_BUCKET}.files"].insert_one({**file, "filename": name, "metadata": metadata})
-        except DuplicateKeyError:  # the same bytes kept by a concurrent import
-            return False
-        except BulkWriteError as e:  # insert_many's form of the same race (on the chunks' unique index)
-            if any(error["code"] != DUPLICATE_KEY for error in e.details["writeErrors"]):
-                raise
-            return False
+            self.db[f"{ORIGINALS_BUCKET}.chunks"].insert_many(chunks)  # ordered: stops at the first one there
+        except BulkWriteError as e:
+            _raise_unless_duplicates(e)
+            new = e.details["nInserted"] > 0  # this writer's first chunk went in: the original is its own
+            if new or not self.has_original(sha256):
+                self._complete_original(chunks, file)
+            return new
+        self._insert_original_file(file)
         return True
+
+    def _complete_original(self, chunks: list[dict[str, Any]], file: dict[str, Any]) -> None:
+        """Insert the chunks that are missing, then the files entry, if another writer has not."""
+        try:
+            self.db[f"{ORIGINALS_BUCKET}.chunks"].insert_many(chunks, ordered=False)
+        except BulkWriteError as e:
+            _raise_unless_duplicates(e)
+        self._insert_original_file(file)
+
+    def _insert_original_file(self, file: dict[str, Any]) -> None:
+        """Insert the files entry last, as the GridFS spec orders it: a file is never seen half written."""
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent writer of the same bytes finished first
+            self.db[f"{ORIGINALS_BUCKET}.files"].insert_one(file)
 
     @_guarded
     def has_original(self, sha256: str) -> bool:

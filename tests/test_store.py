@@ -8,6 +8,7 @@ import pytest
 from service.errors import DatabaseUnavailable, NotFound
 from service.extract import extract
 from service.store import EVENT_LOG_SETTLE, Store, event_entry, utcnow
+from tests.roundtrips import counted_store
 from tests.samples import ct_report
 
 NOW = datetime(2026, 1, 1)
@@ -133,6 +134,49 @@ def test_originals_of_any_size_read_back_through_gridfs(store: Store, size: int)
     sha = f"{size:064x}"
     assert store.keep_original(sha, data, name="big.dcm", via="cli", client="t", received_at=NOW, size=size)
     assert store.read_original(sha) == data  # read by pymongo's GridFS reader: the documents follow the spec
+
+
+BIG = bytes(n % 251 for n in range(600 * 1024 + 7))  # three chunks
+BIG_SHA = "be" * 32
+
+
+def keep_big(store: Store, name: str = "big.dcm") -> bool:
+    return store.keep_original(BIG_SHA, BIG, name=name, via="cli", client="t", received_at=NOW, size=len(BIG))
+
+
+def test_a_new_original_costs_two_writes_and_a_kept_one_a_write_and_a_read(mongo_uri: str, db_name: str) -> None:
+    with counted_store(mongo_uri, db_name) as (store, commands):
+        assert keep_big(store)
+        assert commands.sent == [("insert", "originals.chunks"), ("insert", "originals.files")]
+        commands.sent.clear()
+        assert not keep_big(store, "again.dcm")
+        assert commands.sent == [("insert", "originals.chunks"), ("find", "originals.files")]
+        [original] = list(store.iter_originals())
+    assert (original.name, original.data) == ("big.dcm", BIG)
+
+
+def test_a_half_written_original_is_completed_by_the_next_keep(store: Store) -> None:
+    """A process died after two of the three chunks, before the files entry: the same bytes again finish it."""
+    chunks = store.db["originals.chunks"]
+    chunks.insert_many([{"files_id": BIG_SHA, "n": n, "data": BIG[n * 255 * 1024 : (n + 1) * 255 * 1024]} for n in (0, 1)])
+    assert not store.has_original(BIG_SHA)
+    assert not keep_big(store, "again.dcm")
+    assert store.read_original(BIG_SHA) == BIG and chunks.count_documents({"files_id": BIG_SHA}) == 3
+    assert [original.name for original in store.iter_originals()] == ["again.dcm"]
+
+
+def test_concurrent_keeps_of_the_same_bytes_make_one_complete_original(store: Store) -> None:
+    barrier = threading.Barrier(6)
+    kept: list[bool] = []
+
+    def keep(n: int) -> None:
+        barrier.wait()
+        kept.append(keep_big(store, f"{n}.dcm"))
+
+    run_together(keep, range(6))
+    assert sorted(kept) == [False] * 5 + [True]
+    assert store.read_original(BIG_SHA) == BIG and store.count_originals() == 1
+    assert store.db["originals.chunks"].count_documents({}) == 3
 
 
 def test_an_unreachable_database_is_unavailable() -> None:
