@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--workers",
         type=_setting("DOSELEDGER_IMPORT_WORKERS"),
-        help="objects ingested at once (default DOSELEDGER_IMPORT_WORKERS or 3; 1: one at a time)",
+        help="objects ingested at once (default DOSELEDGER_IMPORT_WORKERS or 2; 1: one at a time)",
     )
     imp.set_defaults(func=cmd_import)
     reprocess = sub.add_parser("reprocess", help="run extraction again over every kept original")
