@@ -165,7 +165,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     paths given (folder entries and zip members sorted by name), whatever the
     number of workers. Ctrl-C or SIGTERM starts no further object, lets those
     being ingested finish, prints the summary of what was done and exits 130;
-    a second Ctrl-C stops at once.
+    a second one stops without a summary (objects being ingested still finish).
     """
     sources = list(iter_sources(Path(p) for p in args.paths))  # names and sizes only; workers read the bytes
     workers = args.workers or settings.import_workers
@@ -388,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DoseLedgerError as e:
         print(f"doseledger: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # a second Ctrl-C during an import, or one elsewhere: objects started were finished
+        print("doseledger: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

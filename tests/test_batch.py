@@ -115,9 +115,7 @@ def test_one_worker_ingests_one_object_after_the_other(
     ]
 
 
-def test_outcomes_follow_the_sources_and_few_are_read_ahead(
-    pipeline: Pipeline, corpus: Path, tmp_path: Path
-) -> None:
+def test_outcomes_follow_the_sources_and_few_are_read_ahead(pipeline: Pipeline, corpus: Path, tmp_path: Path) -> None:
     write_copies(corpus, tmp_path / "in", 12)
     sources = list(iter_sources([tmp_path / "in"]))
     pulled: list[str] = []
@@ -152,6 +150,23 @@ def test_ctrl_c_finishes_the_objects_started_and_touches_no_other(
     logged = log_by_name(store)
     assert len(logged) == created and all(types == ["received", "created"] for types in logged.values())
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_stops_before_the_next_object(
+    runner: Runner, store: Store, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = write_copies(corpus, tmp_path / "in", 8)
+
+    def interrupted_twice_at_the_fifth(pipeline: Pipeline, source: Source, **kwargs: str) -> Outcome:
+        if source.name.endswith("copy-004.dcm"):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return ingest_source(pipeline, source, **kwargs)
+
+    monkeypatch.setattr("service.batch.ingest_source", interrupted_twice_at_the_fifth)
+    result = runner.invoke(["import", "--workers", "1", tmp_path / "in"])
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "doseledger: interrupted.\n")
+    assert log_by_name(store) == {str(path): ["received", "created"] for path in paths[:4]}
 
 
 def test_the_database_lost_by_a_worker_stops_the_import(
