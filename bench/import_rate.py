@@ -128,7 +128,9 @@ def measure(data: list[bytes], more: list[bytes], uri: str, workers: int, chunk:
 
     Alternating keeps the ratios fair on a shared machine whose load changes
     during the run. ``data`` is imported one object at a time, ``more`` (other
-    copies of the same samples) by :func:`ingest_all` with ``workers``.
+    copies of the same samples) by :func:`ingest_all` with ``workers``, into
+    the same database, which both see grow alike. The workers start and drain at
+    every chunk, which makes their rate slightly pessimistic.
     """
     name = f"doseledger_bench_{secrets.token_hex(3)}"
     store = Store.connect(uri, name)
