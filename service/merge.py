@@ -28,7 +28,6 @@ Pure functions: no database. The rules:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,7 +81,7 @@ def merge(
     report.pop("notes", None)
     if existing and not reprocess and _is_duplicate(existing, report):
         return MergeResult(existing, "duplicate")
-    doc = copy.deepcopy(existing) if existing else _new_document(fragment, now)
+    doc = _own(existing) if existing else _new_document(fragment, now)
     _merge_header(doc, fragment)
     sop = report["sop_instance_uid"]
     images = {r["sop_instance_uid"] for r in doc.get("reports", []) if r.get("kind") == "image"}
@@ -91,7 +90,7 @@ def merge(
     report["event_uids"] = []
     for section in IDENTITIES:
         if section in fragment:
-            content = copy.deepcopy(fragment[section])
+            content = dict(fragment[section])
             report["accumulated"][section] = content.pop("accumulated", None)
             report["event_uids"] += _merge_events(doc.setdefault(section, {}), content, section, sop, images)
     doc["reports"] = [r for r in doc.get("reports", []) if r["sop_instance_uid"] != sop] + [report]
@@ -107,6 +106,22 @@ def _is_duplicate(existing: dict[str, Any], report: dict[str, Any]) -> bool:
         r["sop_instance_uid"] == report["sop_instance_uid"] and r.get("sha256") == report.get("sha256")
         for r in existing.get("reports", [])
     )
+
+
+def _own(existing: dict[str, Any]) -> dict[str, Any]:
+    """Copy what merging changes in place: the top level, header blocks, sections and their event arrays.
+
+    The rest (events, reports, coded values) is shared with ``existing``: merging
+    replaces those whole, never changes them, so neither input is modified.
+    """
+    doc = dict(existing)
+    for block in ("patient", "equipment"):
+        if isinstance(doc.get(block), dict):
+            doc[block] = dict(doc[block])
+    for section, arrays in IDENTITIES.items():
+        if isinstance(doc.get(section), dict):
+            doc[section] = {**doc[section], **{a: list(doc[section][a]) for a in arrays if a in doc[section]}}
+    return doc
 
 
 def _new_document(fragment: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -140,8 +155,8 @@ def _merge_events(
     for array, identity in IDENTITIES[section].items():
         stored = target.setdefault(array, [])
         same_as = SAME_AS.get(section, {}).get(array)
-        for event in content.pop(array, []):
-            event["source_sop_instance_uid"] = sop
+        for sent in content.pop(array, []):
+            event = {**sent, "source_sop_instance_uid": sop}
             if _place(stored, event, identity, same_as, images):
                 uids.append(str(event.get(identity)))
     target.update(content)  # any other section-level values of the newest report

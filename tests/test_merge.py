@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,30 @@ def test_same_object_reprocessed_is_applied_again(corpus: Path) -> None:
     again = merge(doc, fragment, now=NOW, reprocess=True)
     assert again.outcome == "merged" and again.document["revision"] == 2
     assert len(again.document["reports"]) == 1 and again.document["summary"]["total_dlp"] == 7.46
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        MULTI,
+        ["MG-Im-GE_Seno_1_ForProcessing.dcm", "MG-Im-GE_Seno_1_ForPresentation.dcm", "MG-RDSR-GEPristina-2D.dcm"],
+        ["NM-PetIm-GE.dcm", "NM-CT-RDSR-Siemens.dcm", "NM-RRDSR-Siemens.dcm"],
+    ],
+)
+def test_merging_changes_neither_the_stored_document_nor_the_fragment(corpus: Path, names: list[str]) -> None:
+    """Merging shares unchanged parts with its inputs instead of copying them, so it must never write into them."""
+    doc = None
+    for name in names:
+        fragment = extract(pydicom.dcmread(corpus / name))
+        fragment["report"].update(sha256=name, received_at=NOW, via="cli")
+        study = pydicom.dcmread(corpus / names[0], stop_before_pixels=True).StudyInstanceUID
+        fragment["study_instance_uid"] = study  # one study, whatever the samples say
+        before = copy.deepcopy((doc, fragment))
+        result = merge(doc, fragment, now=NOW)
+        assert (doc, fragment) == before, name
+        assert merge(doc, fragment, now=NOW).document == result.document
+        doc = result.document
+    assert doc is not None and len(doc["reports"]) == len(names)
 
 
 def test_combine_blocks_sums_numbers_per_plane_and_laterality() -> None:
