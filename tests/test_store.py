@@ -74,6 +74,23 @@ def test_concurrent_parts_of_one_study_lose_nothing(store: Store) -> None:
     assert document["revision"] == 12
 
 
+def test_a_study_not_written_lately_is_inserted_without_reading_first(mongo_uri: str, db_name: str) -> None:
+    study = "1.2.826.0.1.3680043.8.498.7"
+    first, second, third = (fragment(study_uid=study, dlp=str(dlp)) for dlp in (1, 2, 4))
+    studies = ("studies", "tallies")
+    with counted_store(mongo_uri, db_name) as (store, commands):
+        assert store.save_fragment(first, now=NOW).outcome == "created"
+        assert [c for c in commands.sent if c[1] in studies] == [("insert", "studies"), ("update", "tallies")]
+        commands.sent.clear()
+        assert store.save_fragment(second, now=NOW).outcome == "merged"  # written lately: read, then replace
+        assert [c[0] for c in commands.sent if c[1] == "studies"] == ["find", "update"]
+    with counted_store(mongo_uri, db_name) as (other, commands):  # another process: the insert is refused
+        assert other.save_fragment(third, now=NOW).outcome == "merged"
+        assert [c[0] for c in commands.sent if c[1] == "studies"] == ["insert", "find", "update"]
+        assert other.save_fragment(third, now=NOW).outcome == "duplicate"
+        assert other.get_study(study)["summary"]["total_dlp"] == 7 and other.count_studies() == 1
+
+
 def test_event_log_is_ordered_and_paged(store: Store) -> None:
     seqs = [store.append_event("received", via="cli", client="t", message=f"entry {n}") for n in range(5)]
     assert seqs == sorted(seqs) and len(set(seqs)) == 5
