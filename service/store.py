@@ -9,9 +9,9 @@ Collections (DESIGN.md, "Collections"):
   ``counters``), never updated or deleted.
 - ``originals`` (GridFS bucket): the bytes received, keyed by their SHA-256.
 - ``tallies``: studies per list modality and station with the latest study
-  date-time (:mod:`service.tallies`), moved by every study write, so the home
-  page and unfiltered list totals never count the collection. A write that
-  removes a study must move them too (``tally_changes(document, None)``).
+  date-time (:mod:`service.tallies`), moved by every study write that changes
+  them, so the home page and unfiltered list totals never count the collection.
+  A write that removes a study must move them too (``tally_changes(document, None)``).
 
 Timestamps the service makes (``created_at``, ``updated_at``, ``received_at``,
 the event log's ``at``) are UTC, stored and returned as naive datetimes like the

@@ -31,10 +31,20 @@ def tally_keys(document: dict[str, Any] | None) -> set[Key]:
 def tally_changes(
     before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> list[tuple[Key, int, datetime | None]]:
-    """Return (key, change of count, study date-time) for each tally a study write (or removal) touches."""
+    """Return (key, change of count, study date-time) for each tally a study write (or removal) moves.
+
+    A tally the study stays in moves only when the study's date-time becomes
+    later: its latest date-time reached the earlier one when that was written.
+    """
     old, new = tally_keys(before), tally_keys(after)
     when = (after or {}).get("study_date_time")
-    return [(key, (key in new) - (key in old), when if key in new else None) for key in sorted(old | new, key=str)]
+    earlier = (before or {}).get("study_date_time")
+    later = when is not None and (earlier is None or when > earlier)
+    return [
+        (key, (key in new) - (key in old), when if key in new else None)
+        for key in sorted(old | new, key=str)
+        if (key in new) != (key in old) or later
+    ]
 
 
 def tally_documents(documents: Iterable[dict[str, Any]]) -> dict[Key, tuple[int, datetime | None]]:

@@ -24,6 +24,16 @@ def test_changes_move_a_study_between_tallies() -> None:
     assert tally_changes({"modalities": ["SR"], "equipment": {}}, None) == []
 
 
+def test_a_study_that_stays_in_its_tally_moves_it_only_with_a_later_date() -> None:
+    before = {"modalities": ["CT"], "equipment": {"station_name": "A"}, "study_date_time": NOW}
+    assert tally_changes(before, dict(before)) == []
+    assert tally_changes(before, {**before, "study_date_time": datetime(2020, 1, 1)}) == []
+    assert tally_changes(before, {**before, "study_date_time": None}) == []
+    later = datetime(2025, 1, 1)
+    assert tally_changes(before, {**before, "study_date_time": later}) == [(("CT", "A"), 0, later)]
+    assert tally_changes({**before, "study_date_time": None}, before) == [(("CT", "A"), 0, NOW)]
+
+
 def test_documents_count_with_their_latest_date() -> None:
     documents = [
         {"modalities": ["RF"], "equipment": {"station_name": "X"}, "study_date_time": datetime(2024, 1, 1)},
