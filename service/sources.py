@@ -48,7 +48,7 @@ def _from_file(path: Path) -> Iterator[Source]:
 
 
 def iter_sources(paths: Iterable[Path]) -> Iterator[Source]:
-    """Yield every object under ``paths``; raise FileNotFoundError for a path that does not exist.
+    """Yield every object under ``paths``; raise OSError for a path that does not exist or is no file or folder.
 
     A zip file (recognised by content, not by name) contributes its members;
     DICOMDIR and hidden files inside folders and archives are skipped.
@@ -60,5 +60,7 @@ def iter_sources(paths: Iterable[Path]) -> Iterator[Source]:
                     yield from _from_file(child)
         elif path.is_file():
             yield from _from_file(path)
+        elif path.exists():  # a device, pipe or socket: nothing to read as objects
+            raise OSError(f"{path} is neither a file nor a folder; give DICOM files, folders of them or zip archives.")
         else:
             raise FileNotFoundError(f"{path} does not exist.")

@@ -33,3 +33,8 @@ def test_files_folders_and_zips(tmp_path: Path) -> None:
 def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         list(iter_sources([tmp_path / "nowhere"]))
+
+
+def test_a_path_that_is_no_file_or_folder_is_named_as_such() -> None:
+    with pytest.raises(OSError, match="/dev/null is neither a file nor a folder"):
+        list(iter_sources([Path("/dev/null")]))
