@@ -6,10 +6,10 @@ merge and write; log ``received`` and the outcome. Errors are per object: a
 rejected object is logged with the reason, its bytes are kept, the caller gets
 an :class:`Outcome` and the next object goes on.
 
-The two event-log entries of an object are written together at the end, with
-consecutive ``seq``s (one counter increment and one insert instead of two of
-each), so their ``at`` is when the object was done, not when it arrived (the
-arrival time is the original's ``received_at`` and the study report's). The
+The two event-log entries of an object are written together at the end, in one
+insert (one round trip instead of two), usually with consecutive ``seq``s, so
+their ``at`` is when the object was done, not when it arrived (the arrival time
+is the original's ``received_at`` and the study report's). The
 trade-off: a process that dies in the middle of an object leaves no ``received``
 entry for it. Nothing is lost: the original, with its name, way in, client and
 ``received_at``, is kept in GridFS before extraction, and ``doseledger

@@ -5,8 +5,8 @@ Collections (DESIGN.md, "Collections"):
 - ``studies``: one document per Study Instance UID, written with optimistic
   concurrency on ``revision`` so that concurrent imports of parts of one study
   never lose an event nor create a second document.
-- ``event_log``: append-only, ``seq`` strictly increasing (an atomic counter in
-  ``counters``), never updated or deleted.
+- ``event_log``: append-only, ``seq`` strictly increasing without gaps (a unique
+  index; see :meth:`Store.append_events`), never updated or deleted.
 - ``originals`` (GridFS bucket): the bytes received, keyed by their SHA-256.
 - ``tallies``: studies per list modality and station with the latest study
   date-time (:mod:`service.tallies`), moved by every study write that changes
@@ -27,12 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import gridfs
 import pymongo
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
@@ -49,8 +49,8 @@ R = TypeVar("R")
 MAX_SAVE_ATTEMPTS = 64
 #: how many Study Instance UIDs a store remembers having written (a hint, see save_fragment)
 RECENT_STUDIES = 10_000
-#: an event-log gap younger than this is a write still in flight; readers stop before it
-EVENT_LOG_SETTLE = timedelta(seconds=2)
+#: inserts of one append whose numbers another process took first, before giving up
+_EVENT_LOG_ATTEMPTS = 100
 ORIGINALS_BUCKET = "originals"
 #: MongoDB's error code of a unique-index violation
 DUPLICATE_KEY = 11000
@@ -183,9 +183,10 @@ class Store:
         self.client = client
         self.db: Database[dict[str, Any]] = client[db_name]
         self._originals = gridfs.GridFSBucket(self.db, bucket_name=ORIGINALS_BUCKET)
-        # Keeps this process's event-log inserts in seq order; other processes are
-        # covered by the settle rule in events_after.
+        # Keeps this process's event-log inserts in seq order (see append_events).
         self._event_lock = threading.Lock()
+        #: the last event-log seq this process wrote or read; None: read it
+        self._known_seq: int | None = None
         #: studies this process wrote lately: save_fragment reads these before writing
         self._recent_studies = Recent(RECENT_STUDIES)
 
@@ -219,11 +220,9 @@ class Store:
 
     @_guarded
     def ensure_indexes(self) -> None:
-        """Create the indexes of :data:`INDEXES` and the event-log counter (idempotent)."""
+        """Create the indexes of :data:`INDEXES` (idempotent) and count the tallies once."""
         for collection, keys, options in INDEXES:
             self.db[collection].create_index(keys, **options)
-        with contextlib.suppress(DuplicateKeyError):  # another process created it first
-            self.db.counters.update_one({"_id": "event_log"}, {"$setOnInsert": {"seq": 0}}, upsert=True)
         if self.db.counters.find_one({"_id": TALLIES_BUILT}) is None:
             self.rebuild_tallies()
 
@@ -433,54 +432,48 @@ class Store:
 
     @_guarded
     def append_events(self, entries: list[dict[str, Any]]) -> list[int]:
-        """Append entries made by :func:`event_entry` with consecutive ``seq``s, in order; return the ``seq``s.
+        """Append entries made by :func:`event_entry`, in order; return their ``seq``s.
 
-        Two round trips whatever the number of entries: one counter increment,
-        one ordered insert. Every entry's ``at`` is taken after its ``seq``, which
-        the settle rule of :meth:`events_after` relies on.
+        One round trip: an ordered insert numbered after the last entry this
+        process knows of. Where another process took those numbers meanwhile,
+        the unique index on ``seq`` refuses them, and what is left is numbered
+        again after the last entry in the database (so the entries of one call
+        are consecutive unless another process appends at the same moment). An
+        entry is thus inserted only once the one before it exists: a follower
+        paging with ``after`` never sees a gap that fills later.
         """
+        seqs: list[int] = []
         with self._event_lock:
-            last = self._next_seq(len(entries))
-            at = utcnow()
-            first = last - len(entries) + 1
-            documents = [{**entry, "at": at, "seq": first + n} for n, entry in enumerate(entries)]
-            self.db.event_log.insert_many(documents, ordered=True)
-        return [document["seq"] for document in documents]
+            for _ in range(_EVENT_LOG_ATTEMPTS):
+                first = self._last_seq() + 1
+                at = utcnow()
+                documents = [{**entry, "at": at, "seq": first + n} for n, entry in enumerate(entries[len(seqs) :])]
+                try:
+                    self.db.event_log.insert_many(documents, ordered=True)
+                    inserted = len(documents)
+                except BulkWriteError as e:
+                    _raise_unless_duplicates(e)
+                    inserted = e.details["nInserted"]
+                seqs += [document["seq"] for document in documents[:inserted]]
+                self._known_seq = seqs[-1] if inserted == len(documents) else None
+                if len(seqs) == len(entries):
+                    return seqs
+        raise DatabaseUnavailable(
+            f"The event log could not be appended to: its numbers were taken {_EVENT_LOG_ATTEMPTS} times running."
+        )
 
-    def _next_seq(self, count: int = 1) -> int:
-        """Take ``count`` event-log numbers from the atomic counter; return the last."""
-        for _ in range(2):
-            try:
-                counter = self.db.counters.find_one_and_update(
-                    {"_id": "event_log"},
-                    {"$inc": {"seq": count}},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-                return int(counter["seq"])
-            except DuplicateKeyError:
-                continue  # two first upserts raced; the counter exists now
-        raise DatabaseUnavailable("The event-log counter could not be incremented; try again.")
+    def _last_seq(self) -> int:
+        """Return the last event-log ``seq`` this process knows of, reading it after a refused insert."""
+        if self._known_seq is None:
+            last = self.db.event_log.find_one({}, {"seq": 1}, sort=[("seq", DESCENDING)])
+            self._known_seq = int(last["seq"]) if last else 0
+        return self._known_seq
 
     @_guarded
     def events_after(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Return up to ``limit`` event-log entries with ``seq > after``, in order.
-
-        A writer takes its ``seq`` before it inserts, so for a moment a later
-        entry can be visible while an earlier one is not. Entries after such a
-        gap are held back until the gap is :data:`EVENT_LOG_SETTLE` old, so a
-        follower that pages with ``after`` never skips an entry.
-        """
+        """Return up to ``limit`` event-log entries with ``seq > after``, in order."""
         cursor = self.db.event_log.find({"seq": {"$gt": after}}, {"_id": 0}).sort("seq", ASCENDING).limit(limit)
-        horizon = utcnow() - EVENT_LOG_SETTLE
-        settled: list[dict[str, Any]] = []
-        expected = after + 1
-        for entry in cursor:
-            if entry["seq"] != expected and entry["at"] > horizon:
-                break
-            settled.append(entry)
-            expected = entry["seq"] + 1
-        return settled
+        return list(cursor)
 
     # -- originals ---------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import pytest
 
 from service.errors import DatabaseUnavailable, NotFound
 from service.extract import extract
-from service.store import EVENT_LOG_SETTLE, Store, event_entry, utcnow
+from service.store import Store, event_entry
 from tests.roundtrips import counted_store
 from tests.samples import ct_report
 
@@ -123,15 +123,44 @@ def test_concurrent_appends_get_distinct_increasing_numbers(store: Store) -> Non
     assert [entry["seq"] for entry in entries] == list(range(1, 41))
 
 
-def test_a_fresh_gap_holds_later_entries_back(store: Store) -> None:
-    store.append_event("received", via="cli", client="t", message="one")
-    # Another writer has taken seq 2 but not yet inserted it.
-    store.db.counters.update_one({"_id": "event_log"}, {"$inc": {"seq": 1}})
-    store.append_event("received", via="cli", client="t", message="three")
-    assert [entry["seq"] for entry in store.events_after(0)] == [1]
-    # A gap older than the settle time is a writer that died: read past it.
-    store.db.event_log.update_one({"seq": 3}, {"$set": {"at": utcnow() - EVENT_LOG_SETTLE - timedelta(seconds=1)}})
-    assert [entry["seq"] for entry in store.events_after(0)] == [1, 3]
+def test_writers_in_several_processes_number_without_gaps_or_repeats(mongo_uri: str, db_name: str) -> None:
+    """Three stores (three processes' worth of clients), two threads each, appending pairs."""
+    stores = [Store.connect(mongo_uri, db_name) for _ in range(3)]
+    stores[0].ensure_indexes()  # the unique index on seq
+    returned: dict[str, int] = {}
+
+    def append(writer: tuple[int, int]) -> None:
+        store = stores[writer[0]]
+        for n in range(8):
+            messages = [f"{writer} {n} received", f"{writer} {n} created"]
+            entries = [event_entry("received", via="cli", client="t", message=message) for message in messages]
+            returned.update(zip(messages, store.append_events(entries), strict=True))
+
+    try:
+        run_together(append, [(s, t) for s in range(3) for t in range(2)])
+        entries = stores[0].events_after(0, limit=1000)
+    finally:
+        for store in stores:
+            store.close()
+    assert [entry["seq"] for entry in entries] == list(range(1, 97))
+    assert {entry["message"]: entry["seq"] for entry in entries} == returned
+    for writer in [(s, t) for s in range(3) for t in range(2)]:  # each writer's entries in its order
+        mine = [returned[f"{writer} {n} {what}"] for n in range(8) for what in ("received", "created")]
+        assert mine == sorted(mine)
+
+
+def test_numbers_taken_by_another_process_are_skipped(store: Store) -> None:
+    assert store.append_event("received", via="cli", client="t", message="one") == 1
+    # Another process appends 2 and 3 while this one still believes 1 is the last.
+    for seq in (2, 3):
+        store.db.event_log.insert_one({**event_entry("received", via="cli", client="u", message=str(seq)), "seq": seq})
+    # This store tries 2 and 3, both taken: it reads the last number and goes on after it.
+    entries = [event_entry("received", via="cli", client="t", message=m) for m in ("mine a", "mine b")]
+    assert store.append_events(entries) == [4, 5]
+    # Now only the second of two numbers is taken: the first entry keeps 6, the second moves on.
+    store.db.event_log.insert_one({**event_entry("received", via="cli", client="u", message="7"), "seq": 7})
+    assert store.append_events(entries) == [6, 8]
+    assert [entry["seq"] for entry in store.events_after(0)] == list(range(1, 9))
 
 
 def test_originals_are_kept_once(store: Store) -> None:
@@ -175,7 +204,9 @@ def test_a_new_original_costs_two_writes_and_a_kept_one_a_write_and_a_read(mongo
 def test_a_half_written_original_is_completed_by_the_next_keep(store: Store) -> None:
     """A process died after two of the three chunks, before the files entry: the same bytes again finish it."""
     chunks = store.db["originals.chunks"]
-    chunks.insert_many([{"files_id": BIG_SHA, "n": n, "data": BIG[n * 255 * 1024 : (n + 1) * 255 * 1024]} for n in (0, 1)])
+    chunks.insert_many(
+        [{"files_id": BIG_SHA, "n": n, "data": BIG[n * 255 * 1024 : (n + 1) * 255 * 1024]} for n in (0, 1)]
+    )
     assert not store.has_original(BIG_SHA)
     assert not keep_big(store, "again.dcm")
     assert store.read_original(BIG_SHA) == BIG and chunks.count_documents({"files_id": BIG_SHA}) == 3
