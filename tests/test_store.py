@@ -163,6 +163,14 @@ def test_numbers_taken_by_another_process_are_skipped(store: Store) -> None:
     assert [entry["seq"] for entry in store.events_after(0)] == list(range(1, 9))
 
 
+def test_an_append_whose_numbers_are_always_taken_gives_up(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.append_event("received", via="cli", client="t", message="one")
+    monkeypatch.setattr(store, "_last_seq", lambda: 0)  # as if the last entry could never be read
+    with pytest.raises(DatabaseUnavailable, match="numbers were taken 100 times"):
+        store.append_event("received", via="cli", client="t", message="two")
+    assert [entry["message"] for entry in store.events_after(0)] == ["one"]
+
+
 def test_originals_are_kept_once(store: Store) -> None:
     assert store.keep_original("ab" * 32, b"bytes", name="a.dcm", via="cli", client="t", received_at=NOW, size=5)
     assert not store.keep_original("ab" * 32, b"bytes", name="b.dcm", via="http", client="u", received_at=NOW, size=5)
