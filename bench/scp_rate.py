@@ -41,6 +41,7 @@ from service.database import EmbeddedServer, free_port
 from service.db import close_store
 from service.dicomnet.scp import StorageSCP
 from service.ingest import Pipeline
+from service.sources import Source
 from service.store import Store
 from tests import dcmtk
 
@@ -74,11 +75,15 @@ def send_dicom(uri: str) -> Send:
     return send
 
 
+def read_only(source: Source, client: str) -> str:
+    """Read the object the SCP received and do nothing else (a no-op ingest)."""
+    source.read()
+    return "written"
+
+
 def send_dicom_no_ingest(files: list[Path], associations: int) -> float:
-    """Store files with storescu through an SCP whose ingest does nothing: the transport's own cost."""
-    return store_all(
-        StorageSCP(lambda *_: "written", print, ae_title="DOSELEDGER", host="127.0.0.1", port=0), files, associations
-    )
+    """Store files with storescu through an SCP whose ingest only reads the object: the transport's own cost."""
+    return store_all(StorageSCP(read_only, print, ae_title="DOSELEDGER", host="127.0.0.1", port=0), files, associations)
 
 
 def store_all(scp: StorageSCP, files: list[Path], associations: int) -> float:

@@ -28,6 +28,7 @@ from service.ingest import Pipeline
 from service.store import Store
 from tests import dcmtk
 from tests.conftest import ROOT
+from tests.samples import ct_report, to_bytes
 
 #: what depends on the way and time of arrival, not on the objects
 ARRIVAL = frozenset({"_id", "created_at", "updated_at", "received_at", "via", "sha256"})
@@ -126,6 +127,38 @@ def test_the_corpus_over_parallel_associations_makes_the_same_studies(
         answers.update(dcmtk.responses(sender.communicate(timeout=300)[1]))
     assert answers == {path.name: "Success" for path in corpus_files(corpus)}
     assert received(store) == imported
+
+
+def test_an_object_over_the_size_limit_is_refused_unread(tmp_path: Path, store: Store) -> None:
+    """The SCP spools each data set to a file and checks its size before anything reads it."""
+    dcmtk.require("storescu")
+    small, large = ct_report(dlp="42"), ct_report(dlp="43")
+    large.ImageComments = "x" * 20_000
+    paths = [tmp_path / "small.dcm", tmp_path / "large.dcm"]
+    for ds, path in zip((small, large), paths, strict=True):
+        path.write_bytes(to_bytes(ds))
+    pipeline = Pipeline(store, max_bytes=10_000, not_patient_patterns=())
+    reads: list[str] = []
+    read_bytes = Path.read_bytes
+
+    def counted_read(path: Path) -> bytes:
+        reads.append(path.name)
+        return read_bytes(path)
+
+    server = StorageSCP.for_pipeline(pipeline, load_settings({}), port=0)
+    server.start()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Path, "read_bytes", counted_read)
+            answers = dcmtk.storescu(server.port, paths)
+    finally:
+        server.stop(grace=0)
+    assert answers == {"small.dcm": "Success", "large.dcm": "Refused: OutOfResources"}
+    assert len(reads) == 1  # the small one's spool file; the large one was never read
+    [refused] = [entry for entry in store.events_after(0) if entry["type"] == "rejected"]
+    assert refused["name"] == large.SOPInstanceUID and refused["code"] == "too-large"
+    assert "more than the limit of 10000 bytes" in refused["message"]
+    assert store.count_originals() == 1  # the small report's
 
 
 def test_a_refused_association_is_in_the_event_log(corpus: Path, pipeline: Pipeline, store: Store) -> None:

@@ -22,6 +22,7 @@ from pydicom.uid import CTImageStorage, JPEGBaseline8Bit, generate_uid
 from service.dicomnet.acl import AllowList
 from service.dicomnet.scp import StorageSCP
 from service.errors import DatabaseUnavailable
+from service.sources import Source
 from tests import dcmtk
 
 
@@ -33,9 +34,9 @@ class Recorder:
         self.refusals: list[tuple[str, str]] = []
         self.answer: Callable[[str], str] = lambda name: "written"
 
-    def receive(self, data: bytes, name: str, client: str) -> str:
-        self.received[name] = (data, client)
-        return self.answer(name)
+    def receive(self, source: Source, client: str) -> str:
+        self.received[source.name] = (source.read(), client)
+        return self.answer(source.name)
 
     def refused(self, client: str, message: str) -> None:
         self.refusals.append((client, message))

@@ -2,9 +2,12 @@
 
 Each association runs in its own thread (pynetdicom's threaded server), so a
 slow or broken sender holds up only itself; pynetdicom's network timeout ends an
-association that goes quiet. The C-STORE handler passes the data set *as
-received* (file meta information rebuilt from the presentation context, the
-data set bytes untouched) to ``receive`` and answers the status of
+association that goes quiet. pynetdicom writes each data set to a temporary
+file as its fragments arrive (``STORE_RECV_CHUNKED_DATASET``), so an object is
+never held whole in memory before its size is checked. The C-STORE handler
+passes that file *as received* (file meta information rebuilt from the
+presentation context, the data set bytes untouched) to ``receive`` as a
+:class:`~service.sources.Source` and answers the status of
 :data:`service.dicomnet.status.STORE_STATUS` for the result. A handler error
 becomes a logged failure status; the server carries on.
 """
@@ -17,21 +20,23 @@ import threading
 import time
 from collections.abc import Callable
 
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.transport import ThreadedAssociationServer
 
+from service.batch import ingest_source
 from service.config import Settings
 from service.dicomnet.acl import AllowList, Peer
 from service.dicomnet.presentation import add_contexts
 from service.dicomnet.status import STORE_STATUS
 from service.errors import ConfigurationError, DatabaseUnavailable
 from service.ingest import Pipeline
+from service.sources import Source
 
 log = logging.getLogger(__name__)
 
-#: ``receive(data, name, client)`` ingests one object and returns its STORE_STATUS key
-Receive = Callable[[bytes, str, str], str]
+#: ``receive(source, client)`` ingests one object and returns its STORE_STATUS key
+Receive = Callable[[Source, str], str]
 #: ``refused(client, reason)`` records a refused association
 Refused = Callable[[str, str], None]
 
@@ -73,8 +78,8 @@ class StorageSCP:
     ) -> StorageSCP:
         """Build the SCP that ``settings`` describe, ingesting into ``pipeline`` with ``via="dicom"``."""
 
-        def receive(data: bytes, name: str, client: str) -> str:
-            outcome = pipeline.ingest(data, name=name, via="dicom", client=client)
+        def receive(source: Source, client: str) -> str:
+            outcome = ingest_source(pipeline, source, via="dicom", client=client)
             return outcome.code if outcome.code in STORE_STATUS else "written"
 
         def refused(client: str, message: str) -> None:
@@ -97,6 +102,7 @@ class StorageSCP:
 
     def start(self) -> None:
         """Start listening in a background thread."""
+        _config.STORE_RECV_CHUNKED_DATASET = True  # pynetdicom's documented switch; it deletes the file after
         handlers = [(evt.EVT_REQUESTED, self._on_requested), (evt.EVT_C_STORE, self._on_store)]
         try:
             self._server = self.ae.start_server(self._address, block=False, evt_handlers=handlers)
@@ -169,8 +175,9 @@ class StorageSCP:
         requestor = event.assoc.requestor
         client = Peer(requestor.ae_title, requestor.address).client
         name = str(event.request.AffectedSOPInstanceUID)
+        path = event.dataset_path
         try:
-            return self._receive(event.encoded_dataset(), name, client)
+            return self._receive(Source(name, path.stat().st_size, path.read_bytes), client)
         except DatabaseUnavailable as e:
             log.warning("Refused %s from %s for now: %s", name, client, e)
             return "database-unavailable"
