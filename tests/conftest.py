@@ -1,4 +1,4 @@
-"""Shared test fixtures: the sample corpus, one database server per session, app, client, runner.
+"""Shared test fixtures: the sample corpus, one database server per session, app, client, runner, the SCP.
 
 The session starts ONE SecantusDB server on a free port with a temporary data
 directory, or uses ``MONGODB_URI`` when it is set (so the suite also runs against
@@ -30,10 +30,14 @@ from pytest_mongodb.plugin import load_fixtures
 from werkzeug.serving import make_server
 
 from service import create_app
+from service.config import load_settings
 from service.database import EmbeddedServer, free_port
 from service.db import close_store, get_store
+from service.dicomnet.scp import StorageSCP
 from service.ingest import Pipeline
 from service.store import Store
+from tests import dcmtk
+from tests.arrivals import Received, corpus_files, received
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -171,6 +175,35 @@ def store(app: Flask) -> Store:
 def pipeline(app: Flask, store: Store) -> Pipeline:
     """Return an ingest pipeline on ``store`` configured like ``app``."""
     return Pipeline.from_settings(store, app.config["DOSELEDGER_SETTINGS"])
+
+
+@pytest.fixture(scope="module")
+def imported(corpus: Path, mongo_uri: str) -> Iterator[Received]:
+    """Return the studies ``doseledger import`` makes of the corpus (imported once per module)."""
+    store = Store.connect(mongo_uri, f"doseledger_reference_{_SESSION}_{next(_numbers)}")
+    store.ensure_indexes()
+    pipeline = Pipeline.from_settings(store, load_settings({}))
+    for path in corpus_files(corpus):
+        pipeline.ingest(path.read_bytes(), name=path.name, via="cli", client="test")
+    yield received(store)
+    store.client.drop_database(store.db.name)
+    store.close()
+
+
+@pytest.fixture
+def scp_port() -> int:
+    """Return the port the ``scp`` fixture listens on: 0, any free one (a module may override it)."""
+    return 0
+
+
+@pytest.fixture
+def scp(pipeline: Pipeline, scp_port: int) -> Iterator[StorageSCP]:
+    """Return a started Storage SCP with default settings (AE title DOSELEDGER) ingesting into ``pipeline``."""
+    dcmtk.require("storescu")
+    server = StorageSCP.for_pipeline(pipeline, load_settings({}), port=scp_port)
+    server.start()
+    yield server
+    server.stop(grace=0)
 
 
 @dataclass

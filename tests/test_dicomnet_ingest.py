@@ -1,10 +1,8 @@
 """The Storage SCP over the real ingest pipeline and database, with storescu as the modality.
 
 Whatever arrives over DICOM must give the same studies as ``doseledger import``
-of the same files: the reference is an import of the corpus into a database of
-its own. Only what differs by nature is left out of the comparison: when and how
-each report arrived (``received_at``, ``via``, ``sha256``: storescu may re-encode
-an implicit VR file as explicit VR on the wire) and the write times.
+of the same files (the ``imported`` fixture; tests/arrivals.py says what is
+compared).
 """
 
 from __future__ import annotations
@@ -12,9 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,41 +23,9 @@ from service.dicomnet.scp import StorageSCP
 from service.ingest import Pipeline
 from service.store import Store
 from tests import dcmtk
+from tests.arrivals import Received, corpus_files, received, studies
 from tests.conftest import ROOT
 from tests.samples import ct_report, to_bytes
-
-#: what depends on the way and time of arrival, not on the objects
-ARRIVAL = frozenset({"_id", "created_at", "updated_at", "received_at", "via", "sha256"})
-
-Studies = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Received:
-    """What a database holds once objects have arrived: its studies, comparable, and its event log by type."""
-
-    studies: Studies
-    outcomes: Counter[str]
-
-
-def comparable(value: Any) -> Any:
-    """Drop the arrival fields from a document, at every depth."""
-    if isinstance(value, dict):
-        return {key: comparable(item) for key, item in value.items() if key not in ARRIVAL}
-    if isinstance(value, list):
-        return [comparable(item) for item in value]
-    return value
-
-
-def studies(store: Store) -> Studies:
-    """Return every study of ``store`` by Study Instance UID, comparable."""
-    return {document["study_instance_uid"]: comparable(document) for document in store.db.studies.find({})}
-
-
-def received(store: Store) -> Received:
-    """Return the studies and event-log counts of ``store``."""
-    entries = store.events_after(0, limit=100_000)
-    return Received(studies(store), Counter(entry["type"] for entry in entries))
 
 
 def by_study(files: list[Path]) -> dict[str, list[Path]]:
@@ -70,32 +34,6 @@ def by_study(files: list[Path]) -> dict[str, list[Path]]:
     for path in files:
         groups.setdefault(str(pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID), []).append(path)
     return groups
-
-
-def corpus_files(corpus: Path) -> list[Path]:
-    return sorted(corpus.glob("*.dcm"))
-
-
-@pytest.fixture(scope="module")
-def imported(corpus: Path, mongo_uri: str) -> Iterator[Received]:
-    """Return the studies ``doseledger import`` makes of the corpus (imported once per module)."""
-    store = Store.connect(mongo_uri, f"doseledger_reference_{os.getpid()}")
-    store.ensure_indexes()
-    pipeline = Pipeline.from_settings(store, load_settings({}))
-    for path in corpus_files(corpus):
-        pipeline.ingest(path.read_bytes(), name=path.name, via="cli", client="test")
-    yield received(store)
-    store.client.drop_database(store.db.name)
-    store.close()
-
-
-@pytest.fixture
-def scp(pipeline: Pipeline) -> Iterator[StorageSCP]:
-    dcmtk.require("storescu")
-    server = StorageSCP.for_pipeline(pipeline, load_settings({}), port=0)
-    server.start()
-    yield server
-    server.stop(grace=0)
 
 
 def test_the_corpus_in_one_association_makes_the_studies_an_import_makes(
