@@ -1,7 +1,8 @@
 """dcmtk's storescu and echoscu as the real DICOM clients of the SCP tests and the benchmark.
 
-dcmtk is the Debian package ``dcmtk`` (``.ci/run`` installs it). Without it the
-tests skip with a reason, except under ``CI=true`` where they fail.
+dcmtk is the Debian package ``dcmtk`` (``.ci/run`` installs it, as it does the
+other Debian tools :func:`require` finds, such as Orthanc). Without a tool the
+tests that need it skip with a reason, except under ``CI=true`` where they fail.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ _SENT = re.compile(r"^I: Sending file: (?P<path>.+)$")
 _RESPONSE = re.compile(r"^I: Received Store Response \((?P<status>[^)]*)\)")
 
 
-def require(tool: str) -> str:
-    """Return the path of a dcmtk tool; skip the test without it (fail under CI)."""
-    path = shutil.which(tool)
+def require(tool: str, package: str = "dcmtk") -> str:
+    """Return the path of a tool of a Debian package; skip the test without it (fail under CI).
+
+    /usr/sbin is searched too: Debian installs servers such as Orthanc there,
+    and it is not on every user's PATH.
+    """
+    path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin")
     if path is None:
-        message = f"{tool} (Debian package dcmtk) is not installed; .ci/run installs it"
+        message = f"{tool} (Debian package {package}) is not installed; .ci/run installs it"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
