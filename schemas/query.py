@@ -168,9 +168,7 @@ class StudyQuerySchema(Schema.from_dict(_range_fields())):  # type: ignore[misc]
     class Meta:
         unknown = RAISE
 
-    modality = fields.String(
-        validate=validate.OneOf(MODALITIES, error=f"Expected one of {', '.join(MODALITIES)}.")
-    )
+    modality = fields.String(validate=validate.OneOf(MODALITIES, error=f"Expected one of {', '.join(MODALITIES)}."))
     station_name = _text()
     manufacturer = _text()
     manufacturer_model_name = _text()

@@ -164,6 +164,8 @@ def _addresses(name: str, raw: str) -> tuple[str, ...]:
                 f"{name} holds {part!r}, which is neither an IP address nor a network such as 10.1.0.0/16."
             ) from None
     return parts
+
+
 def _alert_levels(name: str, raw: str) -> dict[str, Any]:
     try:
         return read_alert_levels(Path(_text(name, raw)))

@@ -211,9 +211,7 @@ def _current_reports(doc: dict[str, Any]) -> list[dict[str, Any]]:
     uids = [set(r.get("event_uids", [])) for r in reports]
 
     def superseded(i: int) -> bool:
-        return any(
-            j != i and uids[i] <= uids[j] and (uids[i] < uids[j] or j > i) for j in range(len(reports))
-        )
+        return any(j != i and uids[i] <= uids[j] and (uids[i] < uids[j] or j > i) for j in range(len(reports)))
 
     return [r for i, r in enumerate(reports) if not superseded(i)]
 

@@ -33,8 +33,14 @@ RULES: list[tuple[str, str]] = [
     (r"^ctradiationdose\.(start|end)_of_xray_irradiation$", "reports.0.context.{0}_of_xray_irradiation"),
     (r"^ctradiationdose\.ctaccumulateddosedata\.(\w+)$", "ct.accumulated.{0}"),
     (r"^ctradiationdose\.ctirradiationeventdata\.count$", "ct.events.#"),
-    (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.ctxraysourceparameters\.(\w+)$", "ct.events.{0}.sources.0.{1}"),
-    (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(?:deviceparticipant|scanninglength)\.(\w+)$", "ct.events.{0}.{1}"),
+    (
+        r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.ctxraysourceparameters\.(\w+)$",
+        "ct.events.{0}.sources.0.{1}",
+    ),
+    (
+        r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(?:deviceparticipant|scanninglength)\.(\w+)$",
+        "ct.events.{0}.{1}",
+    ),
     (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(\w+)\.(code_meaning|code_value)$", "ct.events.{0}.{1}.{2}"),
     (r"^ctradiationdose\.ctirradiationeventdata\[(\d+)\]\.(\w+)$", "ct.events.{0}.{1}"),
     (r"^number_of_events$", "summary.number_of_events"),
@@ -54,40 +60,69 @@ RULES: list[tuple[str, str]] = [
     (r"^projectionxrayradiationdose\.observercontext\.(\w+)\.(\w+)$", "reports.0.context.{0}.{1}"),
     (r"^projectionxrayradiationdose\.observercontext\.(\w+)$", "reports.0.context.{0}"),
     (r"^projectionxrayradiationdose\.(\w+)\.(code_meaning|code_value)$", "reports.0.context.{0}.{1}"),
-    (r"^projectionxrayradiationdose\.accumxraydose\.accumprojxraydose\.(\w+)$",
-     "projection.accumulated.0.{0}"),
-    (r"^projectionxrayradiationdose\.accumxraydose\.accummammographyxraydose\.count$",
-     "projection.accumulated.0.accumulated_average_glandular_dose.#"),
-    (r"^projectionxrayradiationdose\.accumxraydose\.accummammographyxraydose\[(\d+)\]\.([\w.]+)$",
-     "projection.accumulated.0.accumulated_average_glandular_dose.{0}.{1}"),
+    (r"^projectionxrayradiationdose\.accumxraydose\.accumprojxraydose\.(\w+)$", "projection.accumulated.0.{0}"),
+    (
+        r"^projectionxrayradiationdose\.accumxraydose\.accummammographyxraydose\.count$",
+        "projection.accumulated.0.accumulated_average_glandular_dose.#",
+    ),
+    (
+        r"^projectionxrayradiationdose\.accumxraydose\.accummammographyxraydose\[(\d+)\]\.([\w.]+)$",
+        "projection.accumulated.0.accumulated_average_glandular_dose.{0}.{1}",
+    ),
     (r"^projectionxrayradiationdose\.irradeventxraydata\.count$", "projection.events.#"),
-    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters\.count$",
-     "projection.events.{0}.xray_filters.#"),
-    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters"
-     r"(?:\[(\d+)\])?\.(\w+?)(\.code_meaning)?$", "projection.events.{0}.xray_filters.{1}.{2}{3}"),
-    (r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.(?:irradeventxray\w+data\.)?"
-     r"(?:doserelateddistancemeasurements\.|kvp\.|xraytubecurrent\.|exposure\.|xraygrid\.)?"
-     r"(?:xrayfilters\.)?([a-z_]+?)(?:_cid)?(\.code_meaning|\.code_value)?$", "projection.events.{0}.{1}{2}"),
+    (
+        r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters\.count$",
+        "projection.events.{0}.xray_filters.#",
+    ),
+    (
+        r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.irradeventxraysourcedata\.xrayfilters"
+        r"(?:\[(\d+)\])?\.(\w+?)(\.code_meaning)?$",
+        "projection.events.{0}.xray_filters.{1}.{2}{3}",
+    ),
+    (
+        r"^projectionxrayradiationdose\.irradeventxraydata(?:\[(\d+)\])?\.(?:irradeventxray\w+data\.)?"
+        r"(?:doserelateddistancemeasurements\.|kvp\.|xraytubecurrent\.|exposure\.|xraygrid\.)?"
+        r"(?:xrayfilters\.)?([a-z_]+?)(?:_cid)?(\.code_meaning|\.code_value)?$",
+        "projection.events.{0}.{1}{2}",
+    ),
     # radiopharmaceutical (TID 10021): one administration; organ doses first and last
     (r"^radiopharmaceuticalradiationdose\.(\w+)\.(code_meaning|code_value)$", "reports.0.context.{0}.{1}"),
-    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationpatientcharacteristics\.([\w.]+)$",
-     "radiopharmaceutical.patient_characteristics.{0}"),
-    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.organdose\[first\]\."
-     r"([\w.]+)$", "radiopharmaceutical.administrations.0.organ_doses.0.{0}"),
-    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.organdose\[last\]\."
-     r"([\w.]+)$", "radiopharmaceutical.administrations.0.organ_doses.-1.{0}"),
-    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.personparticipant\."
-     r"([a-z_]+?)(?:_cid)?(\.code_meaning)?$",
-     "radiopharmaceutical.administrations.0.person_participants.0.{0}{1}"),
-    (r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.([\w.]+)$",
-     "radiopharmaceutical.administrations.0.{0}"),
+    (
+        r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationpatientcharacteristics\.([\w.]+)$",
+        "radiopharmaceutical.patient_characteristics.{0}",
+    ),
+    (
+        r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.organdose\[first\]\."
+        r"([\w.]+)$",
+        "radiopharmaceutical.administrations.0.organ_doses.0.{0}",
+    ),
+    (
+        r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.organdose\[last\]\."
+        r"([\w.]+)$",
+        "radiopharmaceutical.administrations.0.organ_doses.-1.{0}",
+    ),
+    (
+        r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.personparticipant\."
+        r"([a-z_]+?)(?:_cid)?(\.code_meaning)?$",
+        "radiopharmaceutical.administrations.0.person_participants.0.{0}{1}",
+    ),
+    (
+        r"^radiopharmaceuticalradiationdose\.radiopharmaceuticaladministrationeventdata\.([\w.]+)$",
+        "radiopharmaceutical.administrations.0.{0}",
+    ),
     # PET series read from image headers (service.extract.nm_images)
-    (r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[(\d+)\]\.(\w+)$",
-     "radiopharmaceutical.pet_series.0.{1}.{0}"),
-    (r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[first\]\.(\w+)$",
-     "radiopharmaceutical.pet_series.0.{0}.0"),
-    (r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[last\]\.(\w+)$",
-     "radiopharmaceutical.pet_series.0.{0}.-1"),
+    (
+        r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[(\d+)\]\.(\w+)$",
+        "radiopharmaceutical.pet_series.0.{1}.{0}",
+    ),
+    (
+        r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[first\]\.(\w+)$",
+        "radiopharmaceutical.pet_series.0.{0}.0",
+    ),
+    (
+        r"^radiopharmaceuticalradiationdose\.petseries\.petseries(?:correction|type)\[last\]\.(\w+)$",
+        "radiopharmaceutical.pet_series.0.{0}.-1",
+    ),
     (r"^radiopharmaceuticalradiationdose\.petseries\.(\w+)$", "radiopharmaceutical.pet_series.0.{0}"),
 ]
 

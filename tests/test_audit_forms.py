@@ -47,7 +47,13 @@ def test_statistics_fragment_interpolates_quartiles_exactly(events: Database[dic
               {"$group": {"_id": {"name": "all"}, "values": {"$push": "$ct.events.dlp"}}}, *STATISTICS]  # fmt: skip
     [row] = events.studies.aggregate(stages)
     assert {k: row[k] for k in ("count", "mean", "p25", "median", "p75", "min", "max")} == {
-        "count": 5, "mean": 4.0, "p25": 2.0, "median": 3.0, "p75": 4.0, "min": 1.0, "max": 10.0
+        "count": 5,
+        "mean": 4.0,
+        "p25": 2.0,
+        "median": 3.0,
+        "p75": 4.0,
+        "min": 1.0,
+        "max": 10.0,
     }
     stages[1] = {"$match": {"ct.events.dlp": {"$in": [1.0, 2.0, 4.0, 10.0]}}}
     [row] = events.studies.aggregate(stages)

@@ -44,8 +44,15 @@ def test_audit_as_csv(client: FlaskClient, ct_store: Store) -> None:
     assert 'filename="ct_dlp_by_protocol.csv"' in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert list(rows[0]) == [
-        "name", "station", "count", "mean (mGy·cm)", "p25 (mGy·cm)", "median (mGy·cm)", "p75 (mGy·cm)",
-        "min (mGy·cm)", "max (mGy·cm)",
+        "name",
+        "station",
+        "count",
+        "mean (mGy·cm)",
+        "p25 (mGy·cm)",
+        "median (mGy·cm)",
+        "p75 (mGy·cm)",
+        "min (mGy·cm)",
+        "max (mGy·cm)",
     ]  # fmt: skip  (columns without a value in any row are left out)
     assert [(r["name"], r["station"], float(r["median (mGy·cm)"])) for r in rows] == [
         ("CHEST", "CT-SOUTH", 200), ("HEAD ROUTINE", "CT-NORTH", 25), ("Routine Head", "CT-SOUTH", 60),
@@ -79,13 +86,19 @@ def test_bad_argument_is_400_naming_it(client: FlaskClient, query: str, bad: str
 def test_standard_names_over_http(client: FlaskClient, ct_store: Store) -> None:
     for raw in ("HEAD ROUTINE", "Routine Head"):
         assert client.post("/api/standard-names", json={**HEAD, "raw": raw}).status_code == 201
-    assert client.post("/api/standard-names", json={**HEAD, "raw": "HEAD ROUTINE", "standard": "Head"}).status_code == 201
+    assert (
+        client.post("/api/standard-names", json={**HEAD, "raw": "HEAD ROUTINE", "standard": "Head"}).status_code == 201
+    )
     listed = client.get("/api/standard-names?modality=CT").get_json()["standard_names"]
     assert [(m["raw"], m["standard"]) for m in listed] == [("HEAD ROUTINE", "Head"), ("Routine Head", "Head")]
     rows = client.get("/api/audits/ct_dlp_by_protocol?names=standard&per_station=no").get_json()["rows"]
     assert [(r["name"], r["count"], r["median"]) for r in rows] == [("CHEST", 1, 200), ("Head", 6, 35)]
-    assert client.delete("/api/standard-names?modality=CT&field=acquisition_protocol&raw=Routine+Head").status_code == 204
-    assert client.delete("/api/standard-names?modality=CT&field=acquisition_protocol&raw=Routine+Head").status_code == 404
+    assert (
+        client.delete("/api/standard-names?modality=CT&field=acquisition_protocol&raw=Routine+Head").status_code == 204
+    )
+    assert (
+        client.delete("/api/standard-names?modality=CT&field=acquisition_protocol&raw=Routine+Head").status_code == 404
+    )
     assert len(client.get("/api/standard-names").get_json()["standard_names"]) == 1
 
 

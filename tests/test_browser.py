@@ -27,9 +27,7 @@ def test_home_station_filter_and_study_in_a_browser(page: Any, store: Store) -> 
     now = datetime(2024, 3, 5)
     store.save_fragment(fragment("5.1", station="CT1", doses=(120.5, 80.0), protocol="Thorax"), now=now)
     store.save_fragment(fragment("5.2", station="CT2", description="Head", doses=(900.0,)), now=now)
-    store.save_fragment(
-        fragment("5.3", modality="RF", station="<script>alert(1)</script>", doses=(0.00125,)), now=now
-    )
+    store.save_fragment(fragment("5.3", modality="RF", station="<script>alert(1)</script>", doses=(0.00125,)), now=now)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 

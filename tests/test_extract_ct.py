@@ -96,9 +96,7 @@ def small_ct_report(dlp_total: str = "12.5", unit: str = "mGy.cm") -> pydicom.Da
         container("113822", num_item("113824", "2,5", "s"), num_item("113823", "1.0", "{X-Ray sources}")),
         container("113829", num_item("113830", "40.1", "mGy"), num_item("113838", "1.25", "Gy.cm")),
     )
-    accumulated = container(
-        "113811", num_item("113812", "1", "{events}"), num_item("113813", dlp_total, unit)
-    )
+    accumulated = container("113811", num_item("113812", "1", "{events}"), num_item("113813", dlp_total, unit))
     return sr_dataset([code_item("121058", ("P5-08000", "SRT", "Computed Tomography X-Ray")), accumulated, event])
 
 

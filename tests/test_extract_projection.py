@@ -52,8 +52,7 @@ DIFFERS: dict[tuple[str, str], Any] = {
     **{
         (
             HOLOGIC,
-            f"projectionxrayradiationdose.irradeventxraydata[{i}].irradeventxraysourcedata."
-            "average_xray_tube_current",
+            f"projectionxrayradiationdose.irradeventxraydata[{i}].irradeventxraysourcedata.average_xray_tube_current",
         ): None
         for i in (0, 1)
     },
@@ -70,9 +69,7 @@ DIFFERS: dict[tuple[str, str], Any] = {
 }
 
 #: OpenREM-only features: equipment display names and counts of its database rows.
-NOT_APPLICABLE = re.compile(
-    r"^(studies\.count|generalequipmentmoduleattr\.unique_equipment_name\.display_name)$"
-)
+NOT_APPLICABLE = re.compile(r"^(studies\.count|generalequipmentmoduleattr\.unique_equipment_name\.display_name)$")
 
 NOW = datetime(2026, 1, 1)
 
@@ -97,9 +94,7 @@ def test_corpus_values(corpus: Path, expected: dict[str, Any], name: str) -> Non
     for key, value in entry["expect"].items():
         if NEVER_STORED.match(key) or NOT_APPLICABLE.match(key):
             continue
-        failure = check(
-            doc, key, DIFFERS.get((name, key), value), entry.get("almost_equal_places", {}).get(key)
-        )
+        failure = check(doc, key, DIFFERS.get((name, key), value), entry.get("almost_equal_places", {}).get(key))
         if failure:
             failures.append(failure)
     assert not failures, failures
@@ -137,9 +132,7 @@ def test_rf_totals_per_irradiation_type(corpus: Path, scenarios: dict[str, Any])
     """The rf_detail_summary_totals scenario: fluoroscopy and acquisition totals of Philips Allura."""
     rows = {
         r[0]: r[1:]
-        for r in scenarios["rf_detail_summary_totals"]["steps"][0]["expect"][
-            "Philips Allura (2016-03-15) study_totals"
-        ]
+        for r in scenarios["rf_detail_summary_totals"]["steps"][0]["expect"]["Philips Allura (2016-03-15) study_totals"]
     }
     plane = corpus_document(corpus, "RF-RDSR-Philips_Allura.dcm")["projection"]["accumulated"][0]
     for label, prefix, time in (
@@ -178,9 +171,7 @@ def test_siemens_summary_report(corpus: Path) -> None:
     assert doc["reports"][0]["kind"] == "esr"
 
 
-def test_dual_rdsrs_of_one_unit_get_their_modality_from_content(
-    corpus: Path, scenarios: dict[str, Any]
-) -> None:
+def test_dual_rdsrs_of_one_unit_get_their_modality_from_content(corpus: Path, scenarios: dict[str, Any]) -> None:
     step = scenarios["dual_modality_equipment"]["steps"][0]
     docs = [corpus_document(corpus, name) for name in step["import"]]
     assert [d["modalities"] for d in docs] == [

@@ -98,9 +98,7 @@ def rrdsr(*administrations: Dataset) -> Dataset:
 
 
 def administration(activity: str, unit: str, *extra: Dataset) -> Dataset:
-    agent = _sct(
-        code_item("x", ("35321007", "SCT", "Fluorodeoxyglucose F^18^"), "CONTAINS"), "349358000", "agent"
-    )
+    agent = _sct(code_item("x", ("35321007", "SCT", "Fluorodeoxyglucose F^18^"), "CONTAINS"), "349358000", "agent")
     return container("113502", agent, num_item("113507", activity, unit), *extra)
 
 
@@ -112,10 +110,7 @@ def test_activity_in_mci_is_stored_in_mbq_and_a_missing_uid_is_made_stable() -> 
     assert entry["radiopharmaceutical_agent"]["code_meaning"] == "Fluorodeoxyglucose F^18^"
     uid = entry["radiopharmaceutical_administration_event_uid"]
     assert uid.startswith("2.25.")
-    assert (
-        uid
-        == again["radiopharmaceutical"]["administrations"][0]["radiopharmaceutical_administration_event_uid"]
-    )
+    assert uid == again["radiopharmaceutical"]["administrations"][0]["radiopharmaceutical_administration_event_uid"]
     notes = " ".join(first["report"]["notes"])
     assert "converted 10.0 mCi to 370.0 MBq" in notes and "administration 1 has no" in notes
     assert fold([first])["summary"]["total_administered_activity"] == 370.0
@@ -138,9 +133,7 @@ def test_report_without_administration_is_rejected() -> None:
 
 
 def test_patient_characteristics_are_kept_in_their_units() -> None:
-    characteristics = container(
-        "121118", num_item("121033", "24", "mo"), num_item("29463-7", "70000", "g", "LN")
-    )
+    characteristics = container("121118", num_item("121033", "24", "mo"), num_item("29463-7", "70000", "g", "LN"))
     ds = rrdsr(administration("100", "MBq"), characteristics)
     section = extract(ds)["radiopharmaceutical"]
     assert section["patient_characteristics"] == {"subject_age": 2.0, "patient_weight": 70.0}

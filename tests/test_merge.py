@@ -56,7 +56,7 @@ def test_continued_reports_add_up(corpus: Path) -> None:
 
 
 def test_same_object_reprocessed_is_applied_again(corpus: Path) -> None:
-    (_, doc), = fold(corpus, [MULTI[0]])
+    ((_, doc),) = fold(corpus, [MULTI[0]])
     fragment = extract(pydicom.dcmread(corpus / MULTI[0]))
     fragment["report"].update(sha256=MULTI[0], received_at=NOW, via="cli")
     again = merge(doc, fragment, now=NOW, reprocess=True)

@@ -32,9 +32,13 @@ def studies(store: Store) -> Store:
     store.save_fragment(fragment("4.1", station="CT1", doses=(100.0, 50.0)), now=NOW)
     store.save_fragment(fragment("4.2", station="CT1", when=datetime(2024, 3, 2, 17, 45, 12)), now=NOW)
     store.save_fragment(fragment("4.3", station="CT2", when=datetime(2023, 5, 6, 7, 8)), now=NOW)
-    store.save_fragment(fragment("4.4", modality="RF", station=SCRIPT, protocol="<b>bold</b>", doses=(0.00125,)), now=NOW)
     store.save_fragment(
-        fragment("4.5", modality="MG", station="MAMMO1", doses=(1.25, 1.5), patient__not_patient_indicator="QA phantom"),
+        fragment("4.4", modality="RF", station=SCRIPT, protocol="<b>bold</b>", doses=(0.00125,)), now=NOW
+    )
+    store.save_fragment(
+        fragment(
+            "4.5", modality="MG", station="MAMMO1", doses=(1.25, 1.5), patient__not_patient_indicator="QA phantom"
+        ),
         now=NOW,
     )
     return store
@@ -69,7 +73,7 @@ def test_list_page_shows_key_columns_with_units_and_links(client: FlaskClient, s
 
 def test_rf_list_shows_dap_in_cgy_cm2(client: FlaskClient, studies: Store) -> None:
     page = html(client, "/rf")
-    assert ">Total DAP</a> <span class=\"unit\">(cGy·cm²)</span>" in page
+    assert '>Total DAP</a> <span class="unit">(cGy·cm²)</span>' in page
     assert '<td class="num">1250</td>' in page
 
 
@@ -110,7 +114,8 @@ def leaves(value: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize(
-    "name", ["CT-RDSR-Siemens_Flash-TAP-SS.dcm", "RF-RDSR-Siemens-Zee.dcm", "MG-RDSR-Hologic_2D.dcm", "NM-RRDSR-Siemens.dcm"]
+    "name",
+    ["CT-RDSR-Siemens_Flash-TAP-SS.dcm", "RF-RDSR-Siemens-Zee.dcm", "MG-RDSR-Hologic_2D.dcm", "NM-RRDSR-Siemens.dcm"],
 )
 def test_detail_page_shows_every_stored_value(
     client: FlaskClient, store: Store, pipeline: Pipeline, corpus: Path, name: str

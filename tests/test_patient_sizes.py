@@ -58,9 +58,7 @@ def test_a_row_without_a_study_is_unreadable() -> None:
 
 
 def test_missing_column_names_the_column_and_the_columns_found() -> None:
-    with pytest.raises(
-        InvalidFile, match=r"the file has no column 'height'; its columns are 'Acc num', 'weight'"
-    ):
+    with pytest.raises(InvalidFile, match=r"the file has no column 'height'; its columns are 'Acc num', 'weight'"):
         parse_sizes("Acc num,weight\nA,80\n", "Acc num", "height", "weight")
 
 

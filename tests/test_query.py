@@ -186,7 +186,13 @@ def test_invalid_argument_message_names_each_argument() -> None:
 
 
 def test_arguments_round_trip_for_links() -> None:
-    args = {"modality": "CT", "station_name": "CT1", "date_from": "2024-01-01", "age_max": "80", "order": "station_name"}
+    args = {
+        "modality": "CT",
+        "station_name": "CT1",
+        "date_from": "2024-01-01",
+        "age_max": "80",
+        "order": "station_name",
+    }
     query = parse_study_query({**args, "page_size": "20"})
     assert query.arguments() == args
     assert parse_study_query(query.arguments()) == StudyQuery(**{**query.__dict__, "page_size": 50})
@@ -211,4 +217,7 @@ def test_date_windows_cover_the_range_newest_first_and_grow() -> None:
     assert all(a[0] == b[1] for a, b in itertools.pairwise(windows))
     assert windows[-1][0] is None
     bounded = list(date_windows(datetime(2025, 11, 1), datetime(2025, 12, 20), now=now))
-    assert bounded == [(datetime(2025, 11, 19), datetime(2025, 12, 20)), (datetime(2025, 11, 1), datetime(2025, 11, 19))]
+    assert bounded == [
+        (datetime(2025, 11, 19), datetime(2025, 12, 20)),
+        (datetime(2025, 11, 1), datetime(2025, 11, 19)),
+    ]

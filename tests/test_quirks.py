@@ -14,9 +14,7 @@ from tests.srbuild import container, num_item, projection_report, text_item
 PHILIPS = "99PHI-IXR-XPER"
 
 
-def event_and_notes(
-    *items: Dataset, root: tuple[Dataset, ...] = (), **options: Any
-) -> tuple[dict[str, Any], str]:
+def event_and_notes(*items: Dataset, root: tuple[Dataset, ...] = (), **options: Any) -> tuple[dict[str, Any], str]:
     """Extract a one-event projection report; return its event and its notes as one text."""
     ds = projection_report(*items, **options)
     ds.ContentSequence = DicomSequence([*ds.ContentSequence, *root])
@@ -106,9 +104,7 @@ def test_collimated_field_sent_is_not_replaced() -> None:
 
 def test_siemens_comments_give_patient_position_and_field_size() -> None:
     event_comment = text_item("121106", '<FluoroData><iiDiameter SRData="320"/></FluoroData>')
-    root_comment = text_item(
-        "121106", '<Root><PatientPosition><Position SRData="FFP "/></PatientPosition></Root>'
-    )
+    root_comment = text_item("121106", '<Root><PatientPosition><Position SRData="FFP "/></PatientPosition></Root>')
     event, notes = event_and_notes(event_comment, root=(root_comment,))
     assert event["ii_field_size"] == 320.0
     assert event["patient_table_relationship"]["code_value"] == "102541007"  # feet-first

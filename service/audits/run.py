@@ -57,9 +57,7 @@ def find_audit(name: str) -> pipeline.Audit:
     return found
 
 
-def run_audit(
-    store: Aggregates, name: str, args: Mapping[str, str], *, alert_levels: Mapping[str, Any]
-) -> AuditResult:
+def run_audit(store: Aggregates, name: str, args: Mapping[str, str], *, alert_levels: Mapping[str, Any]) -> AuditResult:
     """Run audit ``name`` with request ``args``; raise :class:`InvalidArgument` naming bad ones."""
     audit = find_audit(name)
     errors: dict[str, Any] = {}

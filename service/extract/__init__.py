@@ -144,13 +144,17 @@ IMAGE_READERS: dict[str, ImageReader] = {
     **{uid: ImageReader("projection", images.read_projection_image) for uid in images.SOP_CLASSES},
     **{
         uid: ImageReader(
-            "radiopharmaceutical", nm_images.read_nm_image, nm_images.has_administrations,
+            "radiopharmaceutical",
+            nm_images.read_nm_image,
+            nm_images.has_administrations,
             "a Radiopharmaceutical Information Sequence",
         )
         for uid in nm_images.SOP_CLASSES
     },
     ct_dose_info.SECONDARY_CAPTURE: ImageReader(
-        "ct", ct_dose_info.read_ct_dose_info, ct_dose_info.is_dose_info,
+        "ct",
+        ct_dose_info.read_ct_dose_info,
+        ct_dose_info.is_dose_info,
         "an Exposure Dose Sequence (as a CT dose-info image has)",
     ),
 }

@@ -75,6 +75,3 @@ def combine(day: Any, clock: Any) -> datetime | None:
         return None
     parsed_clock = parse_time_of_day(clock)
     return datetime.combine(parsed_day.date(), parsed_clock) if parsed_clock else parsed_day
-
-
-

@@ -254,9 +254,7 @@ def comma_separated_numbers(ds: Dataset, keyword: str, count: int, notes: Notes)
     return numbers + [None] * (count - len(numbers))
 
 
-def ordered_thicknesses(
-    low: float | None, high: float | None, material: str, notes: Notes
-) -> dict[str, float | None]:
+def ordered_thicknesses(low: float | None, high: float | None, material: str, notes: Notes) -> dict[str, float | None]:
     """Return filter thickness minimum and maximum, swapped when sent the wrong way round.
 
     Carestream DR 7500 sends minimum 1.06 and maximum 0.94 mm of aluminium

@@ -13,8 +13,19 @@ from functools import lru_cache
 
 #: UCUM metric prefixes (UCUM Table 2); "da" must be tried before "d".
 PREFIXES = {
-    "": 1.0, "da": 1e1, "h": 1e2, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-    "d": 1e-1, "c": 1e-2, "m": 1e-3, "u": 1e-6, "n": 1e-9, "p": 1e-12,
+    "": 1.0,
+    "da": 1e1,
+    "h": 1e2,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "d": 1e-1,
+    "c": 1e-2,
+    "m": 1e-3,
+    "u": 1e-6,
+    "n": 1e-9,
+    "p": 1e-12,
 }
 
 #: Base units as (dimension, factor to the SI-coherent unit of that dimension).
@@ -74,8 +85,8 @@ def _parse_factor(text: str) -> tuple[str, int, float]:
         dimension, factor = BASES[symbol]
         return dimension, exponent, factor**exponent
     for prefix in sorted(PREFIXES, key=len, reverse=True):
-        if prefix and symbol.startswith(prefix) and symbol[len(prefix):] in BASES:
-            dimension, factor = BASES[symbol[len(prefix):]]
+        if prefix and symbol.startswith(prefix) and symbol[len(prefix) :] in BASES:
+            dimension, factor = BASES[symbol[len(prefix) :]]
             return dimension, exponent, (PREFIXES[prefix] * factor) ** exponent
     raise UnknownUnit(text)
 
