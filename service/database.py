@@ -58,7 +58,7 @@ def uri_for(host: str, port: int) -> str:
 
     Retryable writes are off: SecantusDB keeps a record of every retryable write
     for 30 minutes (up to 10,000) and scans them all, or sorts them once full, on
-    each write, which cost a fifth of the import rate after a few thousand writes.
+    each write; an import of CT reports fell from 92 to 27 reports/s once full.
     A retry would only cover a lost reply on the loopback, and ingest does not
     need it: a failed write fails the object, nothing is acknowledged, and the
     resent object is recognised (the same bytes, the same SOP instance).

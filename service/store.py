@@ -443,6 +443,8 @@ class Store:
         paging with ``after`` never sees a gap that fills later.
         """
         seqs: list[int] = []
+        if not entries:
+            return seqs
         with self._event_lock:
             for _ in range(_EVENT_LOG_ATTEMPTS):
                 first = self._last_seq() + 1
