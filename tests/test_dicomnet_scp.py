@@ -8,6 +8,7 @@ tests/test_dicomnet_ingest.py runs the same server over the real pipeline.
 from __future__ import annotations
 
 import io
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,16 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import CTImageStorage, JPEGBaseline8Bit, generate_uid
+from pydicom.uid import (
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
+from pynetdicom import AE
+from pynetdicom.dimse_messages import C_STORE_RQ
+from pynetdicom.dimse_primitives import C_STORE
 
 from service.dicomnet.acl import AllowList
 from service.dicomnet.scp import StorageSCP
@@ -201,3 +211,34 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_no_spool_file_outlives_its_object(
+    tmp_path: Path, start_scp: Callable[..., StorageSCP], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored object's spool file goes once answered; one whose sender vanished mid-transfer, at the close."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))  # where pynetdicom spools received data sets
+    scp = start_scp()
+    whole = compressed_image(tmp_path)
+    assert dcmtk.storescu(scp.port, [whole], propose="--propose-jpeg8") == {whole.name: "Success"}
+    assert list(spool.iterdir()) == []
+
+    ae = AE("CUT_SHORT")
+    ae.add_requested_context(SecondaryCaptureImageStorage, ExplicitVRLittleEndian)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="DOSELEDGER")
+    assert assoc.is_established
+    request = C_STORE()
+    request.MessageID, request.Priority = 1, 2
+    request.AffectedSOPClassUID, request.AffectedSOPInstanceUID = SecondaryCaptureImageStorage, generate_uid()
+    request.DataSet = io.BytesIO(b"\x10\x00\x10\x00PN\x02\x00X " * 20_000)  # Patient Name, again and again
+    message = C_STORE_RQ()
+    message.primitive_to_message(request)
+    fragments = list(message.encode_msg(assoc.accepted_contexts[0].context_id, 16_382))
+    for fragment in fragments[:-2]:  # all but the end of the data set
+        assoc.dul.send_pdu(fragment)
+    wait_until(lambda: any(path.stat().st_size > 100_000 for path in spool.iterdir()))
+    assoc.dul.socket.close()  # the sender vanishes
+    wait_until(lambda: not list(spool.iterdir()))
+    assert recorder.received.keys() == {sop_instance_uid(whole)}

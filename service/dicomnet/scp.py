@@ -14,7 +14,9 @@ becomes a logged failure status; the server carries on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import socketserver
 import threading
 import time
@@ -103,7 +105,11 @@ class StorageSCP:
     def start(self) -> None:
         """Start listening in a background thread."""
         _config.STORE_RECV_CHUNKED_DATASET = True  # pynetdicom's documented switch; it deletes the file after
-        handlers = [(evt.EVT_REQUESTED, self._on_requested), (evt.EVT_C_STORE, self._on_store)]
+        handlers = [
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_C_STORE, self._on_store),
+            (evt.EVT_CONN_CLOSE, self._on_closed),
+        ]
         try:
             self._server = self.ae.start_server(self._address, block=False, evt_handlers=handlers)
         except OSError as e:
@@ -156,6 +162,22 @@ class StorageSCP:
             log.exception("The refusal of %s could not be written to the event log", peer.client)
         assoc.acse.send_reject(REJECTED_PERMANENT, SERVICE_USER, refusal.diagnostic)
         assoc.kill()
+
+    @staticmethod
+    def _on_closed(event: evt.Event) -> None:
+        """Delete the spool file of a data set whose transfer the connection's end cut short.
+
+        pynetdicom deletes a spool file once its C-STORE is answered, but not
+        the one of a message still arriving when the sender aborts or vanishes.
+        """
+        message = getattr(event.assoc.dimse, "message", None)
+        spool = getattr(message, "_data_set_file", None)  # pynetdicom's own, for want of a public hook
+        if spool is None:
+            return
+        spool.close()
+        with contextlib.suppress(OSError):
+            os.unlink(spool.name)
+        log.info("Deleted the spool file of an object whose transfer ended with its connection")
 
     def _on_store(self, event: evt.Event) -> int:
         """Ingest one C-STORE data set and answer its status (PS3.4 B.2.3)."""
