@@ -22,6 +22,10 @@ Decisions:
 * Empty arguments (an empty field of the filter form) mean "no filter";
   unknown arguments are refused, so a misspelt filter never silently lists
   everything.
+* The tables below (with ``service.query.SECTIONS``) are the one definition of
+  the filters; the mongosh audits read them from ``service/audits/filters.json``,
+  generated from them by :mod:`service.audits.filters` (regenerate it after
+  changing them; a test fails while it is stale).
 """
 
 from __future__ import annotations

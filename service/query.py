@@ -26,6 +26,7 @@ from schemas.query import MAIN_QUANTITY, MODALITIES, ORDERS, RANGE_FILTERS, TEXT
 from service.errors import InvalidArgument
 
 #: The list modalities' sections: a text filter on another section's field does not apply to them.
+#: (Written to service/audits/filters.json for mongosh with the tables of schemas.query.)
 SECTIONS: dict[str, tuple[str, ...]] = {
     "CT": ("ct",),
     "RF": ("projection",),
