@@ -22,16 +22,20 @@ def study(
     station: str = "ST1",
     description: str = "STUDY",
     section: dict[str, Any],
+    patient: dict[str, Any] | None = None,
+    equipment: dict[str, Any] | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """Return a fragment of one study (as extraction makes them) holding ``section``."""
+    """Return a fragment of one study (as extraction makes them) holding ``section``; ``fields`` are top-level."""
     uid = f"1.2.826.0.1.3680043.10.998.{next(_numbers)}"
     return {
         "study_instance_uid": uid,
         "modalities": [modality],
         "study_date_time": when,
         "study_description": description,
-        "patient": {},
-        "equipment": {"station_name": station},
+        "patient": patient or {},
+        "equipment": {"station_name": station, **(equipment or {})},
+        **fields,
         **section,
         "report": {
             "sop_instance_uid": f"{uid}.1",
@@ -75,11 +79,19 @@ def radiography(protocol_daps: list[tuple[str, float]], **kwargs: Any) -> dict[s
     return study("DX", section={"projection": {"events": events("dx", rows)}}, **kwargs)
 
 
-def mammography(exposures: list[tuple[str, float, float]], **kwargs: Any) -> dict[str, Any]:
-    """Return a mammography study with one exposure per (view, thickness mm, AGD mGy)."""
+#: Laterality codes (SNOMED CT) of the breasts
+BREASTS = {
+    "L": {"code_value": "7771000", "coding_scheme_designator": "SCT", "code_meaning": "Left"},
+    "R": {"code_value": "24028007", "coding_scheme_designator": "SCT", "code_meaning": "Right"},
+}
+
+
+def mammography(exposures: list[tuple[Any, ...]], **kwargs: Any) -> dict[str, Any]:
+    """Return a mammography study with one exposure per (view, thickness mm, AGD mGy[, breast L or R])."""
     rows = [
         {"image_view": _coded(view), "compression_thickness": thickness, "average_glandular_dose": agd}
-        for view, thickness, agd in exposures
+        | ({"laterality": BREASTS[side[0]]} if side else {})
+        for view, thickness, agd, *side in exposures
     ]
     return study("MG", section={"projection": {"events": events("mg", rows)}}, **kwargs)
 
@@ -118,5 +130,86 @@ def ct_studies() -> list[dict[str, Any]]:
 def seed_ct(store: Any) -> Any:
     """Save :func:`ct_studies` in ``store`` and return it."""
     for fragment in ct_studies():
+        store.save_fragment(fragment, now=NOW)
+    return store
+
+
+def _about(
+    station: str,
+    description: str,
+    maker: str,
+    model: str,
+    institution: str,
+    requested: str,
+    accession: str,
+    age: float,
+    weight: float,
+) -> dict[str, Any]:
+    """Return the study-level keyword arguments of :func:`study` that the list's text and range filters read."""
+    return {
+        "station": station,
+        "description": description,
+        "equipment": {"manufacturer": maker, "manufacturer_model_name": model, "institution_name": institution},
+        "patient": {"age_years": age, "weight_kg": weight},
+        "requested_procedure_description": requested,
+        "accession_number": accession,
+    }
+
+
+def hybrid(**kwargs: Any) -> dict[str, Any]:
+    """Return a study of a hybrid angiography room: one CT event ('Head angio CT', DLP 80) and one
+    fluoroscopy event ('Angio DSA', DAP 50 cGy·cm²); listed as CT and as RF."""
+    section = {
+        "ct": {"events": events("ct", [{"acquisition_protocol": "Head angio CT", "dlp": 80.0, "mean_ctdivol": 8.0}])},
+        "projection": {"events": events("rf", [{"acquisition_protocol": "Angio DSA", "dose_area_product": 0.00005}])},
+    }
+    return study("CT", section=section, modalities=["CT", "RF"], **kwargs)
+
+
+def filter_studies() -> list[dict[str, Any]]:
+    """Return twelve studies of every list modality on which each list filter selects some, not all.
+
+    Each study is at an hour of its own (January 2025), so the workload audit's
+    rows tell which studies a filter selected. Doses: CT total DLP 30, 120, 200, 80 (hybrid);
+    RF total DAP 500, 20, 50 (hybrid) cGy·cm²; MG AGD left/right 2.7/1.0, 0.8/2.5, 0.9/1.1 mGy;
+    NM administered activity 350, 185 MBq.
+    """
+    north, south = "North Hospital", "South Clinic"
+    slots = (datetime(2025, 1, 6 + day, 8 + day) for day in itertools.count())  # an hour each
+    made = [
+        ct([("HEAD ROUTINE", 10.0), ("HEAD ROUTINE", 20.0)], when=next(slots),
+           **_about("CT-NORTH", "CT HEAD", "Siemens", "SOMATOM Force", north, "Head routine", "ACC-1001", 30, 60)),
+        ct([("Routine Head", 50.0), ("Routine Head", 70.0)], when=next(slots),
+           **_about("CT-SOUTH", "Head CT (contrast)", "GE", "Revolution", south, "Head trauma", "ACC-2002", 70, 90)),
+        ct([("CHEST", 200.0)], when=next(slots),
+           **_about("CT-SOUTH", "CHEST", "GE", "Revolution", south, "Chest", "ACC-2003", 55, 80)),
+        fluoro(0.0005, 0.1, 60.0, ["HEAD angio", "HEAD angio"], when=next(slots),
+               **_about("RF-1", "Cerebral angiography", "Philips", "Allura", north, "Head angio", "ACC-1004", 65, 75)),
+        fluoro(0.00002, 0.01, 30.0, ["Abdomen"], when=next(slots),
+               **_about("RF-1", "Barium swallow", "Philips", "Allura", north, "Swallow", "ACC-1005", 40, 50)),
+        hybrid(when=next(slots),
+               **_about("HYBRID-1", "Hybrid angio", "Siemens", "Artis Q", north, "Angio", "ACC-1006", 60, 70)),
+        radiography([("Chest PA", 0.00001), ("Chest LAT", 0.00002)], when=next(slots),
+                    **_about("DX-1", "Chest X-ray", "Carestream", "DRX", south, "Chest", "ACC-2007", 45, 85)),
+        mammography([("cranio-caudal", 45, 1.2, "L"), ("medio-lateral oblique", 50, 1.5, "L"),
+                     ("cranio-caudal", 44, 1.0, "R")], when=next(slots),
+                    **_about("MG-1", "Screening mammography", "Hologic", "Selenia Dimensions", north, "Screening",
+                             "ACC-1008", 52, 65)),
+        mammography([("cranio-caudal", 60, 0.8, "L"), ("medio-lateral oblique", 62, 2.5, "R")], when=next(slots),
+                    **_about("MG-1", "Screening mammography", "Hologic", "Selenia Dimensions", north, "Screening",
+                             "ACC-1009", 58, 72)),
+        mammography([("cranio-caudal", 40, 0.9, "L"), ("cranio-caudal", 41, 1.1, "R")], when=next(slots),
+                    **_about("MG-2", "Diagnostic mammography", "GE", "Senographe", south, "Lump", "ACC-2010", 47, 68)),
+        nuclear("Fluorodeoxyglucose", 350.0, when=next(slots),
+                **_about("NM-1", "PET", "Siemens", "Biograph", south, "Staging", "ACC-2011", 63, 77)),
+        nuclear("Technetium MDP", 185.0, when=next(slots),
+                **_about("NM-1", "Bone scan", "Siemens", "Symbia", south, "Bone", "ACC-2012", 74, 66)),
+    ]  # fmt: skip
+    return made
+
+
+def seed_filters(store: Any) -> Any:
+    """Save :func:`filter_studies` in ``store`` and return it."""
+    for fragment in filter_studies():
         store.save_fragment(fragment, now=NOW)
     return store
