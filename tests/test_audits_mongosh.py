@@ -223,3 +223,16 @@ def test_a_list_argument_that_selects_nothing_is_refused_rather_than_ignored(
     done = start_mongosh(mongosh, database_uri(mongo_uri, db_name), "workload", order="station_name")
     assert done.returncode == 2
     assert "workload: order: The mongosh audits do not take this list argument." in done.stdout
+
+
+def test_an_environment_variable_for_other_audits_is_noted_not_refused(
+    mongosh: str, mongo_uri: str, db_name: str
+) -> None:
+    """AUDIT_NAMES exported for the protocol audits does not stop workload, which takes no names."""
+    uri = database_uri(mongo_uri, db_name)
+    done = start_mongosh(mongosh, uri, "workload", names="standard")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(AUDIT_NAMES is not used: this audit takes no names)" in done.stdout
+    asked = start_mongosh(mongosh, uri, "workload", evaluate='var params = {names: "standard"}')
+    assert asked.returncode == 2  # asked for by name, it is refused as the API refuses it
+    assert "workload: names: Unknown parameter;" in asked.stdout

@@ -56,12 +56,19 @@ function parameter(params, name) {
 const fail = (name, message) => { throw new Error(`${name}: ${message}`); };
 
 // Refuse a parameter the audit does not take: a misspelt filter must not silently select everything.
-function checkNames(params, audit) {
+// One exception: an AUDIT_ variable left in the environment for other audits (AUDIT_NAMES while
+// running workload) is skipped with a note, as the shell sets it for every script alike.
+function checkNames(params, audit, common) {
   const known = [...audit.parameters, ...FILTERS.filters, ...OWN];
   const fromEnv = Object.keys(process.env).filter((k) => k.startsWith('AUDIT_')).map((k) => k.slice(6).toLowerCase());
   for (const name of [...Object.keys(params), ...fromEnv]) {
     if (FILTERS.not_filters.includes(name)) fail(name, 'The mongosh audits do not take this list argument.');
-    if (!known.includes(name)) fail(name, `Unknown parameter; expected one of ${known.join(', ')}.`);
+    if (known.includes(name)) continue;
+    if (name in common.parameters && !(name in params)) {
+      print(`(AUDIT_${name.toUpperCase()} is not used: this audit takes no ${name})`);
+      continue;
+    }
+    fail(name, `Unknown parameter; expected one of ${known.join(', ')}.`);
   }
 }
 
@@ -193,7 +200,7 @@ function alertMatch(levels) {
 function pipeline(name, params) {
   const common = readJson(path.join(HERE, 'common.json'));
   const audit = readJson(path.join(HERE, 'definitions', `${name}.json`));
-  checkNames(params, audit);
+  checkNames(params, audit, common);
   const values = { ...common.fragments, ...common.defaults };
   for (const key of audit.parameters) {
     const spec = common.parameters[key];
