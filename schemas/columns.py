@@ -65,7 +65,7 @@ def header(field: fields.Field) -> str:
     return f"{field.metadata['label']} ({unit})" if unit else str(field.metadata["label"])
 
 
-def _getter(path: Sequence[str]) -> Callable[[Mapping[str, Any]], Any]:
+def getter(path: Sequence[str]) -> Callable[[Mapping[str, Any]], Any]:
     """Return a function reading ``path`` from nested mappings (None where a step is missing)."""
     if len(path) == 1:
         (key,) = path
@@ -149,7 +149,7 @@ def _listed(outer: Callable[[Mapping[str, Any]], Any], inner: Reader) -> Reader:
 
 
 def _scalar(field: fields.Field, path: Sequence[str], context: str) -> Column:
-    get = _getter(path)
+    get = getter(path)
     if isinstance(field, fields.List):
         each = converter(field.inner)
 
@@ -181,7 +181,7 @@ def walk(
 
 def _list_columns(field: fields.List, path: tuple[str, ...], label: str) -> list[Column]:
     """Return one column per labelled field of a list's entries, joining the entries' values."""
-    outer = _getter(path)
+    outer = getter(path)
     return [
         Column(c.header, _listed(outer, c.read), ".".join((*path, c.path)), label)
         for c in walk(field.inner.schema, context=label)

@@ -5,7 +5,9 @@ schema), ``core`` holds an export in progress, ``csv`` and ``xlsx`` write it.
 This module runs one export for the API and the command line alike:
 :func:`start_export` builds the query (for CSV it also counts the most events
 in one study, so a bad argument or an unreachable database fails before any
-byte is sent), and
+byte is sent) and reads the modality's standard names once
+(:mod:`service.export.standard`: a column of standard names after each raw
+name that can be mapped, empty where a name has no mapping), and
 :func:`export_bytes` produces the file's bytes and records the export in the
 event log when they are all out, or when the reader went away.
 
@@ -27,10 +29,12 @@ from datetime import datetime
 from typing import IO
 
 from schemas.query import StudyQuery
+from service.audits.names import StandardNames
 from service.export.core import Export
 from service.export.csv import csv_chunks
 from service.export.layout import layout
 from service.export.readahead import read_ahead
+from service.export.standard import with_standard_names
 from service.export.xlsx import write_xlsx
 from service.query import study_filter, study_sort
 from service.store import Store
@@ -41,7 +45,8 @@ FILE_CHUNK = 1 << 16
 
 def start_export(store: Store, query: StudyQuery, fmt: str) -> Export:
     """Prepare an export of every study ``query`` lists, in its order (the cursor opens on first read)."""
-    shape = layout(query.modality or "")
+    modality = query.modality or ""
+    shape = with_standard_names(layout(modality), StandardNames.of(modality, store.standard_names(modality)))
     where = study_filter(query)
     most = store.most_events(where, shape.events_path) if FORMATS[fmt].counts_first else 0
     studies = read_ahead(store.iter_studies(where, sort=study_sort(query), fields=shape.projection()))

@@ -2,8 +2,8 @@
 
 The XLSX writer reads the database once: each study, flattened, is pickled to
 an anonymous temporary file while the spool counts what the sheets need up
-front (the most events in one study, the events of each protocol, the study
-descriptions and requested procedures for Summary). Memory holds one study
+front (the most events in one study, the events of each protocol, and for
+Summary the study descriptions, requested procedures and standard names). Memory holds one study
 and the counters (one entry per distinct value), whatever the number of
 studies. Pickling costs about a twentieth of what XlsxWriter spends on the
 same rows; a second query to count first would cost about a quarter.
@@ -24,12 +24,14 @@ from service.export.layout import Flat
 class Spool:
     """Studies written once and read back once, counted on the way in."""
 
-    def __init__(self, counted: Sequence[int]) -> None:
+    def __init__(self, counted: Sequence[int], counted_events: Sequence[int] = ()) -> None:
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by close()
         self.studies = self.most_events = 0
         self.protocols: Counter[str | None] = Counter()
         #: study column index -> how often each of its values occurs
         self.values: dict[int, Counter[Cell]] = {index: Counter() for index in counted}
+        #: event column index -> how often each of its values occurs
+        self.event_values: dict[int, Counter[Cell]] = {index: Counter() for index in counted_events}
 
     def add_all(self, flats: Iterable[Flat]) -> None:
         """Keep and count every study."""
@@ -41,6 +43,8 @@ class Spool:
             self.protocols.update(flat.protocols)
             for index, counter in self.values.items():
                 counter[flat.cells[index]] += 1
+            for index, counter in self.event_values.items():
+                counter.update(event[index] for event in flat.events)
 
     def __iter__(self) -> Iterator[Flat]:
         """Read the studies back in the order they came (once: the spool is read where it ends)."""

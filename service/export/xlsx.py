@@ -3,7 +3,9 @@
 The workbook follows the original brief for every modality:
 
 * **Summary**: what was exported (modality, filters, counts, time), then how
-  often each study description, requested procedure and protocol occurs;
+  often each study description, requested procedure and protocol occurs, each
+  followed by its standard names where it has them (standard view and
+  radiopharmaceutical too: :mod:`service.export.standard`);
 * **All data**: one study per row, its events stretching to the right;
 * one sheet per protocol name, alphabetically: one event per row, the study's
   columns first (a study with three events of one protocol gives three rows).
@@ -36,6 +38,7 @@ from xlsxwriter.worksheet import Worksheet
 from schemas.columns import Cell
 from service.export.core import Export
 from service.export.spool import Spool
+from service.export.standard import standard_after, standard_columns
 
 MAX_COLUMNS = 16_384  # Excel's limits
 MAX_ROWS = 1_048_576
@@ -126,15 +129,20 @@ class Workbook:
                 self.protocols[protocol].append(flat.cells + event)
 
     def write_summary(self, exported_at: datetime) -> None:
-        """Fill the Summary sheet: what was exported, then the three frequency tables."""
+        """Fill the Summary sheet: what was exported, then the frequency tables."""
         layout, sheet = self.export.layout, self.summary
         for label, value in self._facts(exported_at):
             sheet.append([label, value])
         sheet.append([])
-        columns = layout.study_columns
-        headers = [cell for i in self.spool.values for cell in (columns[i].header, "Studies", None)]
-        sheet.append([*headers, layout.protocol_header, "Events"], self.bold)
-        tables = [_by_frequency(counter) for counter in (*self.spool.values.values(), self.spool.protocols)]
+        spool, studies, events = self.spool, layout.study_columns, layout.event_columns
+        headers = [
+            *((studies[i].header, "Studies") for i in spool.values),
+            (layout.protocol_header, "Events"),
+            *((events[i].header, "Events") for i in spool.event_values),
+        ]
+        sheet.append([cell for pair in headers for cell in (*pair, None)], self.bold)
+        counters = (*spool.values.values(), spool.protocols, *spool.event_values.values())
+        tables = [_by_frequency(counter) for counter in counters]
         for entries in zip_longest(*tables, fillvalue=(None, None)):
             sheet.append([cell for name, count in entries for cell in (name, count, None)])
 
@@ -171,8 +179,10 @@ def _by_frequency(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:
 
 def write_xlsx(export: Export, target: str | IO[bytes], *, exported_at: datetime) -> None:
     """Write an export as an XLSX workbook to a path or a binary file: read and count, then write."""
-    paths = [column.path for column in export.layout.study_columns]
-    with Spool([paths.index(path) for path in COUNTED]) as spool:
+    layout = export.layout
+    paths = [column.path for column in layout.study_columns]
+    counted = [i for path in COUNTED for i in standard_after(layout.study_columns, paths.index(path))]
+    with Spool(counted, standard_columns(layout.event_columns)) as spool:
         spool.add_all(export)
         workbook = Workbook(target, export, spool)
         try:
