@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -89,3 +90,9 @@ def summary_facts(summary: list[Mapping[int, Any]]) -> dict[str, Any]:
             break
         facts[row[0]] = row.get(1)
     return facts
+
+
+def sheet_xml(data: bytes) -> bytes:
+    """Return the XML of every worksheet of an XLSX file, to look for what openpyxl hides (formulas)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return b"".join(archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/"))

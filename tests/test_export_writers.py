@@ -15,7 +15,17 @@ from service.export.csv import csv_chunks
 from service.export.layout import SHAPES, layout
 from service.export.spool import Spool
 from service.export.xlsx import NO_PROTOCOL, sheet_names, write_xlsx
-from tests.exporting import NOW, ct_files, export_of, hand_built, read_csv, read_sheets, studies, summary_facts
+from tests.exporting import (
+    NOW,
+    ct_files,
+    export_of,
+    hand_built,
+    read_csv,
+    read_sheets,
+    sheet_xml,
+    studies,
+    summary_facts,
+)
 
 
 def xlsx_bytes(docs: list[dict[str, Any]], modality: str = "CT") -> bytes:
@@ -155,14 +165,7 @@ def test_xlsx_writes_formula_like_text_as_text() -> None:
     sheets = read_sheets(data)
     assert sheets["All data"][0]["Station name"] == '=HYPERLINK("http://x")'
     assert sheets["Head"][0]["Manufacturer"] == "-ACME"
-    assert b"<f>" not in _sheet_xml(data)
-
-
-def _sheet_xml(data: bytes) -> bytes:
-    import zipfile
-
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return b"".join(archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/"))
+    assert b"<f>" not in sheet_xml(data)
 
 
 def test_xlsx_protocol_sheets_hold_one_event_per_row() -> None:
