@@ -7,7 +7,7 @@ audit's modality and ``name_field``. That comparison is binary: case,
 spaces (leading, trailing, doubled) and accents all count, so ``HEAD ROUTINE``,
 ``Head Routine`` and ``HEAD ROUTINE `` are three raw names, and a value that
 is not text (a missing name) matches nothing. :class:`StandardNames` is the
-one Python copy of that rule (the exports use it); ``tests/test_standard_names.py``
+one Python copy of that rule (the exports use it); ``tests/test_audit_names.py``
 checks it against the audits' own grouping. Pure: no database here.
 """
 
