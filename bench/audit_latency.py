@@ -33,8 +33,8 @@ from bench.synthetic import synthetic_study  # noqa: E402
 from service import create_app  # noqa: E402
 from service.audits import pipeline  # noqa: E402
 from service.audits.run import run_audit  # noqa: E402
-from service.database import EmbeddedServer, free_port  # noqa: E402
-from service.db import close_store, get_store  # noqa: E402
+from service.storage.embedded import EmbeddedServer, free_port  # noqa: E402
+from service.web.context import close_store, get_store  # noqa: E402
 from service.web.jsonprovider import dumps  # noqa: E402
 
 DB_NAME = "doseledger_bench_audits"

@@ -56,7 +56,7 @@ POOL = 1000
 
 def synthetic_ct(i: int, rng: random.Random, events: int) -> dict[str, Any]:
     """Return CT study document number ``i``, with ``events`` events, merged as an import would."""
-    from service.merge import merge
+    from service.ingest.merge import merge
 
     uid = f"1.2.826.0.1.3680043.10.998.{i}"
     start = (NOW - timedelta(days=rng.uniform(0, 1095))).replace(microsecond=0)
@@ -192,7 +192,7 @@ def floor(store: Any, export: Any, out: Path, tallied: float) -> dict[str, Any]:
 
 def child(args: argparse.Namespace) -> None:
     """Run one measurement (or fill the database) and print its figures as JSON."""
-    from service.store import Store
+    from service.storage import Store
 
     store = Store.connect(args.uri, args.db)
     try:
@@ -221,7 +221,7 @@ def database(data: str | None) -> Iterator[str]:
     if os.environ.get("MONGODB_URI"):
         yield os.environ["MONGODB_URI"]
         return
-    from service.database import EmbeddedServer, free_port
+    from service.storage.embedded import EmbeddedServer, free_port
 
     with tempfile.TemporaryDirectory(prefix="export-bench-") as folder:
         server = EmbeddedServer(Path(data or folder) / "db", free_port())

@@ -15,7 +15,7 @@ Two import rates, each over its own N copies (same mix of samples):
 
 - one at a time: what one HTTP client sending objects in turn, or one DICOM
   association, sees; client and database work never overlap;
-- ``doseledger import``: :func:`service.batch.ingest_all` with W workers
+- ``doseledger import``: :func:`service.ingest.batch.ingest_all` with W workers
   (default ``DOSELEDGER_IMPORT_WORKERS`` or its default), the CLI's own code.
   Slightly pessimistic: its workers fill and drain at every chunk (see measure).
 
@@ -43,13 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOSELEDGER_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
 
-from service.batch import ingest_all  # noqa: E402
 from service.config import load_settings  # noqa: E402
-from service.database import EmbeddedServer, free_port  # noqa: E402
 from service.extract import extract  # noqa: E402
-from service.ingest import Outcome, Pipeline  # noqa: E402
-from service.sources import Source  # noqa: E402
-from service.store import Store  # noqa: E402
+from service.ingest.batch import ingest_all  # noqa: E402
+from service.ingest.pipeline import Outcome, Pipeline  # noqa: E402
+from service.ingest.sources import Source  # noqa: E402
+from service.storage import Store  # noqa: E402
+from service.storage.embedded import EmbeddedServer, free_port  # noqa: E402
 
 CT_FILES = [
     "CT-ESR-GE_VCT.dcm",

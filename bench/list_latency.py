@@ -8,7 +8,7 @@ from a thread, and times over repeated requests (median and p95):
 * a filtered CT page (station and protocol "contains", a dose range),
 * a study's detail (API and HTML page),
 
-each beside the bare call the route makes (``service.listing.list_studies`` or
+each beside the bare call the route makes (``service.reading.listing.list_studies`` or
 ``Store.get_study`` on the same store: the database queries plus the little
 Python around them), and prints the ratio route/bare. Targets: first page p95
 under 500 ms, ratio under 1.5.
@@ -34,9 +34,9 @@ from werkzeug.serving import make_server
 from bench.synthetic import synthetic_studies
 from schemas.query import parse_study_query
 from service import create_app
-from service.database import EmbeddedServer, free_port
-from service.listing import list_studies
-from service.store import Store
+from service.reading.listing import list_studies
+from service.storage import Store
+from service.storage.embedded import EmbeddedServer, free_port
 
 BATCH = 5000
 TARGET_P95 = 0.5

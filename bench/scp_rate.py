@@ -37,12 +37,12 @@ from werkzeug.serving import make_server
 from bench.import_rate import CORPUS, CT_FILES, copies
 from service import create_app
 from service.config import load_settings
-from service.database import EmbeddedServer, free_port
-from service.db import close_store
 from service.dicomnet.scp import StorageSCP
-from service.ingest import Pipeline
-from service.sources import Source
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.ingest.sources import Source
+from service.storage import Store
+from service.storage.embedded import EmbeddedServer, free_port
+from service.web.context import close_store
 from tests import dcmtk
 
 TARGET = 50.0

@@ -1,7 +1,7 @@
 """Synthetic study documents for benchmarks: a realistic CT, RF, DX and MG mix.
 
 Each study is built as an extraction fragment and folded by the real
-``service.merge.merge``, so it carries the same ``reports``, accumulated blocks
+``service.ingest.merge.merge``, so it carries the same ``reports``, accumulated blocks
 and ``summary`` that imported studies do. Dates spread evenly over the last
 ``years`` years; a few stations per modality, with their own models and protocols.
 """
@@ -12,7 +12,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.merge import merge
+from service.ingest.merge import merge
 
 #: (modality, share of studies, events per study, stations, protocols)
 MIX: tuple[tuple[str, float, tuple[int, int], tuple[str, ...], tuple[str, ...]], ...] = (

@@ -23,7 +23,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from service.audits.pipeline import common, name_fields
 from service.errors import InvalidArgument
-from service.extract.units import UnknownUnit, convert
+from service.units import UnknownUnit, convert
 
 _TEXT = {"required": True, "validate": validate.Length(min=1, max=200, error="Expected 1 to 200 characters.")}
 

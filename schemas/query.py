@@ -5,7 +5,7 @@ the API, the list pages' filter form (so a filtered list is a bookmarkable URL)
 and the CSV/XLSX exports. :func:`parse_study_query` turns a mapping of strings
 (``request.args``) into a frozen :class:`StudyQuery`, or raises
 :class:`service.errors.InvalidArgument` naming each bad argument and what was
-expected. ``service.query`` turns a :class:`StudyQuery` into a MongoDB filter
+expected. ``service.reading.filters`` turns a :class:`StudyQuery` into a MongoDB filter
 and sort.
 
 Decisions:
@@ -22,7 +22,7 @@ Decisions:
 * Empty arguments (an empty field of the filter form) mean "no filter";
   unknown arguments are refused, so a misspelt filter never silently lists
   everything.
-* The tables below (with ``service.query.SECTIONS``) are the one definition of
+* The tables below (with ``service.reading.filters.SECTIONS``) are the one definition of
   the filters; the mongosh audits read them from ``service/audits/filters.json``,
   generated from them by :mod:`service.audits.filters` (regenerate it after
   changing them; a test fails while it is stale).

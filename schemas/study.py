@@ -105,7 +105,7 @@ class Equipment(Open):
 
 
 class Summary(Open):
-    """Per-study totals computed at write time (service.summary)."""
+    """Per-study totals computed at write time (service.ingest.summary)."""
 
     number_of_events = Number(minimum=0, metadata={"label": "No. events"})
     total_dlp = num("Total DLP", "mGy·cm", dose=True)

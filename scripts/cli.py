@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from scripts.cli_audits import add_parsers as add_audit_parsers
-from service.batch import ingest_all
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
-from service.ingest import OUTCOMES, Outcome, Pipeline
-from service.sources import iter_sources
+from service.ingest.batch import ingest_all
+from service.ingest.pipeline import OUTCOMES, Outcome, Pipeline
+from service.ingest.sources import iter_sources
 
 if TYPE_CHECKING:
     from service.dicomnet.scp import StorageSCP
@@ -52,7 +52,7 @@ def _client() -> str:
 @contextlib.contextmanager
 def _pipeline(settings: Settings) -> Iterator[Pipeline]:
     """Open the store (starting the embedded database if needed) for one command."""
-    from service.db import open_store
+    from service.web.context import open_store
 
     store = open_store(settings)
     try:
@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from werkzeug.serving import make_server
 
     from service import create_app
-    from service.db import close_store, get_pipeline, get_store
+    from service.web.context import close_store, get_pipeline, get_store
 
     app = create_app()
     with app.app_context():
@@ -132,10 +132,10 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
     """
     import hashlib
 
-    from service.dicomfile import read_dataset
     from service.extract import extract
-    from service.merge import merge
-    from service.store import utcnow
+    from service.ingest.dicomfile import read_dataset
+    from service.ingest.merge import merge
+    from service.storage import utcnow
     from service.web.jsonprovider import dumps
 
     status = 0
@@ -159,7 +159,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Import files, folders and zip files with a few workers (service.batch) and print a summary.
+    """Import files, folders and zip files with a few workers (service.ingest.batch) and print a summary.
 
     The summary counts, and the rejections it lists, follow the order of the
     paths given (folder entries and zip members sorted by name), whatever the
@@ -218,9 +218,9 @@ def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export the studies of a modality's list, filtered like the list, to a CSV or XLSX file."""
     from schemas.query import parse_study_query
-    from service.db import open_store
     from service.export import export_bytes, start_export
-    from service.store import utcnow
+    from service.storage import utcnow
+    from service.web.context import open_store
 
     output = Path(args.output)
     fmt = args.format or output.suffix.lstrip(".").lower()
@@ -248,8 +248,8 @@ EXPORT_FORMATS = ("csv", "xlsx")
 
 def cmd_patient_sizes(args: argparse.Namespace, settings: Settings) -> int:
     """Set patient heights and weights from a RIS CSV file; list rows that matched nothing."""
-    from service.patient_sizes import NO_SUCH_STUDY, UNREADABLE
-    from service.size_import import Sender, import_sizes
+    from service.ingest.patient_sizes import Sender, import_sizes
+    from service.ingest.ris_file import NO_SUCH_STUDY, UNREADABLE
 
     data = Path(args.csv).read_bytes()
     columns = (args.id_column, args.height_column, args.weight_column)

@@ -19,12 +19,12 @@ from typing import Any
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.config import Settings
 from service.errors import NotFound
-from service.store import STANDARD_NAME_KEY, Store
+from service.storage import STANDARD_NAME_KEY, Store
 
 
 @contextlib.contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
-    from service.db import open_store
+    from service.web.context import open_store
 
     store = open_store(settings)
     try:

@@ -17,7 +17,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Nothing connects here: the database is opened on first use (``get_store``),
     so building an app is cheap and a bad setting fails now, naming the variable.
     """
-    from service import db, web
+    from service import web
+    from service.web import context
     from service.web.jsonprovider import JSONProvider
 
     settings = load_settings(overrides=test_config)
@@ -28,6 +29,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.config.update({key: value for key, value in (test_config or {}).items() if key not in VARIABLES})
     logging.getLogger("service").setLevel(settings.log_level)
-    db.init_app(app, settings)
+    context.init_app(app, settings)
     web.init_app(app)
     return app

@@ -26,7 +26,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
 DEFAULT_SCP_PORT = 11112  # the registered DICOM port (PS3.15 E.1); 104 needs root
 DEFAULT_SCP_AE_TITLE = "DOSELEDGER"
-#: worker threads of `doseledger import` (service.batch); measured with bench/import_rate.py
+#: worker threads of `doseledger import` (service.ingest.batch); measured with bench/import_rate.py
 DEFAULT_IMPORT_WORKERS = 2
 _DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.store import Store
+from service.storage import Store
 
 #: what depends on the way and time of arrival, not on the objects
 ARRIVAL = frozenset({"_id", "created_at", "updated_at", "received_at", "via", "sha256"})

@@ -31,11 +31,11 @@ from werkzeug.serving import make_server
 
 from service import create_app
 from service.config import load_settings
-from service.database import EmbeddedServer, free_port
-from service.db import close_store, get_store
 from service.dicomnet.scp import StorageSCP
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
+from service.storage.embedded import EmbeddedServer, free_port
+from service.web.context import close_store, get_store
 from tests import dcmtk
 from tests.arrivals import Received, corpus_files, received
 

@@ -16,7 +16,7 @@ import pydicom
 from service.export.core import Export
 from service.export.layout import layout
 from service.extract import extract
-from service.merge import merge
+from service.ingest.merge import merge
 
 NOW = datetime(2026, 1, 1)
 

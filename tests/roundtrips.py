@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pymongo
 from pymongo import monitoring
 
-from service.store import Store
+from service.storage import Store
 
 
 class Commands(monitoring.CommandListener):

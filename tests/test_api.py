@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
-from service.db import close_store
-from service.store import Store
+from service.storage import Store
+from service.web.context import close_store
 from tests.samples import EXPECTED_CODES, bad_inputs, ct_report_bytes
 from tests.test_extract_ct import CT_FILES
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
 from tests.studies import fragment
 
 NOW = datetime(2024, 3, 5)
@@ -209,7 +209,7 @@ def test_every_imported_corpus_study_is_reachable_through_the_lists(
 def test_counts_stop_at_the_cap_or_the_time_budget(
     client: FlaskClient, studies: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service import listing
+    from service.reading import listing
 
     args = {"station_name": "ct1", "page_size": 1}
     monkeypatch.setattr(listing, "COUNT_CAP", 2)

@@ -12,7 +12,7 @@ from service.audits.names import StandardNames, raw_name_paths
 from service.audits.run import run_audit
 from service.export import start_export
 from service.export.standard import StandardColumn
-from service.store import Store
+from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
 

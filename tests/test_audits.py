@@ -15,7 +15,7 @@ from service.audits import pipeline
 from service.audits.run import run_audit
 from service.errors import InvalidArgument, NotFound
 from service.extract import extract
-from service.store import Store
+from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from service.store import Store
+from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
 
@@ -140,15 +140,15 @@ def test_reference_levels_over_http_flag_groups(client: FlaskClient, ct_store: S
 
 def test_alert_levels_are_configurable(test_config: dict[str, Any], tmp_path: Path) -> None:
     from service import create_app
-    from service.db import close_store
     from service.errors import ConfigurationError
+    from service.web.context import close_store
 
     levels = tmp_path / "levels.json"
     levels.write_text('{"ct": {"modalities": ["CT"], "levels": {"total_dlp": 150}}}')
     app = create_app({**test_config, "DOSELEDGER_ALERT_LEVELS": str(levels)})
     try:
         with app.app_context():
-            from service.db import get_store
+            from service.web.context import get_store
 
             for fragment in data.ct_studies():
                 get_store().save_fragment(fragment, now=NOW)

@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 
 from service.audits import filters
 from service.audits.filters import filter_arguments
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
 from tests import auditdata as data
 
 ROOT = Path(__file__).resolve().parent.parent

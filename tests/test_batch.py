@@ -1,4 +1,4 @@
-"""Concurrent import (service.batch and ``doseledger import --workers``) against the session's database."""
+"""Concurrent import (service.ingest.batch and ``doseledger import --workers``) against the session's database."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pymongo
 import pytest
 
 from scripts.cli import main
-from service.batch import IN_FLIGHT_PER_WORKER, ingest_all, ingest_source
 from service.errors import DatabaseUnavailable
 from service.extract import extract
-from service.ingest import Outcome, Pipeline
-from service.sources import Source, iter_sources
-from service.store import Store, utcnow
+from service.ingest.batch import IN_FLIGHT_PER_WORKER, ingest_all, ingest_source
+from service.ingest.pipeline import Outcome, Pipeline
+from service.ingest.sources import Source, iter_sources
+from service.storage import Store, utcnow
 from tests.conftest import Runner
 from tests.samples import NOT_DICOM
 
@@ -142,7 +142,7 @@ def test_ctrl_c_finishes_the_objects_started_and_touches_no_other(
             os.kill(os.getpid(), signal.SIGINT)
         return ingest_source(pipeline, source, **kwargs)
 
-    monkeypatch.setattr("service.batch.ingest_source", interrupted_at_the_fifth)
+    monkeypatch.setattr("service.ingest.batch.ingest_source", interrupted_at_the_fifth)
     result = runner.invoke(["import", "--workers", str(workers), tmp_path / "in"])
     assert result.exit_code == 130 and "interrupted" in result.stderr
     created = int(result.stdout.split()[0])
@@ -163,7 +163,7 @@ def test_a_second_ctrl_c_stops_before_the_next_object(
             os.kill(os.getpid(), signal.SIGINT)
         return ingest_source(pipeline, source, **kwargs)
 
-    monkeypatch.setattr("service.batch.ingest_source", interrupted_twice_at_the_fifth)
+    monkeypatch.setattr("service.ingest.batch.ingest_source", interrupted_twice_at_the_fifth)
     result = runner.invoke(["import", "--workers", "1", tmp_path / "in"])
     assert (result.exit_code, result.stdout, result.stderr) == (130, "", "doseledger: interrupted.\n")
     assert log_by_name(store) == {str(path): ["received", "created"] for path in paths[:4]}

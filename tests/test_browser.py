@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.store import Store
+from service.storage import Store
 from tests.conftest import ROOT
 from tests.studies import fragment
 

@@ -2,7 +2,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from service.store import Store
+from service.storage import Store
 from tests.conftest import Runner
 from tests.samples import EXPECTED_CODES, bad_inputs, ct_report_bytes
 

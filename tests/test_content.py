@@ -16,11 +16,11 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from service.dicomfile import read_dataset
 from service.errors import InvalidDoseReport, NotDicom
 from service.extract import extract
 from service.extract.content import Item
 from service.extract.elements import content_items
+from service.ingest.dicomfile import read_dataset
 from tests.samples import ct_report, to_bytes
 from tests.srbuild import container, sr_dataset, text_item
 

@@ -7,8 +7,8 @@ import pytest
 from pymongo import monitoring
 
 from service.config import load_settings
-from service.database import EmbeddedServer, database_uri, find_executable, free_port, uri_for
 from service.errors import DatabaseUnavailable
+from service.storage.embedded import EmbeddedServer, database_uri, find_executable, free_port, uri_for
 
 
 def test_executable_is_installed_beside_python() -> None:

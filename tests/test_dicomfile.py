@@ -3,8 +3,8 @@ import io
 import pydicom
 import pytest
 
-from service.dicomfile import bytes_to_keep, read_dataset
 from service.errors import NotDicom
+from service.ingest.dicomfile import bytes_to_keep, read_dataset
 from tests.samples import NOT_DICOM, ct_report, ct_report_bytes, image_without_dose
 
 

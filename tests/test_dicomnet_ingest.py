@@ -18,10 +18,10 @@ import pydicom
 import pytest
 
 from service.config import load_settings
-from service.database import EmbeddedServer, free_port
 from service.dicomnet.scp import StorageSCP
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
+from service.storage.embedded import EmbeddedServer, free_port
 from tests import dcmtk
 from tests.arrivals import Received, corpus_files, received, studies
 from tests.conftest import ROOT

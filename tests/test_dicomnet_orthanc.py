@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from service.database import free_port
 from service.dicomnet.scp import StorageSCP
-from service.store import Store
+from service.storage import Store
+from service.storage.embedded import free_port
 from tests import dcmtk
 from tests.arrivals import Received, corpus_files, received
 

@@ -32,7 +32,7 @@ from pynetdicom.dimse_primitives import C_STORE
 from service.dicomnet.acl import AllowList
 from service.dicomnet.scp import StorageSCP
 from service.errors import DatabaseUnavailable
-from service.sources import Source
+from service.ingest.sources import Source
 from tests import dcmtk
 
 

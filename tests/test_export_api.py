@@ -14,8 +14,8 @@ from service.export import export_bytes
 from service.export.csv import CHUNK_ROWS
 from service.export.layout import layout
 from service.export.readahead import read_ahead
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
 from tests.conftest import Runner
 from tests.exporting import NOW, ct_files, export_of, hand_built, read_csv, read_sheets, summary_facts
 from tests.samples import ct_report, to_bytes

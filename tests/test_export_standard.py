@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from service.audits.names import StandardNames
 from service.export.layout import SHAPES, layout
 from service.export.standard import standard_header, with_standard_names
-from service.store import Store
+from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
 from tests.exporting import read_csv, read_sheets, sheet_xml

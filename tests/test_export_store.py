@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.store import Store
+from service.storage import Store
 
 
 def study(uid: str, date: int, **sections: Any) -> dict[str, Any]:

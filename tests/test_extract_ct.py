@@ -12,7 +12,7 @@ import pytest
 
 from service.errors import InvalidDoseReport, NotADoseObject
 from service.extract import extract
-from service.merge import merge
+from service.ingest.merge import merge
 from tests.expectations import NEVER_STORED, check
 from tests.srbuild import code_item, container, num_item, sr_dataset, text_item, uid_item
 

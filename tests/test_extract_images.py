@@ -15,7 +15,7 @@ from pydicom.sequence import Sequence
 from schemas.study import validate_study
 from service.errors import NotADoseObject
 from service.extract import extract
-from service.merge import merge
+from service.ingest.merge import merge
 from tests.expectations import NEVER_STORED, check
 from tests.samples import image
 

@@ -17,7 +17,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from schemas.study import validate_study
 from service.errors import InvalidDoseReport
 from service.extract import extract
-from service.merge import merge
+from service.ingest.merge import merge
 from tests.expectations import NEVER_STORED, check
 from tests.srbuild import code_item, container, num_item, sr_dataset, uid_item
 

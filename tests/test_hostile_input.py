@@ -19,7 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from scripts.cli import main
-from service.store import Store
+from service.storage import Store
 from tests.conftest import Runner
 from tests.studies import fragment
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from service.store import Store
+from service.storage import Store
 from tests.conftest import Runner
 from tests.samples import image, to_bytes
 

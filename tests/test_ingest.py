@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from service.errors import DatabaseUnavailable
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
 from tests.roundtrips import counted_store
 from tests.samples import EXPECTED_CODES, bad_inputs, ct_report_bytes, image_without_dose
 from tests.test_extract_ct import CT_FILES
@@ -86,7 +86,7 @@ def test_an_extractor_failure_rejects_only_that_object(
     def broken(*args: object, **kwargs: object) -> dict[str, object]:
         raise KeyError("surprise")
 
-    monkeypatch.setattr("service.ingest.extract", broken)
+    monkeypatch.setattr("service.ingest.pipeline.extract", broken)
     outcome = pipeline.ingest(ct_report_bytes(), name="odd.dcm", via="cli", client="t")
     assert outcome.code == "invalid-dose-report"
     assert "odd.dcm could not be read as a dose report (KeyError" in outcome.message
@@ -97,13 +97,13 @@ def test_reprocess_applies_the_improved_extractor(
     pipeline: Pipeline, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = ct_report_bytes(dlp="7")
-    from service import ingest
+    from service.ingest import pipeline as ingest
 
     real = ingest.extract
-    monkeypatch.setattr("service.ingest.extract", lambda *a, **k: (_ for _ in ()).throw(KeyError("old bug")))
+    monkeypatch.setattr("service.ingest.pipeline.extract", lambda *a, **k: (_ for _ in ()).throw(KeyError("old bug")))
     assert pipeline.ingest(good, name="later.dcm", via="http", client="t").rejected
     pipeline.ingest(b"junk", name="junk.bin", via="http", client="t")
-    monkeypatch.setattr("service.ingest.extract", real)
+    monkeypatch.setattr("service.ingest.pipeline.extract", real)
     outcomes = list(pipeline.reprocess(client="admin"))
     assert [o.outcome for o in outcomes] == ["created", "rejected"]
     document = store.get_study(outcomes[0].study_instance_uid or "")

@@ -9,8 +9,8 @@ import pydicom
 import pytest
 from pydicom.filebase import DicomBytesIO
 
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
 from tests.conftest import Runner
 from tests.srbuild import num_item, projection_report
 

@@ -1,4 +1,4 @@
-"""Merging fragments into one study document (service.merge), without a database."""
+"""Merging fragments into one study document (service.ingest.merge), without a database."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from service.extract import extract
-from service.merge import combine_blocks, merge
+from service.ingest.merge import combine_blocks, merge
 
 NOW = datetime(2026, 1, 1)
 

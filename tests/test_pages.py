@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
 from service.web.present import text
 from tests.studies import fragment
 

@@ -1,4 +1,4 @@
-"""Reading patient-size CSV files (service.patient_sizes), without a database."""
+"""Reading patient-size CSV files (service.ingest.ris_file), without a database."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import InvalidFile
-from service.patient_sizes import SizeRow, changes_for, parse_sizes
+from service.ingest.ris_file import SizeRow, changes_for, parse_sizes
 
 
 def test_corpus_file(corpus: Path) -> None:

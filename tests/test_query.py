@@ -1,4 +1,4 @@
-"""The list arguments' schema (schemas.query) and the filter and sort built from them (service.query)."""
+"""The list arguments' schema (schemas.query) and the filter and sort built from them (service.reading.filters)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from schemas.query import StudyQuery, parse_study_query
 from service.errors import InvalidArgument
-from service.query import (
+from service.reading.filters import (
     Cursor,
     _combine,
     date_windows,

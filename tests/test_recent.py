@@ -1,4 +1,4 @@
-from service.recent import Recent
+from service.storage.recent import Recent
 
 
 def test_the_least_recently_used_key_is_forgotten_first() -> None:

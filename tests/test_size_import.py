@@ -9,9 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.errors import InvalidFile
-from service.ingest import Pipeline
-from service.size_import import Sender, import_sizes
-from service.store import Store
+from service.ingest.patient_sizes import Sender, import_sizes
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
 from tests.conftest import Runner
 
 SIEMENS = "CT-RDSR-Siemens_Flash-TAP-SS.dcm"  # ACC12345601, already 1.86 m and 87 kg

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from service.sources import iter_sources
+from service.ingest.sources import iter_sources
 
 
 def test_files_folders_and_zips(tmp_path: Path) -> None:

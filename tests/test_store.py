@@ -7,7 +7,7 @@ import pytest
 
 from service.errors import DatabaseUnavailable, NotFound
 from service.extract import extract
-from service.store import Store, event_entry
+from service.storage import Store, event_entry
 from tests.roundtrips import counted_store
 from tests.samples import ct_report
 

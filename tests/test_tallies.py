@@ -1,11 +1,11 @@
-"""Studies per list modality and station, kept at write time (service.tallies and the store)."""
+"""Studies per list modality and station, kept at write time (service.storage.tallies and the store)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from service.store import TALLIES_BUILT, Store
-from service.tallies import tally_changes, tally_documents
+from service.storage import TALLIES_BUILT, Store
+from service.storage.tallies import tally_changes, tally_documents
 from tests.studies import fragment
 
 NOW = datetime(2024, 3, 5)
@@ -63,7 +63,7 @@ def test_store_keeps_tallies_through_creates_merges_and_rebuilds(store: Store) -
 
 
 def test_bulk_insert_adds_to_the_tallies(store: Store) -> None:
-    from service.merge import merge
+    from service.ingest.merge import merge
 
     documents = [merge(None, fragment(f"2.{n}", station="DX1", modality="DX"), now=NOW).document for n in range(3)]
     store.insert_studies(documents)

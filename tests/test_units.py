@@ -1,8 +1,8 @@
-"""UCUM unit conversion (service.extract.units)."""
+"""UCUM unit conversion (service.units)."""
 
 import pytest
 
-from service.extract.units import UnknownUnit, convert, same_unit
+from service.units import UnknownUnit, convert, same_unit
 
 
 @pytest.mark.parametrize(

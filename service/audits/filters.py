@@ -1,14 +1,14 @@
 """Write the study lists' filter definitions as JSON for the mongosh audits (``filters.json``).
 
 An audit run through the API selects its studies with the study lists' own
-filter (:func:`service.query.study_filter`); ``scripts/mongosh/lib/audit.js``
+filter (:func:`service.reading.filters.study_filter`); ``scripts/mongosh/lib/audit.js``
 must build the same filter from the same definitions.
 
 Decision: the Python tables stay the one definition, and ``filters.json`` is
 generated from them and committed beside the audit definitions audit.js
 already reads. The arguments and their paths are in :mod:`schemas.query`
 (next to the schema that validates them), the sections per modality in
-:mod:`service.query`, and the main quantity's stored unit in the study
+:mod:`service.reading.filters`, and the main quantity's stored unit in the study
 schema's field metadata, its shown unit in :mod:`schemas.display`. Moving the
 tables into a JSON file read by Python was the alternative, but the dose
 filters' unit factor would then either leave the marshmallow metadata (which
@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from schemas.query import MAIN_QUANTITY, MAX_TEXT, MODALITIES, RANGE_FILTERS, TEXT_FILTERS, StudyQuerySchema
-from service.query import ALL_SECTIONS, DATE, SECTIONS
+from service.reading.filters import ALL_SECTIONS, DATE, SECTIONS
 
 PATH = Path(__file__).resolve().parent / "filters.json"
 ABOUT = (
-    "The study lists' filters, generated from schemas/query.py and service/query.py by "
+    "The study lists' filters, generated from schemas/query.py and service/reading/filters.py by "
     "`PYTHONPATH=. .venv/bin/python -m service.audits.filters` (do not edit; a test fails when it is stale). "
-    "scripts/mongosh/lib/audit.js builds an audit's $match from it as service/query.py study_filter does. "
+    "scripts/mongosh/lib/audit.js builds an audit's $match from it as service/reading/filters.py study_filter does. "
     "A dose argument is in the shown unit: stored = shown / 10**scale."
 )
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import InvalidArgument
-from service.summary import summarise
+from service.ingest.summary import summarise
 
 HERE = Path(__file__).resolve().parent
 DEFINITIONS = HERE / "definitions"

@@ -1,6 +1,6 @@
 """Run an audit for a request: parameters and list filters in, rows out (JSON or CSV).
 
-The filters are the study lists' own (``schemas.query``, ``service.query``), so
+The filters are the study lists' own (``schemas.query``, ``service.reading.filters``), so
 an audit covers exactly the studies the list with the same arguments shows.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from schemas.query import parse_study_query
 from service.audits import pipeline
 from service.errors import InvalidArgument, NotFound
-from service.query import study_filter
+from service.reading.filters import study_filter
 
 #: request arguments that are neither audit parameters nor list filters
 OUTPUT_ARGUMENTS = ("format",)

@@ -7,7 +7,7 @@ file as its fragments arrive (``STORE_RECV_CHUNKED_DATASET``), so an object is
 never held whole in memory before its size is checked. The C-STORE handler
 passes that file *as received* (file meta information rebuilt from the
 presentation context, the data set bytes untouched) to ``receive`` as a
-:class:`~service.sources.Source` and answers the status of
+:class:`~service.ingest.sources.Source` and answers the status of
 :data:`service.dicomnet.status.STORE_STATUS` for the result. A handler error
 becomes a logged failure status; the server carries on.
 """
@@ -26,14 +26,14 @@ from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.transport import ThreadedAssociationServer
 
-from service.batch import ingest_source
 from service.config import Settings
 from service.dicomnet.acl import AllowList, Peer
 from service.dicomnet.presentation import add_contexts
 from service.dicomnet.status import STORE_STATUS
 from service.errors import ConfigurationError, DatabaseUnavailable
-from service.ingest import Pipeline
-from service.sources import Source
+from service.ingest.batch import ingest_source
+from service.ingest.pipeline import Pipeline
+from service.ingest.sources import Source
 
 log = logging.getLogger(__name__)
 

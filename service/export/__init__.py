@@ -36,8 +36,8 @@ from service.export.layout import layout
 from service.export.readahead import read_ahead
 from service.export.standard import with_standard_names
 from service.export.xlsx import write_xlsx
-from service.query import study_filter, study_sort
-from service.store import Store
+from service.reading.filters import study_filter, study_sort
+from service.storage import Store
 
 #: Bytes read from the XLSX temporary file per chunk sent.
 FILE_CHUNK = 1 << 16

@@ -24,7 +24,7 @@ from typing import Any
 
 from schemas.columns import Cell, Column, distinct_headers, read_row, schema_at, walk
 from schemas.study import Study
-from service.merge import IDENTITIES
+from service.ingest.merge import IDENTITIES
 
 STUDY = Study()
 

@@ -6,7 +6,7 @@ fields of DESIGN.md (``study_instance_uid``, ``modalities``, ``study_date_time``
 ``radiopharmaceutical``) and ``report``, which identifies the object itself
 (``sop_instance_uid``, ``sop_class_uid``, ``series_instance_uid``, ``kind``),
 holds the report's own context (observer, irradiation start and end...) and
-``notes``, the repairs made on the way, for the event log. ``service.merge``
+``notes``, the repairs made on the way, for the event log. ``service.ingest.merge``
 folds fragments into the stored study document. Raises
 :class:`service.errors.NotADoseObject` or :class:`service.errors.InvalidDoseReport`;
 never touches a database.

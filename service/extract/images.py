@@ -10,8 +10,8 @@ without takes the snake_case of its DICOM attribute keyword
 (``grid_focal_distance``, ``relative_xray_exposure``).
 
 Images carry no accumulated block: the study's totals come from its events
-(``service.summary``). A For Processing and a For Presentation image of one
-exposure are counted once by ``service.merge`` (same ``date_time_started``).
+(``service.ingest.summary``). A For Processing and a For Presentation image of one
+exposure are counted once by ``service.ingest.merge`` (same ``date_time_started``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from service.extract import quirks, units
+from service import units
+from service.extract import quirks
 from service.extract.dicomtime import combine, parse_datetime
 from service.extract.header import number, text
 from service.extract.sr import coded, make_code
@@ -205,7 +206,7 @@ def date_time_started(ds: Dataset) -> Any:
     """Return when the exposure was made: Acquisition DateTime, else Acquisition Date and Time.
 
     Without a time of day there is none: a date alone would make every image of
-    the day look like one exposure to ``service.merge``.
+    the day look like one exposure to ``service.ingest.merge``.
     """
     clock = parse_datetime(ds.get("AcquisitionDateTime"))
     if clock is not None and str(ds.get("AcquisitionDateTime")).strip()[8:]:

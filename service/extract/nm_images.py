@@ -10,7 +10,7 @@ An administration is identified by the image's Radiopharmaceutical
 Administration Event UID when it has one, else by a UID derived from the study,
 radionuclide and start time, so every image of one injection names the same
 administration. A PET image also describes its series (``pet_series``, one per
-Series Instance UID). ``service.merge`` lets a radiopharmaceutical report's
+Series Instance UID). ``service.ingest.merge`` lets a radiopharmaceutical report's
 values win over an image's, in whichever order they arrive.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from service.extract import units
+from service import units
 from service.extract.dicomtime import combine, parse_datetime
 from service.extract.header import number, text
 from service.extract.sr import coded

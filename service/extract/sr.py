@@ -21,7 +21,8 @@ from pydicom.dataset import Dataset
 from pydicom.sr._snomed_dict import mapping as _SNOMED_MAPPING
 from pydicom.sr.codedict import codes
 
-from service.extract import quirks, units
+from service import units
+from service.extract import quirks
 from service.extract.dicomtime import parse_date, parse_datetime, parse_time
 from service.extract.elements import (
     CODE_MEANING,

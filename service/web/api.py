@@ -20,10 +20,10 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.http import parse_options_header
 
 from schemas.query import EventLogArgs, parse_study_query
-from service import listing
-from service.db import get_pipeline, get_store
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
-from service.ingest import Outcome
+from service.ingest.pipeline import Outcome
+from service.reading import listing
+from service.web.context import get_pipeline, get_store
 from service.web.errors import error_response, status_of
 
 bp = Blueprint("api", __name__)

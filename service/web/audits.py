@@ -23,8 +23,8 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.audits import pipeline
 from service.audits.run import find_audit, run_audit, to_csv
-from service.db import get_settings, get_store
 from service.errors import InvalidArgument, NotFound
+from service.web.context import get_settings, get_store
 
 bp = Blueprint("audits", __name__)  # static files and templates: service/web (pages.bp)
 

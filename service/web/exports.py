@@ -11,9 +11,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, stream_with_context
 
 from schemas.query import parse_study_query
-from service.db import get_store
 from service.export import FORMATS, export_bytes, filename, start_export
-from service.store import utcnow
+from service.storage import utcnow
+from service.web.context import get_store
 
 bp = Blueprint("exports", __name__)
 

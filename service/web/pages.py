@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 
 from schemas.query import MAIN_QUANTITY, MODALITIES, parse_study_query
-from service.db import get_store
-from service.listing import list_studies
+from service.reading.listing import list_studies
 from service.web import present
+from service.web.context import get_store
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 LIST_PATH = "/<any(" + ",".join(m.lower() for m in MODALITIES) + "):modality>"

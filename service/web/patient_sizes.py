@@ -13,10 +13,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from schemas.patient_sizes import parse_size_form
-from service.db import get_store
 from service.errors import InvalidArgument
-from service.size_import import Sender, import_sizes
+from service.ingest.patient_sizes import Sender, import_sizes
 from service.web.arguments import single_values
+from service.web.context import get_store
 
 bp = Blueprint("patient_sizes", __name__)
 

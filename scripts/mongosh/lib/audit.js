@@ -9,7 +9,7 @@
 // Filters: every filter of the study lists and of GET /api/audits/<name> (modality,
 // date_from/date_to, the text filters, the ranges, dose_min/dose_max with a modality),
 // read from service/audits/filters.json (generated from the Python tables) and built
-// as service/query.py builds them, so both select the same studies; and `match` (an
+// as service/reading/filters.py builds them, so both select the same studies; and `match` (an
 // EJSON filter, added to them). A parameter the audit does not take, or a value the API
 // would refuse, stops the script naming it. AUDIT_FORMAT=json prints the rows as
 // relaxed EJSON instead of a table.
@@ -127,7 +127,7 @@ function number(text, name) {
   return value;
 }
 
-// The clauses of service/query.py, one for one, so both servers select the same studies.
+// The clauses of service/reading/filters.py, one for one, so both servers select the same studies.
 const contains = (text) => ({ $regex: text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), $options: 'i' });
 const anyOf = (conditions) => (conditions.length === 1 ? conditions[0] : { $or: conditions });
 const between = (low, high) => Object.fromEntries(

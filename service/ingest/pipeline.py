@@ -35,10 +35,10 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from service.config import Settings
-from service.dicomfile import bytes_to_keep, read_dataset
 from service.errors import DatabaseUnavailable, InvalidDoseReport, RejectedObject, TooLarge
 from service.extract import extract
-from service.store import Original, Store, event_entry, utcnow
+from service.ingest.dicomfile import bytes_to_keep, read_dataset
+from service.storage import Original, Store, event_entry, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Like flaskr's ``get_db()``, but cached on the application rather than on each
 request: a pymongo client is thread-safe and owns a connection pool, so one per
 process is right. The embedded database is started on first use when
-``MONGODB_URI`` is unset (see :mod:`service.database`).
+``MONGODB_URI`` is unset (see :mod:`service.storage.embedded`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import threading
 from flask import Flask, current_app
 
 from service.config import Settings
-from service.database import database_uri
-from service.ingest import Pipeline
-from service.store import Store
+from service.ingest.pipeline import Pipeline
+from service.storage import Store
+from service.storage.embedded import database_uri
 
 _EXTENSION = "doseledger"
 _lock = threading.Lock()

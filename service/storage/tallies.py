@@ -5,7 +5,7 @@ Counting over a large collection is slow on SecantusDB (a full ``$group`` over
 so the store keeps one small tally per (list modality, station): the number of
 studies and the latest study date-time. Every study write moves the tallies
 from the study's old keys to its new ones; a bulk load adds its documents'
-counts at once. These pure functions say what changes; :mod:`service.store`
+counts at once. These pure functions say what changes; :mod:`service.storage`
 applies the changes.
 """
 

@@ -2,7 +2,7 @@
 
 Pure functions, no database: :func:`parse_sizes` reads the file,
 :func:`changes_for` decides what one row changes in a study's ``patient``
-block; ``service.store`` applies the changes and logs them.
+block; ``service.storage`` applies the changes and logs them.
 
 The file: a header row naming the columns, then one row per study. Columns are
 separated by commas, semicolons or tabs (``csv.Sniffer`` decides) and may be

@@ -4,7 +4,7 @@ SecantusDB loads and sorts every match of a query before applying its limit,
 so a sorted first page over 100,000 studies costs seconds while the same page
 bounded to a month costs a tenth of one. The newest-first list (the default)
 therefore reads date windows, newest first and each wider than the last
-(:func:`service.query.date_windows`), until a page is full, and continues after
+(:func:`service.reading.filters.date_windows`), until a page is full, and continues after
 the last study shown (its date-time and UID: keyset paging, stable while
 studies arrive). Studies without a date-time come after all dated ones. Other
 orderings page by offset over the whole selection: right on every server, fast
@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from schemas.query import StudyQuery
-from service.query import (
+from service.reading.filters import (
     DATE,
     TIE_BREAK,
     Cursor,
@@ -65,7 +65,7 @@ COUNT_BUDGET = 0.25
 
 
 class StudyReader(Protocol):
-    """The store functions the list needs (implemented by :class:`service.store.Store`)."""
+    """The store functions the list needs (implemented by :class:`service.storage.Store`)."""
 
     def find_studies(
         self, filter: dict[str, Any], *, sort: list[tuple[str, int]], limit: int, skip: int = 0,

@@ -1,7 +1,7 @@
 """Import patient heights and weights from a RIS CSV file into the studies it names.
 
 One path for ``doseledger patient-sizes`` and ``POST /api/patient-sizes``: read
-the file (:mod:`service.patient_sizes`), find the studies each row names (by
+the file (:mod:`service.ingest.ris_file`), find the studies each row names (by
 accession number, or by Study Instance UID), set the heights and weights they
 lack (every one with ``overwrite``), and say per row what happened. Each study
 changed is an event-log entry (type ``patient-sizes``, outcome ``updated``), as
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from service.errors import DatabaseUnavailable, InvalidFile
-from service.patient_sizes import NO_SUCH_STUDY, UNCHANGED, UNREADABLE, UPDATED, SizeRow, changes_for, parse_sizes
-from service.store import Store, utcnow
+from service.ingest.ris_file import NO_SUCH_STUDY, UNCHANGED, UNREADABLE, UPDATED, SizeRow, changes_for, parse_sizes
+from service.storage import Store, utcnow
 
 OUTCOMES = (UPDATED, UNCHANGED, NO_SUCH_STUDY, UNREADABLE)
 EVENT_TYPE = "patient-sizes"

@@ -4,7 +4,7 @@ Reading, extraction and merging are Python under the GIL, while the database
 (SecantusDB, or MongoDB) works in another process; a worker waiting for a reply
 releases the GIL, so with 2-4 workers one object is extracted while another is
 being written. The pipeline is safe to share between threads: it keeps no state
-of its own per object; the :class:`~service.store.Store` holds one pymongo client
+of its own per object; the :class:`~service.storage.Store` holds one pymongo client
 (thread-safe, pooled), numbers event-log entries under its lock, writes study
 documents with optimistic concurrency (a lost race merges again, so parts of one
 study arriving together lose no event) and keeps originals keyed by SHA-256 (the
@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from service.ingest import Outcome, Pipeline
-from service.sources import Source
+from service.ingest.pipeline import Outcome, Pipeline
+from service.ingest.sources import Source
 
 #: objects submitted but not yet yielded, per worker: enough to keep every worker busy,
 #: few enough that memory holds at most this many objects' bytes per worker

@@ -9,7 +9,7 @@ Collections (DESIGN.md, "Collections"):
   index; see :meth:`Store.append_events`), never updated or deleted.
 - ``originals`` (GridFS bucket): the bytes received, keyed by their SHA-256.
 - ``tallies``: studies per list modality and station with the latest study
-  date-time (:mod:`service.tallies`), moved by every study write that changes
+  date-time (:mod:`service.storage.tallies`), moved by every study write that changes
   them, so the home page and unfiltered list totals never count the collection.
   A write that removes a study must move them too (``tally_changes(document, None)``).
 
@@ -38,9 +38,9 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError,
 
 from schemas.study import validate_study
 from service.errors import DatabaseUnavailable, NotFound
-from service.merge import MergeResult, merge
-from service.recent import Recent
-from service.tallies import Key, tally_changes, tally_documents
+from service.ingest.merge import MergeResult, merge
+from service.storage.recent import Recent
+from service.storage.tallies import Key, tally_changes, tally_documents
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,7 +75,7 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
     ("studies", [("ct.events.acquisition_protocol", ASCENDING)], {}),
     ("studies", [("projection.events.acquisition_protocol", ASCENDING)], {}),
     ("studies", [("reports.sop_instance_uid", ASCENDING)], {}),
-    # the newest-first list reads date windows (service.listing)
+    # the newest-first list reads date windows (service.reading.listing)
     ("studies", [("study_date_time", DESCENDING)], {}),
     ("tallies", [("modality", ASCENDING), ("station_name", ASCENDING)], {"unique": True}),
     ("studies", [("accession_number", ASCENDING)], {}),  # patient sizes from the RIS
@@ -311,7 +311,7 @@ class Store:
         except ConnectionFailure as e:
             raise DatabaseUnavailable(f"The database cannot be reached: {e}") from e
 
-    # -- the study list and its tallies (service.listing, service.tallies) -------------
+    # -- the study list and its tallies (service.reading.listing, service.storage.tallies) -------------
 
     @_guarded
     def find_studies(

@@ -34,7 +34,7 @@ from typing import Any
 
 from pydicom.sr._snomed_dict import mapping as SNOMED
 
-from service.summary import summarise
+from service.ingest.summary import summarise
 
 #: Event arrays per section, with the field that identifies an event.
 IDENTITIES: dict[str, dict[str, str]] = {

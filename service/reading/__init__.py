@@ -1,0 +1,1 @@
+"""Reading studies back: list arguments -> MongoDB filters (``filters``) and date-windowed pages (``listing``)."""
