@@ -52,7 +52,7 @@ def _client() -> str:
 @contextlib.contextmanager
 def _pipeline(settings: Settings) -> Iterator[Pipeline]:
     """Open the store (starting the embedded database if needed) for one command."""
-    from service.web.context import open_store
+    from service.storage import open_store
 
     store = open_store(settings)
     try:
@@ -134,7 +134,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 
     from service.extract import extract
     from service.ingest.dicomfile import read_dataset
-    from service.ingest.merge import merge
+    from service.ingest.document import stamp, study_document
     from service.storage import utcnow
     from service.web.jsonprovider import dumps
 
@@ -144,14 +144,13 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         try:
             data = Path(path).read_bytes()
             fragment = extract(read_dataset(data, str(path)), not_patient_patterns=settings.not_patient_patterns)
+            now = utcnow()
+            fragment = stamp(fragment, sha256=hashlib.sha256(data).hexdigest(), received_at=now, via="cli")
+            uid = fragment["study_instance_uid"]
+            documents[uid] = study_document(documents.get(uid), fragment, now=now).document
         except (OSError, RejectedObject) as e:
             print(f"doseledger extract: {e}", file=sys.stderr)
             status = EXIT_REJECTED
-            continue
-        now = utcnow()
-        fragment["report"].update(sha256=hashlib.sha256(data).hexdigest(), received_at=now, via="cli")
-        uid = fragment["study_instance_uid"]
-        documents[uid] = merge(documents.get(uid), fragment, now=now).document
     if documents:
         found = list(documents.values())
         print(dumps(found[0] if len(found) == 1 else found, indent=2))
@@ -219,8 +218,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export the studies of a modality's list, filtered like the list, to a CSV or XLSX file."""
     from schemas.query import parse_study_query
     from service.export import export_bytes, start_export
-    from service.storage import utcnow
-    from service.web.context import open_store
+    from service.storage import open_store, utcnow
 
     output = Path(args.output)
     fmt = args.format or output.suffix.lstrip(".").lower()

@@ -24,7 +24,7 @@ from service.storage import STANDARD_NAME_KEY, Store
 
 @contextlib.contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
-    from service.web.context import open_store
+    from service.storage import open_store
 
     store = open_store(settings)
     try:

@@ -6,6 +6,8 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+from service.ingest.document import save_fragment
+
 NOW = datetime(2026, 1, 1)
 XRAY_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.67"
 _numbers = itertools.count(1)
@@ -130,7 +132,7 @@ def ct_studies() -> list[dict[str, Any]]:
 def seed_ct(store: Any) -> Any:
     """Save :func:`ct_studies` in ``store`` and return it."""
     for fragment in ct_studies():
-        store.save_fragment(fragment, now=NOW)
+        save_fragment(store, fragment, now=NOW)
     return store
 
 
@@ -211,5 +213,5 @@ def filter_studies() -> list[dict[str, Any]]:
 def seed_filters(store: Any) -> Any:
     """Save :func:`filter_studies` in ``store`` and return it."""
     for fragment in filter_studies():
-        store.save_fragment(fragment, now=NOW)
+        save_fragment(store, fragment, now=NOW)
     return store

@@ -16,7 +16,7 @@ import pydicom
 from service.export.core import Export
 from service.export.layout import layout
 from service.extract import extract
-from service.ingest.merge import merge
+from service.ingest.document import stamp, study_document
 
 NOW = datetime(2026, 1, 1)
 
@@ -31,9 +31,9 @@ def studies(paths: Iterable[Path]) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for path in paths:
         fragment = extract(pydicom.dcmread(path))
-        fragment["report"].update(sha256=path.name, received_at=NOW, via="cli")
+        fragment = stamp(fragment, sha256=path.name, received_at=NOW, via="cli")
         uid = fragment["study_instance_uid"]
-        found[uid] = merge(found.get(uid), fragment, now=NOW).document
+        found[uid] = study_document(found.get(uid), fragment, now=NOW).document
     return list(found.values())
 
 

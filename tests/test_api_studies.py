@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from service.ingest.document import save_fragment
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
 from tests.studies import fragment
@@ -40,7 +41,7 @@ STUDIES = [
 @pytest.fixture
 def studies(store: Store) -> Store:
     for document in STUDIES:
-        store.save_fragment(document, now=NOW)
+        save_fragment(store, document, now=NOW)
     return store
 
 
@@ -122,7 +123,7 @@ def test_orderings(client: FlaskClient, studies: Store, order: str, expected: li
 
 def test_mammography_orders_by_breast_dose(client: FlaskClient, store: Store) -> None:
     for uid, doses in [("8.1", (2.0, 0.5)), ("8.2", (1.0, 3.0)), ("8.3", (0.4, 0.6))]:
-        store.save_fragment(fragment(uid, modality="MG", doses=doses), now=NOW)
+        save_fragment(store, fragment(uid, modality="MG", doses=doses), now=NOW)
     # right breast = first dose, left = second (tests.studies): ordered by left AGD first
     assert uids(client, modality="MG", order="-total_dose") == ["8.2", "8.3", "8.1"]
 
@@ -132,9 +133,9 @@ def test_paging_visits_every_study_once_in_order(client: FlaskClient, store: Sto
     days = [1, 1, 1, 2, 3, 3, 40, 400, 2000]  # ties on the date, spread over years
     for n, day in enumerate(days):
         when = datetime(2019, 1, 1) + (datetime(2024, 1, 1) - datetime(2019, 1, 1)) / day
-        store.save_fragment(fragment(f"7.{n}", when=when, station=f"S{n % 3}", doses=(float(n),)), now=NOW)
+        save_fragment(store, fragment(f"7.{n}", when=when, station=f"S{n % 3}", doses=(float(n),)), now=NOW)
     for n in range(2):
-        store.save_fragment(fragment(f"6.{n}", when=None, doses=(50.0,)), now=NOW)
+        save_fragment(store, fragment(f"6.{n}", when=None, doses=(50.0,)), now=NOW)
     everything = uids(client, modality="CT", order=order, page_size=500)
     assert len(everything) == 11
     if order == "-study_date_time":  # newest first, ties by UID, undated last

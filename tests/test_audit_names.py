@@ -12,6 +12,7 @@ from service.audits.names import StandardNames, raw_name_paths
 from service.audits.run import run_audit
 from service.export import start_export
 from service.export.standard import StandardColumn
+from service.ingest.document import save_fragment
 from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
@@ -44,7 +45,7 @@ def variants() -> list[dict[str, Any]]:
 @pytest.fixture
 def mapped(store: Store) -> Store:
     for fragment in [*data.filter_studies(), *variants()]:
-        store.save_fragment(fragment, now=NOW)
+        save_fragment(store, fragment, now=NOW)
     for modality, field, raw, standard in MAPPINGS:
         store.set_standard_name({"modality": modality, "field": field, "raw": raw, "standard": standard})
     return store

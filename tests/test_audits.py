@@ -15,6 +15,7 @@ from service.audits import pipeline
 from service.audits.run import run_audit
 from service.errors import InvalidArgument, NotFound
 from service.extract import extract
+from service.ingest.document import save_fragment, stamp
 from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
@@ -121,7 +122,7 @@ def test_fluoroscopy_audits_and_high_dose_alerts(store: Store) -> None:
         data.fluoro(2.5, 1.0, 600.0, ["Cardiac"], when=datetime(2025, 3, 3), description="ANGIO"),
         data.fluoro(0.01, 2.5, 900.0, ["Abdomen"], when=datetime(2025, 3, 4), description="TIPS"),
     ):  # fmt: skip
-        store.save_fragment(fragment, now=NOW)
+        save_fragment(store, fragment, now=NOW)
     dap = by(run(store, "rf_dap_by_study_description", per_station="no"), "name")
     assert stats(dap["ANGIO"]) == pytest.approx(expected([1000, 3000, 2_500_000]))  # cGy·cm²
     rp = by(run(store, "rf_rp_dose_by_study_description", per_station="no"), "name")
@@ -148,7 +149,7 @@ def test_radiography_mammography_and_nuclear_medicine(store: Store) -> None:
         data.nuclear("Fluorodeoxyglucose", 350.0, when=datetime(2025, 4, 4)),
         data.nuclear("Fluorodeoxyglucose", 250.0, when=datetime(2025, 4, 5)),
     ):  # fmt: skip
-        store.save_fragment(fragment, now=NOW)
+        save_fragment(store, fragment, now=NOW)
     dx = by(run(store, "dx_dap_by_protocol", per_station="no"), "name")
     assert stats(dx["CHEST PA"]) == pytest.approx(expected([10, 30]))  # cGy·cm²
     mg = by(run(store, "mg_agd_by_thickness", per_station="no"), "name", "band")
@@ -173,8 +174,8 @@ def test_corpus_ct_dlp_per_protocol(store: Store, corpus: Path) -> None:
     """Siemens Multi-1..3 (one cumulative study) count each event once; two more scanners add theirs."""
     for name in data.CORPUS_CT:
         fragment = extract(pydicom.dcmread(corpus / name), not_patient_patterns=())
-        fragment["report"].update(sha256=name, received_at=NOW, via="cli")
-        store.save_fragment(fragment, now=NOW)
+        fragment = stamp(fragment, sha256=name, received_at=NOW, via="cli")
+        save_fragment(store, fragment, now=NOW)
     values: dict[tuple[str, str], list[float]] = {}
     for study in store.db.studies.find():
         for event in study["ct"]["events"]:
@@ -215,8 +216,8 @@ def test_corpus_samples_per_modality(store: Store, corpus: Path, audit: str, fil
     """Each modality's audit over its corpus reports gives the statistics of the stored values."""
     for name in files:
         fragment = extract(pydicom.dcmread(corpus / name), not_patient_patterns=())
-        fragment["report"].update(sha256=name, received_at=NOW, via="cli")
-        store.save_fragment(fragment, now=NOW)
+        fragment = stamp(fragment, sha256=name, received_at=NOW, via="cli")
+        save_fragment(store, fragment, now=NOW)
     groups: dict[Any, list[float]] = {}
     for study in store.db.studies.find():
         for key, value in values(study):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from service.ingest.document import save_fragment
 from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
@@ -151,7 +152,7 @@ def test_alert_levels_are_configurable(test_config: dict[str, Any], tmp_path: Pa
             from service.web.context import get_store
 
             for fragment in data.ct_studies():
-                get_store().save_fragment(fragment, now=NOW)
+                save_fragment(get_store(), fragment, now=NOW)
         rows = app.test_client().get("/api/audits/high_dose_alerts").get_json()["rows"]
         assert [(r["study_description"], r["total_dlp"]) for r in rows] == [("CHEST", 200)]
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from service.ingest.document import save_fragment
 from service.storage import Store
 from tests.conftest import ROOT
 from tests.studies import fragment
@@ -25,9 +26,9 @@ def shot(page: Any, name: str) -> None:
 
 def test_home_station_filter_and_study_in_a_browser(page: Any, store: Store) -> None:
     now = datetime(2024, 3, 5)
-    store.save_fragment(fragment("5.1", station="CT1", doses=(120.5, 80.0), protocol="Thorax"), now=now)
-    store.save_fragment(fragment("5.2", station="CT2", description="Head", doses=(900.0,)), now=now)
-    store.save_fragment(fragment("5.3", modality="RF", station="<script>alert(1)</script>", doses=(0.00125,)), now=now)
+    save_fragment(store, fragment("5.1", station="CT1", doses=(120.5, 80.0), protocol="Thorax"), now=now)
+    save_fragment(store, fragment("5.2", station="CT2", description="Head", doses=(900.0,)), now=now)
+    save_fragment(store, fragment("5.3", modality="RF", station="<script>alert(1)</script>", doses=(0.00125,)), now=now)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
@@ -66,7 +67,7 @@ def test_home_station_filter_and_study_in_a_browser(page: Any, store: Store) -> 
 
 
 def test_pages_are_readable_on_a_narrow_screen(page: Any, store: Store) -> None:
-    store.save_fragment(fragment("5.9", doses=(10.0,)), now=datetime(2024, 3, 5))
+    save_fragment(store, fragment("5.9", doses=(10.0,)), now=datetime(2024, 3, 5))
     page.set_viewport_size({"width": 380, "height": 800})
     page.goto("/studies/5.9")
     shot(page, "study-narrow")
@@ -77,7 +78,7 @@ def test_pages_are_readable_on_a_narrow_screen(page: Any, store: Store) -> None:
 def test_reading_needs_no_javascript_and_works_from_the_keyboard(
     browser: Any, live_server: str, page: Any, store: Store
 ) -> None:
-    store.save_fragment(fragment("5.8", station="CT7", doses=(42.0,)), now=datetime(2024, 3, 5))
+    save_fragment(store, fragment("5.8", station="CT7", doses=(42.0,)), now=datetime(2024, 3, 5))
     context = browser.new_context(java_script_enabled=False, base_url=live_server)
     try:
         quiet = context.new_page()

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from service.audits.names import StandardNames
 from service.export.layout import SHAPES, layout
 from service.export.standard import standard_header, with_standard_names
+from service.ingest.document import save_fragment
 from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
@@ -26,7 +27,7 @@ def seed(store: Store) -> dict[str, str]:
     first = data.ct([("HEAD ROUTINE", 10.0), ("Head Routine", 20.0), ("CHEST", 30.0)], when=WHEN, description="CT HEAD")
     second = data.ct([("CHEST", 40.0)], when=datetime(2025, 1, 5), description="Chest")
     for fragment in (first, second):
-        store.save_fragment(fragment, now=NOW)
+        save_fragment(store, fragment, now=NOW)
     return {"first": first["study_instance_uid"], "second": second["study_instance_uid"]}
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from service.errors import InvalidDoseReport, NotADoseObject
 from service.extract import extract
-from service.ingest.merge import merge
+from service.ingest.document import stamp, study_document
 from tests.expectations import NEVER_STORED, check
 from tests.srbuild import code_item, container, num_item, sr_dataset, text_item, uid_item
 
@@ -43,8 +43,8 @@ NOW = datetime(2026, 1, 1)
 def document(path: Path) -> dict[str, Any]:
     """Build the study document of one file, as `doseledger extract` does."""
     fragment = extract(pydicom.dcmread(path))
-    fragment["report"].update(sha256="0" * 64, received_at=NOW, via="cli")
-    return merge(None, fragment, now=NOW).document
+    fragment = stamp(fragment, sha256="0" * 64, received_at=NOW, via="cli")
+    return study_document(None, fragment, now=NOW).document
 
 
 @pytest.mark.parametrize("name", CT_FILES)

@@ -15,7 +15,7 @@ from pydicom.sequence import Sequence
 from schemas.study import validate_study
 from service.errors import NotADoseObject
 from service.extract import extract
-from service.ingest.merge import merge
+from service.ingest.document import stamp, study_document
 from tests.expectations import NEVER_STORED, check
 from tests.samples import image
 
@@ -53,7 +53,7 @@ IMAGE_RENAMED = {
 def fragment_of(source: Path | Dataset, sha256: str = "0" * 64) -> dict[str, Any]:
     """Extract one object as ingest would, with the report fields ingest adds."""
     fragment = extract(pydicom.dcmread(source) if isinstance(source, Path) else source)
-    fragment["report"].update(sha256=sha256, received_at=NOW, via="cli")
+    fragment = stamp(fragment, sha256=sha256, received_at=NOW, via="cli")
     return fragment
 
 
@@ -62,7 +62,7 @@ def fold(fragments: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], li
     docs: dict[str, dict[str, Any]] = {}
     outcomes = []
     for fragment in fragments:
-        result = merge(docs.get(fragment["study_instance_uid"]), fragment, now=NOW)
+        result = study_document(docs.get(fragment["study_instance_uid"]), fragment, now=NOW)
         docs[fragment["study_instance_uid"]] = result.document
         outcomes.append(result.outcome)
     return docs, outcomes
@@ -377,11 +377,7 @@ def test_mammography_organ_dose_is_the_average_glandular_dose() -> None:
     event = fragment["projection"]["events"][0]
     assert event["average_glandular_dose"] == 1.373 and event["compression_thickness"] == 53.0
     assert fragment["modalities"] == ["MG"]
-    doc = merge(
-        None,
-        {**fragment, "report": {**fragment["report"], "sha256": "0", "received_at": NOW, "via": "cli"}},
-        now=NOW,
-    ).document
+    doc = study_document(None, stamp(fragment, sha256="0", received_at=NOW, via="cli"), now=NOW).document
     assert doc["summary"]["total_agd_right"] == 1.373 and doc["summary"]["total_agd_left"] is None
 
 

@@ -21,7 +21,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from schemas.study import validate_study
 from service.errors import InvalidDoseReport
 from service.extract import extract
-from service.ingest.merge import merge
+from service.ingest.document import stamp, study_document
 from tests.expectations import NEVER_STORED, check
 from tests.srbuild import code_item, container, num_item, projection_report, sr_dataset, uid_item
 
@@ -76,8 +76,8 @@ NOW = datetime(2026, 1, 1)
 
 def document(fragment: dict[str, Any], existing: dict[str, Any] | None = None) -> dict[str, Any]:
     """Merge a fragment as ingest does, and validate the result against the study schema."""
-    fragment["report"].update(sha256=fragment["report"]["sop_instance_uid"], received_at=NOW, via="cli")
-    doc = merge(existing, fragment, now=NOW).document
+    fragment = stamp(fragment, sha256=fragment["report"]["sop_instance_uid"], received_at=NOW, via="cli")
+    doc = study_document(existing, fragment, now=NOW).document
     validate_study(doc)
     return doc
 

@@ -17,7 +17,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from schemas.study import validate_study
 from service.errors import InvalidDoseReport
 from service.extract import extract
-from service.ingest.merge import merge
+from service.ingest.document import stamp, study_document
 from tests.expectations import NEVER_STORED, check
 from tests.srbuild import code_item, container, num_item, sr_dataset, uid_item
 
@@ -30,8 +30,8 @@ def fold(fragments: list[dict[str, Any]]) -> dict[str, Any]:
     """Merge fragments in order as ingest does; validate each step's document."""
     doc = None
     for fragment in fragments:
-        fragment["report"].update(sha256=fragment["report"]["sop_instance_uid"], received_at=NOW, via="cli")
-        doc = merge(doc, fragment, now=NOW).document
+        fragment = stamp(fragment, sha256=fragment["report"]["sop_instance_uid"], received_at=NOW, via="cli")
+        doc = study_document(doc, fragment, now=NOW).document
         validate_study(doc)
     assert doc is not None
     return doc

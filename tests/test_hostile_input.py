@@ -19,6 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from scripts.cli import main
+from service.ingest.document import save_fragment
 from service.storage import Store
 from tests.conftest import Runner
 from tests.studies import fragment
@@ -175,8 +176,8 @@ def test_a_browser_gets_the_error_as_a_page(client: FlaskClient) -> None:
 @pytest.fixture
 def operator_named(store: Store) -> Store:
     """Two CT studies, one from a station whose name looks like an operator and a regular expression."""
-    store.save_fragment(fragment("7.1", station="$where.*"), now=datetime(2024, 3, 5))
-    store.save_fragment(fragment("7.2", station="CT1"), now=datetime(2024, 3, 5))
+    save_fragment(store, fragment("7.1", station="$where.*"), now=datetime(2024, 3, 5))
+    save_fragment(store, fragment("7.2", station="CT1"), now=datetime(2024, 3, 5))
     return store
 
 
@@ -277,7 +278,7 @@ def test_forged_paging_token_is_refused(client: FlaskClient, operator_named: Sto
 
 def test_paging_reaches_studies_dated_near_the_ends_of_the_calendar(client: FlaskClient, store: Store) -> None:
     for uid, year in (("6.1", 1), ("6.2", 9999), ("6.3", 2024)):
-        store.save_fragment(fragment(uid, when=datetime(year, 1, 1)), now=datetime(2024, 3, 5))
+        save_fragment(store, fragment(uid, when=datetime(year, 1, 1)), now=datetime(2024, 3, 5))
     seen, url = [], "/api/studies?page_size=1"
     while url:
         body = client.get(url).get_json()

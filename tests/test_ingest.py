@@ -176,7 +176,7 @@ def test_an_object_the_database_fails_is_still_logged_as_received(
     def down(*args: object, **kwargs: object) -> None:
         raise DatabaseUnavailable("The database cannot be reached: gone")
 
-    monkeypatch.setattr(store, "save_fragment", down)
+    monkeypatch.setattr(store, "save_study", down)
     data = ct_report_bytes()
     with pytest.raises(DatabaseUnavailable):
         pipeline.ingest(data, name="late.dcm", via="dicom", client="CT1@10.0.0.9")

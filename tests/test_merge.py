@@ -11,6 +11,7 @@ import pydicom
 import pytest
 
 from service.extract import extract
+from service.ingest.document import stamp
 from service.ingest.merge import combine_blocks, merge
 
 NOW = datetime(2026, 1, 1)
@@ -21,7 +22,7 @@ def fold(corpus: Path, names: list[str]) -> list[tuple[str, dict[str, Any]]]:
     doc, steps = None, []
     for name in names:
         fragment = extract(pydicom.dcmread(corpus / name))
-        fragment["report"].update(sha256=name, received_at=NOW, via="cli")
+        fragment = stamp(fragment, sha256=name, received_at=NOW, via="cli")
         result = merge(doc, fragment, now=NOW)
         doc = result.document
         steps.append((result.outcome, doc))
@@ -58,7 +59,7 @@ def test_continued_reports_add_up(corpus: Path) -> None:
 def test_same_object_reprocessed_is_applied_again(corpus: Path) -> None:
     ((_, doc),) = fold(corpus, [MULTI[0]])
     fragment = extract(pydicom.dcmread(corpus / MULTI[0]))
-    fragment["report"].update(sha256=MULTI[0], received_at=NOW, via="cli")
+    fragment = stamp(fragment, sha256=MULTI[0], received_at=NOW, via="cli")
     again = merge(doc, fragment, now=NOW, reprocess=True)
     assert again.outcome == "merged" and again.document["revision"] == 2
     assert len(again.document["reports"]) == 1 and again.document["summary"]["total_dlp"] == 7.46
@@ -77,7 +78,7 @@ def test_merging_changes_neither_the_stored_document_nor_the_fragment(corpus: Pa
     doc = None
     for name in names:
         fragment = extract(pydicom.dcmread(corpus / name))
-        fragment["report"].update(sha256=name, received_at=NOW, via="cli")
+        fragment = stamp(fragment, sha256=name, received_at=NOW, via="cli")
         study = pydicom.dcmread(corpus / names[0], stop_before_pixels=True).StudyInstanceUID
         fragment["study_instance_uid"] = study  # one study, whatever the samples say
         before = copy.deepcopy((doc, fragment))

@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from markupsafe import escape
 
+from service.ingest.document import save_fragment
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
 from service.web.present import text
@@ -29,13 +30,14 @@ def html(client: FlaskClient, url: str, status: int = 200) -> str:
 
 @pytest.fixture
 def studies(store: Store) -> Store:
-    store.save_fragment(fragment("4.1", station="CT1", doses=(100.0, 50.0)), now=NOW)
-    store.save_fragment(fragment("4.2", station="CT1", when=datetime(2024, 3, 2, 17, 45, 12)), now=NOW)
-    store.save_fragment(fragment("4.3", station="CT2", when=datetime(2023, 5, 6, 7, 8)), now=NOW)
-    store.save_fragment(
-        fragment("4.4", modality="RF", station=SCRIPT, protocol="<b>bold</b>", doses=(0.00125,)), now=NOW
+    save_fragment(store, fragment("4.1", station="CT1", doses=(100.0, 50.0)), now=NOW)
+    save_fragment(store, fragment("4.2", station="CT1", when=datetime(2024, 3, 2, 17, 45, 12)), now=NOW)
+    save_fragment(store, fragment("4.3", station="CT2", when=datetime(2023, 5, 6, 7, 8)), now=NOW)
+    save_fragment(
+        store, fragment("4.4", modality="RF", station=SCRIPT, protocol="<b>bold</b>", doses=(0.00125,)), now=NOW
     )
-    store.save_fragment(
+    save_fragment(
+        store,
         fragment(
             "4.5", modality="MG", station="MAMMO1", doses=(1.25, 1.5), patient__not_patient_indicator="QA phantom"
         ),

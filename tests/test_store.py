@@ -7,6 +7,7 @@ import pytest
 
 from service.errors import DatabaseUnavailable, NotFound
 from service.extract import extract
+from service.ingest.document import save_fragment, stamp
 from service.storage import Store, event_entry
 from tests.roundtrips import counted_store
 from tests.samples import ct_report
@@ -16,7 +17,7 @@ NOW = datetime(2026, 1, 1)
 
 def fragment(**kwargs: Any) -> dict[str, Any]:
     result = extract(ct_report(**kwargs), not_patient_patterns=())
-    result["report"].update(sha256=result["report"]["sop_instance_uid"], received_at=NOW, via="cli")
+    result = stamp(result, sha256=result["report"]["sop_instance_uid"], received_at=NOW, via="cli")
     return result
 
 
@@ -45,8 +46,8 @@ def test_indexes(store: Store) -> None:
 
 def test_save_read_and_duplicate(store: Store) -> None:
     part = fragment(dlp="12.5")
-    assert store.save_fragment(part, now=NOW).outcome == "created"
-    assert store.save_fragment(part, now=NOW).outcome == "duplicate"
+    assert save_fragment(store, part, now=NOW).outcome == "created"
+    assert save_fragment(store, part, now=NOW).outcome == "duplicate"
     document = store.get_study(part["study_instance_uid"])
     assert "_id" not in document
     assert document["revision"] == 1 and document["summary"]["total_dlp"] == 12.5
@@ -64,7 +65,7 @@ def test_concurrent_parts_of_one_study_lose_nothing(store: Store) -> None:
 
     def save(part: dict[str, Any]) -> None:
         barrier.wait()
-        store.save_fragment(part, now=NOW)
+        save_fragment(store, part, now=NOW)
 
     run_together(save, parts)
     assert store.db.studies.count_documents({}) == 1
@@ -79,15 +80,15 @@ def test_a_study_not_written_lately_is_inserted_without_reading_first(mongo_uri:
     first, second, third = (fragment(study_uid=study, dlp=str(dlp)) for dlp in (1, 2, 4))
     studies = ("studies", "tallies")
     with counted_store(mongo_uri, db_name) as (store, commands):
-        assert store.save_fragment(first, now=NOW).outcome == "created"
+        assert save_fragment(store, first, now=NOW).outcome == "created"
         assert [c for c in commands.sent if c[1] in studies] == [("insert", "studies"), ("update", "tallies")]
         commands.sent.clear()
-        assert store.save_fragment(second, now=NOW).outcome == "merged"  # written lately: read, then replace
+        assert save_fragment(store, second, now=NOW).outcome == "merged"  # written lately: read, then replace
         assert [c for c in commands.sent if c[1] in studies] == [("find", "studies"), ("update", "studies")]
     with counted_store(mongo_uri, db_name) as (other, commands):  # another process: the insert is refused
-        assert other.save_fragment(third, now=NOW).outcome == "merged"
+        assert save_fragment(other, third, now=NOW).outcome == "merged"
         assert [c[0] for c in commands.sent if c[1] == "studies"] == ["insert", "find", "update"]
-        assert other.save_fragment(third, now=NOW).outcome == "duplicate"
+        assert save_fragment(other, third, now=NOW).outcome == "duplicate"
         assert other.get_study(study)["summary"]["total_dlp"] == 7 and other.count_studies() == 1
 
 

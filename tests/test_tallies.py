@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.storage import TALLIES_BUILT, Store
-from service.storage.tallies import tally_changes, tally_documents
+from service.ingest.document import save_fragment
+from service.storage import Store
+from service.storage.tallies import TALLIES_BUILT, tally_changes, tally_documents
 from tests.studies import fragment
 
 NOW = datetime(2024, 3, 5)
@@ -44,13 +45,13 @@ def test_documents_count_with_their_latest_date() -> None:
 
 
 def test_store_keeps_tallies_through_creates_merges_and_rebuilds(store: Store) -> None:
-    store.save_fragment(fragment("3.1", station="CT1", when=datetime(2024, 1, 1)), now=NOW)
-    store.save_fragment(fragment("3.2", station="CT1", when=datetime(2024, 2, 1)), now=NOW)
-    store.save_fragment(fragment("3.3", modality="MG", station="M1", when=None), now=NOW)
+    save_fragment(store, fragment("3.1", station="CT1", when=datetime(2024, 1, 1)), now=NOW)
+    save_fragment(store, fragment("3.2", station="CT1", when=datetime(2024, 2, 1)), now=NOW)
+    save_fragment(store, fragment("3.3", modality="MG", station="M1", when=None), now=NOW)
     # a second report of 3.2 names another station: the study moves
     moved = fragment("3.2", station="CT2", when=datetime(2024, 2, 1))
     moved["report"] = {**moved["report"], "sop_instance_uid": "3.2.98", "sha256": "f" * 64}
-    store.save_fragment(moved, now=NOW)
+    save_fragment(store, moved, now=NOW)
     expected = {
         ("CT", "CT1"): (1, datetime(2024, 2, 1)),  # the latest date stays where it was reached
         ("CT", "CT2"): (1, datetime(2024, 2, 1)),

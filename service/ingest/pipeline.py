@@ -38,6 +38,7 @@ from service.config import Settings
 from service.errors import DatabaseUnavailable, InvalidDoseReport, RejectedObject, TooLarge
 from service.extract import extract
 from service.ingest.dicomfile import bytes_to_keep, read_dataset
+from service.ingest.document import save_fragment, stamp
 from service.storage import Original, Store, event_entry, utcnow
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,8 @@ class Pipeline:
             ds = read_dataset(data, arrival.name)
             self._keep(arrival, bytes_to_keep(ds, data), len(data))
             fragment = self._extract(ds, arrival.name)
-            fragment["report"].update(sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
-            result = self.store.save_fragment(fragment, now=arrival.received_at)
+            fragment = stamp(fragment, sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
+            result = save_fragment(self.store, fragment, now=arrival.received_at)
         except RejectedObject as e:
             if ds is None:
                 self._keep(arrival, data, len(data))
@@ -258,8 +259,8 @@ class Pipeline:
         try:
             ds = read_dataset(original.data, arrival.name)
             fragment = self._extract(ds, arrival.name)
-            fragment["report"].update(sha256=original.sha256, received_at=original.received_at, via=original.via)
-            result = self.store.save_fragment(fragment, now=arrival.received_at, reprocess=True)
+            fragment = stamp(fragment, sha256=original.sha256, received_at=original.received_at, via=original.via)
+            result = save_fragment(self.store, fragment, now=arrival.received_at, reprocess=True)
         except RejectedObject as e:
             return self._reject(arrival, e, *_identity(ds))
         return self._accept(arrival, result.outcome, result.document["study_instance_uid"], fragment["report"])

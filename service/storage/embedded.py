@@ -24,7 +24,7 @@ from types import FrameType
 
 from service.config import Settings
 from service.errors import ConfigurationError, DatabaseUnavailable
-from service.storage import ping_uri
+from service.storage.connection import ping_uri
 
 log = logging.getLogger(__name__)
 

@@ -5,19 +5,30 @@ Counting over a large collection is slow on SecantusDB (a full ``$group`` over
 so the store keeps one small tally per (list modality, station): the number of
 studies and the latest study date-time. Every study write moves the tallies
 from the study's old keys to its new ones; a bulk load adds its documents'
-counts at once. These pure functions say what changes; :mod:`service.storage`
-applies the changes.
+counts at once. The pure functions say what changes; :class:`TallyStore`
+applies the changes. A write that removes a study must move them too
+(``tally_changes(document, None)``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
 from schemas.query import list_modalities
+from service.storage.connection import Index, guarded, utcnow
 
 Key = tuple[str, str | None]  # (list modality, station name)
+#: the ``counters`` entry saying the tallies have been counted from the studies once
+TALLIES_BUILT = "tallies"
+
+INDEXES: tuple[Index, ...] = (("tallies", [("modality", ASCENDING), ("station_name", ASCENDING)], {"unique": True}),)
 
 
 def tally_keys(document: dict[str, Any] | None) -> set[Key]:
@@ -56,3 +67,49 @@ def tally_documents(documents: Iterable[dict[str, Any]]) -> dict[Key, tuple[int,
             count, latest = found.get(key, (0, None))
             found[key] = (count + 1, max((d for d in (latest, when) if d is not None), default=None))
     return found
+
+
+class TallyStore:
+    """The ``tallies`` collection of a :class:`service.storage.Store`."""
+
+    db: Database[dict[str, Any]]
+
+    @guarded
+    def tallies(self) -> list[dict[str, Any]]:
+        """Return the tallies: ``{modality, station_name, count, latest}`` per list modality and station."""
+        return list(self.db.tallies.find({"count": {"$gt": 0}}, {"_id": 0}))
+
+    def move_tallies(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        """Move the tallies for a study written (``before`` -> ``after``) or removed (``after`` None)."""
+        for key, change, when in tally_changes(before, after):
+            self._add_to_tally(key, change, when)
+
+    def add_to_tallies(self, documents: Iterable[dict[str, Any]]) -> None:
+        """Count new study documents in the tallies (a bulk load)."""
+        for key, (count, latest) in tally_documents(documents).items():
+            self._add_to_tally(key, count, latest)
+
+    def _add_to_tally(self, key: Key, change: int, when: datetime | None) -> None:
+        """Add ``change`` to a tally and raise its latest date-time to ``when``."""
+        update: dict[str, Any] = {"$inc": {"count": change}}
+        if when is not None:
+            update["$max"] = {"latest": when}
+        for _ in range(2):  # two first upserts of one tally can race; the loser updates
+            with contextlib.suppress(DuplicateKeyError):
+                self.db.tallies.update_one({"modality": key[0], "station_name": key[1]}, update, upsert=True)
+                return
+
+    @guarded
+    def rebuild_tallies(self) -> None:
+        """Count the tallies again from the studies (first start on an existing database, or repair)."""
+        fields = {"_id": 0, "modalities": 1, "equipment.station_name": 1, "study_date_time": 1}
+        counted = tally_documents(self.db.studies.find({}, fields))
+        self.db.tallies.delete_many({})
+        for (modality, station), (count, latest) in counted.items():
+            tally = {"modality": modality, "station_name": station, "count": count, "latest": latest}
+            self.db.tallies.insert_one(tally)
+        self.db.counters.update_one({"_id": TALLIES_BUILT}, {"$set": {"at": utcnow()}}, upsert=True)
+
+    def tallies_built(self) -> bool:
+        """Tell whether the tallies have been counted from the studies once."""
+        return self.db.counters.find_one({"_id": TALLIES_BUILT}) is not None

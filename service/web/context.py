@@ -14,22 +14,10 @@ from flask import Flask, current_app
 
 from service.config import Settings
 from service.ingest.pipeline import Pipeline
-from service.storage import Store
-from service.storage.embedded import database_uri
+from service.storage import Store, open_store
 
 _EXTENSION = "doseledger"
 _lock = threading.Lock()
-
-
-def open_store(settings: Settings) -> Store:
-    """Connect to the configured database (starting the embedded one if needed) and create indexes."""
-    store = Store.connect(database_uri(settings), settings.db_name, timeout=settings.db_timeout)
-    try:
-        store.ensure_indexes()
-    except BaseException:
-        store.close()
-        raise
-    return store
 
 
 def get_settings() -> Settings:
