@@ -32,7 +32,7 @@ CT_FILES = [
 
 #: Where our design deliberately differs from what OpenREM asserts, and why.
 DIFFERS = {
-    # The SR declares ISO_IR 100 but holds UTF-8; we repair the text (quirks.repair_text),
+    # The SR declares ISO_IR 100 but holds UTF-8; we repair the text (lenient.repair_text),
     # OpenREM stores the mojibake 'testÃ¦Ã¸Ã¥'.
     ("CT-RDSR-Siemens_Flash-TAP-SS.dcm", "ctradiationdose.ctirradiationeventdata[0].acquisition_protocol"): "testæøå",
 }

@@ -48,7 +48,7 @@ SR_CLASSES = frozenset(
     }
 )
 
-# Invalid values are the norm in vendor dose reports; quirks.py repairs them and
+# Invalid values are the norm in vendor dose reports; lenient.py and vendors.py repair them and
 # notes each repair for the event log, so pydicom's own warnings would only be noise.
 pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from service.codes import make_code
 from service.extract.dicomtime import parse_datetime
 from service.extract.header import number, text
-from service.extract.quirks import number_from_text
-from service.extract.sr import make_code
+from service.extract.lenient import number_from_text
 
 Notes = list[str]
 

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from service.extract.dicomtime import combine, parse_date
-from service.extract.quirks import Notes, repair_text
+from service.extract.lenient import Notes, repair_text
 
 #: Days per unit of a DICOM Age String (PS3.5 Table 6.2-1, AS).
 AGE_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}

@@ -16,16 +16,17 @@ exposure are counted once by ``service.ingest.merge`` (same ``date_time_started`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from service import units
-from service.extract import quirks
+from service.codes import make_code
+from service.extract import lenient, vendors
 from service.extract.dicomtime import combine, parse_datetime
 from service.extract.header import number, text
-from service.extract.sr import coded, make_code
+from service.extract.sr import coded
 
 Notes = list[str]
 Event = dict[str, Any]
@@ -151,18 +152,6 @@ FILTER_TYPES = {
 STATIONARY_ACQUISITION = make_code("113611", "DCM", "Stationary Acquisition")  # CID 10002
 SINGLE_PLANE = make_code("113622", "DCM", "Single Plane")  # CID 10003
 
-ImageRepair = Callable[[Dataset, Event, Notes], None]
-
-#: Vendor repairs (service.extract.quirks) by the start of the manufacturer's and model's names.
-VENDOR_REPAIRS: Mapping[tuple[str, str], tuple[ImageRepair, ...]] = {
-    ("ge medical systems", "senograph"): (
-        quirks.ge_senographe_fibroglandular,
-        quirks.ge_senographe_radiological_thickness,
-    ),
-    ("kodak", "dr 7500"): (quirks.carestream_distance_in_decimetres,),
-    ("carestream", "dr 7500"): (quirks.carestream_distance_in_decimetres,),
-}
-
 
 def read_number(ds: Dataset, field: str, unit: str, sources: Sources, notes: Notes) -> float | None:
     """Return the first source attribute present, converted to the template unit."""
@@ -184,7 +173,7 @@ def _first_text(ds: Dataset, keywords: tuple[str, ...], notes: Notes) -> str | N
 def _values(ds: Dataset, keyword: str, notes: Notes) -> list[str]:
     """Return the values of a multi-valued attribute, upper-case, however they were separated."""
     raw = text(ds, keyword)
-    return [v.upper() for v in quirks.comma_separated_values(raw, keyword, notes)] if raw else []
+    return [v.upper() for v in lenient.comma_separated_values(raw, keyword, notes)] if raw else []
 
 
 def _coded_terms(ds: Dataset, keyword: str, table: Mapping[str, dict[str, str]], notes: Notes) -> list[dict]:
@@ -218,15 +207,15 @@ def date_time_started(ds: Dataset) -> Any:
 def xray_filters(ds: Dataset, notes: Notes) -> list[dict[str, Any]]:
     """Return one X-Ray Filters entry (TID 10003A) per Filter Material value."""
     materials = _values(ds, "FilterMaterial", notes)
-    minimums = quirks.comma_separated_numbers(ds, "FilterThicknessMinimum", len(materials), notes)
-    maximums = quirks.comma_separated_numbers(ds, "FilterThicknessMaximum", len(materials), notes)
+    minimums = lenient.comma_separated_numbers(ds, "FilterThicknessMinimum", len(materials), notes)
+    maximums = lenient.comma_separated_numbers(ds, "FilterThicknessMaximum", len(materials), notes)
     filter_type = FILTER_TYPES.get((text(ds, "FilterType") or "").upper())
     filters = []
     for material, low, high in zip(materials, minimums, maximums, strict=True):
         entry = {"xray_filter_type": filter_type, "xray_filter_material": MATERIALS.get(material)}
         if entry["xray_filter_material"] is None:
             entry["xray_filter_material_text"] = material
-        entry.update(quirks.ordered_thicknesses(low, high, material, notes))
+        entry.update(lenient.ordered_thicknesses(low, high, material, notes))
         filters.append({k: v for k, v in entry.items() if v is not None})
     return filters
 
@@ -248,15 +237,15 @@ def _numbers(ds: Dataset, table: Mapping[str, tuple[str, Sources]], notes: Notes
     return {field: read_number(ds, field, unit, sources, notes) for field, (unit, sources) in table.items()}
 
 
-def vendor_repairs(ds: Dataset) -> list[ImageRepair]:
-    """Return the repairs that apply to this image's manufacturer and model."""
+def vendor_fixes(ds: Dataset) -> list[vendors.ImageFix]:
+    """Return the vendor fixes that apply to this image's manufacturer and model."""
     manufacturer = (text(ds, "Manufacturer") or "").lower()
     model = (text(ds, "ManufacturerModelName") or "").lower()
     return [
-        repair
-        for (vendor, family), repairs in VENDOR_REPAIRS.items()
+        fix
+        for (vendor, family), fixes in vendors.IMAGE_FIXES.items()
         if manufacturer.startswith(vendor) and model.startswith(family)
-        for repair in repairs
+        for fix in fixes
     ]
 
 
@@ -279,8 +268,8 @@ def projection_event(ds: Dataset, family: str, notes: Notes) -> Event:
         **_numbers(ds, FAMILY_NUMBERS[family], notes),
         **collimated_field(ds),
     }
-    for repair in vendor_repairs(ds):
-        repair(ds, event, notes)
+    for fix in vendor_fixes(ds):
+        fix(ds, event, notes)
     return {name: value for name, value in event.items() if value is not None}
 
 

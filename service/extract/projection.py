@@ -32,8 +32,9 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from service.extract import quirks
-from service.extract.sr import CodeKey, Node, Notes, Template, has_root_concept, stored_key, walk
+from service.codes import CodeKey, stored_key
+from service.extract import vendors
+from service.extract.sr import Node, Notes, Template, has_root_concept, walk
 
 D = "DCM"
 PHILIPS = "99PHI-IXR-XPER"
@@ -155,6 +156,14 @@ def _pulses(event: dict[str, Any], name: str, combine: Callable[[list[float]], f
         event[f"{name}_per_pulse"] = values
 
 
+def missing_target_region(section: Content, notes: Notes) -> None:
+    """Note irradiation events without the Target Region that TID 10003 requires; they stay as sent."""
+    events = section.get("events", [])
+    missing = [e.get("irradiation_event_uid") for e in events if not e.get("target_region")]
+    if missing:
+        notes.append(f"{len(missing)} events have no target region: {', '.join(map(str, missing))}")
+
+
 def extract_projection(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Extract a Projection X-Ray Radiation Dose report (TID 10001): (section, context, modality)."""
     tree = walk(ds, TEMPLATE, notes)
@@ -162,8 +171,9 @@ def extract_projection(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], dict[
     for event in section["events"]:
         for name, combine in PER_PULSE.items():
             _pulses(event, name, combine)
-    for repair in quirks.PROJECTION_REPAIRS:
-        repair(section, tree, notes)
+    for fix in vendors.PROJECTION_FIXES:
+        fix(tree, section, notes)
+    missing_target_region(section, notes)
     return section, tree, modality(section, tree)
 
 

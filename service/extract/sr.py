@@ -11,18 +11,15 @@ matched by (scheme, code value), never by meaning text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pydicom.dataset import Dataset
-from pydicom.sr._snomed_dict import mapping as _SNOMED_MAPPING
-from pydicom.sr.codedict import codes
 
 from service import units
-from service.extract import quirks
+from service.codes import CodeKey, normalised, snake_case, standard_name
+from service.extract import lenient
 from service.extract.dicomtime import parse_date, parse_datetime, parse_time
 from service.extract.elements import (
     CODE_MEANING,
@@ -49,31 +46,13 @@ from service.extract.elements import (
 )
 from service.extract.elements import value as _value
 
-CodeKey = tuple[str, str]
-"""A concept as (coding scheme designator, code value); SRT is normalised to SCT."""
-
 Notes = list[str]
-
-
-def normalised(scheme: str, value: str) -> CodeKey:
-    """Return (scheme, value) with SNOMED RT codes (SRT, SNM3) as their SNOMED CT equivalent."""
-    scheme, value = scheme.strip(), value.strip()
-    if scheme in ("SRT", "SNM3"):
-        return "SCT", _SNOMED_MAPPING["SRT"].get(value, value)
-    return scheme, value
 
 
 def code_key(item: ContentItem) -> CodeKey:
     """Return the normalised (scheme, value) of a code sequence item."""
     scheme = str(_value(item, CODING_SCHEME, "") or "")
     return normalised(scheme, str(_value(item, CODE_VALUE, "") or _value(item, LONG_CODE_VALUE, "") or ""))
-
-
-def stored_key(value: Any) -> CodeKey | None:
-    """Return the normalised (scheme, value) of a stored coded value, or None for anything else."""
-    if not isinstance(value, dict) or "code_value" not in value:
-        return None
-    return normalised(str(value.get("coding_scheme_designator", "")), str(value["code_value"]))
 
 
 def coded(item: ContentItem) -> dict[str, str]:
@@ -83,43 +62,6 @@ def coded(item: ContentItem) -> dict[str, str]:
         "coding_scheme_designator": str(_value(item, CODING_SCHEME, "") or ""),
         "code_meaning": str(_value(item, CODE_MEANING, "") or ""),
     }
-
-
-def make_code(value: str, scheme: str, meaning: str) -> dict[str, str]:
-    """Return a coded value as stored, for a code taken from a context group of PS3.16."""
-    return {"code_value": value, "coding_scheme_designator": scheme, "code_meaning": meaning}
-
-
-@lru_cache(maxsize=1)
-def _dcm_meanings() -> dict[str, str]:
-    return {getattr(codes.DCM, kw).value: getattr(codes.DCM, kw).meaning for kw in codes.DCM.dir()}
-
-
-#: Concept names from SNOMED CT used by the dose templates (PS3.16), by SCT code.
-SCT_NAMES = {
-    "272741003": "laterality",
-    "408730004": "procedure_context",
-    "363703001": "has_intent",
-    "260686004": "method",
-    "246513007": "anatomical_structure",
-    "363698007": "finding_site",
-}
-
-
-def snake_case(text: str) -> str:
-    """Return the field name for a code meaning: ``Mean CTDIvol`` -> ``mean_ctdivol``."""
-    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)  # DateTime -> Date Time
-    text = text.replace("-", "")  # X-Ray -> XRay
-    return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
-
-
-@lru_cache(maxsize=4096)
-def standard_name(key: CodeKey) -> str | None:
-    """Return the field name of a concept from the standard's code meaning, if the code is known."""
-    scheme, value = key
-    if scheme == "DCM" and value in _dcm_meanings():
-        return snake_case(_dcm_meanings()[value])
-    return SCT_NAMES.get(value) if scheme == "SCT" else None
 
 
 def field_name(key: CodeKey, code_item: ContentItem, overrides: Mapping[CodeKey, str]) -> str:
@@ -239,7 +181,7 @@ class Walker:
         return coded(concepts[0]) if concepts else None
 
     def _text(self, item: ContentItem, key: CodeKey, name: str) -> str | None:
-        return quirks.repair_text(str(_value(item, TEXT_VALUE, "")).strip(), name, self.notes) or None
+        return lenient.repair_text(str(_value(item, TEXT_VALUE, "")).strip(), name, self.notes) or None
 
     def _container(self, item: ContentItem, key: CodeKey, name: str) -> dict[str, Any]:
         return self.walk(_value(item, CONTENT, []))
@@ -258,7 +200,7 @@ class Walker:
         if not measured:
             self.notes.append(f"{name}: empty measured value sequence, value left out")
             return None
-        value = quirks.numeric_value(measured[0], name, self.notes)
+        value = lenient.numeric_value(measured[0], name, self.notes)
         if value is None:
             return None
         unit_items = _value(measured[0], UNITS_CODE)
@@ -269,7 +211,7 @@ class Walker:
         elif sent and units.parse_or_none(sent) not in (None, ((), 1.0)):
             return {"value": value, "unit": sent}
         if value is not None and key in self.template.integers:
-            value = quirks.integer_count(value, name, self.notes)
+            value = lenient.integer_count(value, name, self.notes)
         return value
 
     def _to_unit(self, value: float, sent: str, wanted: str, name: str) -> float | None:

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydicom.sr._snomed_dict import mapping as SNOMED
-
+from service.codes import stored_key
 from service.ingest.summary import summarise
 
 #: Event arrays per section, with the field that identifies an event.
@@ -199,10 +198,7 @@ def _same_as(stored: list[dict[str, Any]], event: dict[str, Any], field: str, im
 
 def _comparable(value: Any) -> Any:
     """Return a value to compare: a coded value as its normalised (scheme, code) (SRT is SCT)."""
-    if isinstance(value, dict) and "code_value" in value:
-        scheme, code = value.get("coding_scheme_designator", ""), value["code_value"]
-        return ("SCT", SNOMED["SRT"].get(code, code)) if scheme in ("SRT", "SNM3") else (scheme, code)
-    return value
+    return stored_key(value) or value
 
 
 def _current_reports(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -234,7 +230,7 @@ def combine_blocks(blocks: list[Any]) -> Any:
         return blocks[0]
     first = blocks[0]
     if isinstance(first, list):
-        groups: dict[str, list[Any]] = {}
+        groups: dict[tuple[str, str] | None, list[Any]] = {}
         for block in blocks:
             for entry in block:
                 groups.setdefault(_entry_key(entry), []).append(entry)
@@ -247,10 +243,11 @@ def combine_blocks(blocks: list[Any]) -> Any:
     return first
 
 
-def _entry_key(entry: Any) -> str:
-    """Match list entries of accumulated blocks by acquisition plane or laterality."""
+def _entry_key(entry: Any) -> tuple[str, str] | None:
+    """Match list entries of accumulated blocks by acquisition plane or laterality (code value and scheme)."""
     if isinstance(entry, dict):
         for name in ("acquisition_plane", "laterality"):
-            if isinstance(entry.get(name), dict):
-                return str(entry[name].get("code_value", ""))
-    return ""
+            key = stored_key(entry.get(name))
+            if key is not None:
+                return key
+    return None

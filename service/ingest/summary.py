@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from service.extract.sr import stored_key
+from service.codes import stored_key
 
 LEFT, RIGHT = "left", "right"
 

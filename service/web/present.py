@@ -18,6 +18,7 @@ from marshmallow import Schema
 from schemas.display import Shown, label_of, nested_schema, shown, unit_of
 from schemas.query import MAIN_QUANTITY, TEXT_FILTERS
 from schemas.study import Study, Summary
+from service.codes import is_coded
 
 #: List modality -> page title.
 TITLES: dict[str, str] = {
@@ -64,11 +65,6 @@ def when(value: datetime | date | None) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     return value.isoformat() if isinstance(value, date) else ""
-
-
-def is_coded(value: Any) -> bool:
-    """Tell whether a value is a coded concept ``{code_value, coding_scheme_designator, code_meaning}``."""
-    return isinstance(value, dict) and "code_value" in value and "coding_scheme_designator" in value
 
 
 def text(value: Any, unit: Shown | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Vendor tolerance (service.extract.quirks): each repair on a report built in the test."""
+"""Vendor tolerance (service.extract.vendors): each repair on a report built in the test."""
 
 from __future__ import annotations
 
