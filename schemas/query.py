@@ -15,14 +15,14 @@ Decisions:
 * ``date_from`` and ``date_to`` are calendar dates (YYYY-MM-DD), both inclusive,
   compared with the study date-time as the modality sent it (local time).
 * ``dose_min``/``dose_max`` apply to the modality's main quantity
-  (:data:`MAIN_QUANTITY`) in the unit the list pages show it in
+  (:mod:`service.modalities`) in the unit the list pages show it in
   (:mod:`schemas.display`): DLP in mGy·cm, DAP in cGy·cm², AGD in mGy (either
   breast), activity in MBq. They need a ``modality``, as does
   ``order=total_dose``.
 * Empty arguments (an empty field of the filter form) mean "no filter";
   unknown arguments are refused, so a misspelt filter never silently lists
   everything.
-* The tables below (with ``service.reading.filters.SECTIONS``) are the one definition of
+* The tables below (with the registry's ``searched`` sections) are the one definition of
   the filters; the mongosh audits read them from ``service/audits/filters.json``,
   generated from them by :mod:`service.audits.filters` (regenerate it after
   changing them; a test fails while it is stale).
@@ -37,50 +37,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from schemas.display import Shown, label_of, shown, unit_of
-from schemas.study import Summary
 from service.errors import InvalidArgument
-
-#: List modality -> the value of the document's ``modalities`` that puts a study in it. The
-#: extractors store the list modality (XA as RF, CR and PX as DX, PT as NM, decided from the
-#: content and SOP class), so a list reads one value: an equality the modality-and-date index
-#: serves, where ``$in`` would make SecantusDB read every modality of the date window.
-MODALITIES: dict[str, str] = {
-    "CT": "CT",
-    "RF": "RF",  # fluoroscopy and interventional
-    "DX": "DX",  # radiography
-    "MG": "MG",
-    "NM": "NM",  # nuclear medicine and PET
-}
-
-
-def list_modalities(codes: list[str]) -> list[str]:
-    """Return the list modalities a study with these DICOM modalities appears in."""
-    return [name for name, code in MODALITIES.items() if code in codes]
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A modality's main dose quantity: its summary fields, label and shown unit."""
-
-    fields: tuple[str, ...]  # summary fields (several: one per breast for MG)
-    label: str
-    shown: Shown  # the unit of the key column and of dose_min/dose_max
-
-
-def _quantity(*names: str, label: str | None = None) -> Quantity:
-    field = Summary().fields[names[0]]
-    return Quantity(names, label or label_of(field, names[0]), shown(unit_of(field)))
-
-
-#: Main quantity of each list modality (dose range, order=total_dose, key column).
-MAIN_QUANTITY: dict[str, Quantity] = {
-    "CT": _quantity("total_dlp"),
-    "RF": _quantity("total_dap"),
-    "DX": _quantity("total_dap"),
-    "MG": _quantity("total_agd_left", "total_agd_right", label="AGD per breast"),
-    "NM": _quantity("total_administered_activity"),
-}
+from service.modalities import MODALITIES
 
 #: Text filters: argument -> document path(s); several paths match if any does.
 TEXT_FILTERS: dict[str, tuple[str, ...]] = {
@@ -101,7 +59,8 @@ RANGE_FILTERS: dict[str, str] = {
     "events": "summary.number_of_events",
 }
 
-#: Orderings: ``order`` value (``-`` prefix = descending) -> document path; ``total_dose`` -> MAIN_QUANTITY.
+#: Orderings: ``order`` value (``-`` prefix = descending) -> document path;
+#: ``total_dose`` -> the modality's main quantity.
 ORDERS: dict[str, str | None] = {
     "study_date_time": "study_date_time",
     "station_name": "equipment.station_name",

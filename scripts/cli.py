@@ -291,7 +291,7 @@ def _export_filters() -> list[str]:
 
 def _add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Describe ``doseledger export MODALITY --format csv|xlsx -o FILE [filters]``."""
-    from schemas.query import MODALITIES
+    from service.modalities import MODALITIES
 
     export = sub.add_parser(
         "export", help="export a modality's studies to CSV or XLSX, with the list's filters as options"

@@ -9,9 +9,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.audits.names import StandardNames
-from service.export.layout import SHAPES, layout
+from service.export.layout import layout
 from service.export.standard import standard_header, with_standard_names
 from service.ingest.document import save_fragment
+from service.modalities import MODALITIES
 from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
@@ -53,7 +54,7 @@ def event_cells(row: dict[str, Any], events: int, header: str) -> list[Any]:
 
 def test_each_mappable_name_is_followed_by_its_standard_column() -> None:
     headers = {}
-    for modality in sorted(SHAPES):
+    for modality in sorted(MODALITIES):
         shape = with_standard_names(layout(modality), StandardNames.of(modality, []))
         headers[modality] = [c.header for c in (*shape.study_columns, *shape.event_columns) if "Standard" in c.header]
         event_headers = shape.event_headers()
@@ -128,7 +129,7 @@ def test_a_mapping_added_after_import_shows_in_the_next_export(client: FlaskClie
     assert event_cells(csv_rows(client)[uids["first"]], 3, "Standard acquisition protocol") == ["", "", ""]
 
 
-@pytest.mark.parametrize("modality", sorted(SHAPES))
+@pytest.mark.parametrize("modality", sorted(MODALITIES))
 def test_without_mappings_standard_columns_are_there_and_empty(
     client: FlaskClient, store: Store, modality: str
 ) -> None:

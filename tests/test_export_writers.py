@@ -12,9 +12,10 @@ import pytest
 
 from schemas.study import Study
 from service.export.csv import csv_chunks
-from service.export.layout import SHAPES, layout
+from service.export.layout import layout
 from service.export.spool import Spool
 from service.export.xlsx import NO_PROTOCOL, sheet_names, write_xlsx
+from service.modalities import MODALITIES
 from tests.exporting import (
     NOW,
     ct_files,
@@ -54,14 +55,14 @@ def test_headers_come_from_schema_labels_and_units() -> None:
     assert label in [c.header for c in ct.study_columns]
 
 
-@pytest.mark.parametrize("modality", sorted(SHAPES))
+@pytest.mark.parametrize("modality", sorted(MODALITIES))
 def test_no_patient_identity_column_in_any_modality(modality: str) -> None:
     headers = " ".join(layout(modality).study_headers(1)).casefold()
     for forbidden in ("patient name", "patient id", "birth"):
         assert forbidden not in headers
 
 
-@pytest.mark.parametrize("modality", sorted(SHAPES))
+@pytest.mark.parametrize("modality", sorted(MODALITIES))
 def test_headers_are_unique_in_every_row_kind(modality: str) -> None:
     shape = layout(modality)
     for headers in (shape.event_headers(), shape.study_headers(3)):
@@ -70,10 +71,10 @@ def test_headers_are_unique_in_every_row_kind(modality: str) -> None:
     assert "Accumulated: Total fluoro time (s)" in layout("RF").event_headers()
 
 
-@pytest.mark.parametrize("modality", sorted(SHAPES))
+@pytest.mark.parametrize("modality", sorted(MODALITIES))
 def test_summary_columns_are_the_modalitys_own(modality: str) -> None:
     summary = [c.path for c in layout(modality).study_columns if c.path.startswith("summary.")]
-    assert summary == [f"summary.{name}" for name in SHAPES[modality].summary]
+    assert summary == [f"summary.{name}" for name in MODALITIES[modality].summary]
 
 
 def test_csv_holds_one_study_per_row_with_events_to_the_right(ct_studies: list[dict[str, Any]]) -> None:

@@ -10,16 +10,8 @@ import pytest
 
 from schemas.query import StudyQuery, parse_study_query
 from service.errors import InvalidArgument
-from service.reading.filters import (
-    Cursor,
-    _combine,
-    date_windows,
-    decode_cursor,
-    encode_cursor,
-    match_filter,
-    study_filter,
-    study_sort,
-)
+from service.reading.filters import _combine, match_filter, study_filter, study_sort
+from service.reading.listing import Cursor, date_windows, decode_cursor, encode_cursor
 
 
 def errors_of(args: dict[str, str], **kwargs: str) -> dict[str, list[str]]:

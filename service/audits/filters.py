@@ -7,8 +7,8 @@ must build the same filter from the same definitions.
 Decision: the Python tables stay the one definition, and ``filters.json`` is
 generated from them and committed beside the audit definitions audit.js
 already reads. The arguments and their paths are in :mod:`schemas.query`
-(next to the schema that validates them), the sections per modality in
-:mod:`service.reading.filters`, and the main quantity's stored unit in the study
+(next to the schema that validates them), the modalities and the sections
+each searches in the registry (:mod:`service.modalities`), and the main quantity's stored unit in the study
 schema's field metadata, its shown unit in :mod:`schemas.display`. Moving the
 tables into a JSON file read by Python was the alternative, but the dose
 filters' unit factor would then either leave the marshmallow metadata (which
@@ -24,12 +24,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from schemas.query import MAIN_QUANTITY, MAX_TEXT, MODALITIES, RANGE_FILTERS, TEXT_FILTERS, StudyQuerySchema
-from service.reading.filters import ALL_SECTIONS, DATE, SECTIONS
+from schemas.query import MAX_TEXT, RANGE_FILTERS, TEXT_FILTERS, StudyQuerySchema
+from service.modalities import MODALITIES
+from service.reading.filters import ALL_SECTIONS, DATE
 
 PATH = Path(__file__).resolve().parent / "filters.json"
 ABOUT = (
-    "The study lists' filters, generated from schemas/query.py and service/reading/filters.py by "
+    "The study lists' filters, generated from schemas/query.py, service/modalities.py and "
+    "service/reading/filters.py by "
     "`PYTHONPATH=. .venv/bin/python -m service.audits.filters` (do not edit; a test fails when it is stale). "
     "scripts/mongosh/lib/audit.js builds an audit's $match from it as service/reading/filters.py study_filter does. "
     "A dose argument is in the shown unit: stored = shown / 10**scale."
@@ -49,15 +51,15 @@ def definitions() -> dict[str, Any]:
         "about": ABOUT,
         "filters": selecting,
         "date_path": DATE,
-        "modalities": MODALITIES,
-        "sections": {modality: list(sections) for modality, sections in SECTIONS.items()},
+        "modalities": {key: modality.stored for key, modality in MODALITIES.items()},
+        "sections": {key: list(modality.searched) for key, modality in MODALITIES.items()},
         "all_sections": sorted(ALL_SECTIONS),
         "text_filters": {name: list(paths) for name, paths in TEXT_FILTERS.items()},
         "max_text": MAX_TEXT,
         "range_filters": RANGE_FILTERS,
         "main_quantity": {
-            modality: {"fields": list(q.fields), "unit": q.shown.unit, "scale": q.shown.scale}
-            for modality, q in MAIN_QUANTITY.items()
+            key: {"fields": list(m.quantity.fields), "unit": m.quantity.shown.unit, "scale": m.quantity.shown.scale}
+            for key, m in MODALITIES.items()
         },
         # a list argument that selects nothing (or a new one audit.js cannot build) is refused by name
         "not_filters": [name for name in StudyQuerySchema().fields if name not in selecting],

@@ -1,11 +1,12 @@
 """What an export of each list modality holds: its columns, events and protocol sheets.
 
-Columns come from the study schema (``schemas.columns``); this module only
-says, per modality, which section's events are exported, which event field
-names the per-protocol sheets, and which of the per-study summary totals
-belong to the modality (a CT export has no DAP column). Projection modalities
-(fluoroscopy, radiography, mammography) group by acquisition protocol, like
-CT; nuclear medicine groups its administrations by radiopharmaceutical agent.
+Columns come from the study schema (``schemas.columns``); the modality
+registry (:mod:`service.modalities`) says which section's events are
+exported, which event field names the per-protocol sheets, and which of the
+per-study summary totals belong to the modality (a CT export has no DAP
+column). Projection modalities (fluoroscopy, radiography, mammography) group
+by acquisition protocol, like CT; nuclear medicine groups its administrations
+by radiopharmaceutical agent.
 
 Rows:
 
@@ -24,44 +25,9 @@ from typing import Any
 
 from schemas.columns import Cell, Column, distinct_headers, read_row, schema_at, walk
 from schemas.study import Study
-from service.ingest.merge import IDENTITIES
+from service.modalities import MODALITIES, SECTIONS, Modality
 
 STUDY = Study()
-
-
-@dataclass(frozen=True)
-class Shape:
-    """Where a modality's events live and which summary totals it reports."""
-
-    section: str  # "ct", "projection" or "radiopharmaceutical"
-    events: str  # the section's event array
-    protocol: str  # the event field whose cell names the event's per-protocol sheet
-    summary: tuple[str, ...]  # fields of the study's ``summary`` block
-
-
-#: Export shape of each list modality (keys as in ``schemas.query.MODALITIES``).
-SHAPES: dict[str, Shape] = {
-    "CT": Shape("ct", "events", "acquisition_protocol", ("number_of_events", "total_dlp", "max_ctdivol")),
-    "RF": Shape(
-        "projection",
-        "events",
-        "acquisition_protocol",
-        ("number_of_events", "total_dap", "total_rp_dose", "total_fluoro_time"),
-    ),
-    "DX": Shape("projection", "events", "acquisition_protocol", ("number_of_events", "total_dap")),
-    "MG": Shape(
-        "projection",
-        "events",
-        "acquisition_protocol",
-        ("number_of_events", "total_agd_left", "total_agd_right"),
-    ),
-    "NM": Shape(
-        "radiopharmaceutical",
-        "administrations",
-        "radiopharmaceutical_agent",
-        ("total_administered_activity",),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -78,14 +44,14 @@ class Layout:
     """The columns of one modality's export and how to find its events."""
 
     modality: str
-    shape: Shape
+    shape: Modality  # the registry entry: section, events, protocol field, summary totals
     study_columns: tuple[Column, ...]
     event_columns: tuple[Column, ...]
 
     @property
     def events_path(self) -> str:
         """Return the dotted path of the event array in a study document."""
-        return f"{self.shape.section}.{self.shape.events}"
+        return self.shape.events_path
 
     def projection(self) -> dict[str, int]:
         """Return the MongoDB projection that fetches what the columns read."""
@@ -133,13 +99,13 @@ class Layout:
         return Flat(read_row(self.study_columns, doc), events, protocols)
 
 
-def _study_columns(shape: Shape) -> list[Column]:
+def _study_columns(shape: Modality) -> list[Column]:
     """Return the study's fields, its summary totals of this modality, then its section's own values."""
     summary = schema_at(STUDY, ["summary"])
     by_path = {c.path: c for c in walk(summary, ("summary",), context="Summary")} if summary else {}
     section = schema_at(STUDY, [shape.section])
     return [
-        *walk(STUDY, skip=frozenset({"summary", *IDENTITIES})),
+        *walk(STUDY, skip=frozenset({"summary", *SECTIONS})),
         *(by_path[path] for path in (f"summary.{name}" for name in shape.summary) if path in by_path),
         *(walk(section, (shape.section,), skip=frozenset({shape.events})) if section else []),
     ]
@@ -148,7 +114,7 @@ def _study_columns(shape: Shape) -> list[Column]:
 @cache
 def layout(modality: str) -> Layout:
     """Return the export layout of a list modality ("CT", "RF", "DX", "MG", "NM")."""
-    shape = SHAPES[modality]
+    shape = MODALITIES[modality]
     event_schema = schema_at(STUDY, [shape.section, shape.events])
     study = _study_columns(shape)
     # Distinct over both: an event row holds the study's columns and the event's.

@@ -217,7 +217,8 @@ class Pipeline:
             "merged": f"{arrival.name} was merged into study {study_uid}.",
             "duplicate": f"{arrival.name} is already part of study {study_uid}; nothing changed.",
         }[outcome]
-        # What extraction repaired or converted (extract/lenient.py, extract/vendors.py, units.py) is said here and nowhere else.
+        # What extraction repaired or converted (extract/lenient.py, extract/vendors.py, units.py)
+        # is said here and nowhere else.
         notes = report.get("notes") if outcome != "duplicate" else None
         details = {"notes": notes} if notes else None
         entry = self._outcome_entry(arrival, outcome, study_uid, sop_uid, message, details=details)

@@ -13,31 +13,18 @@ of that window (DESIGN.md, "Database").
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from schemas.query import MAIN_QUANTITY, MODALITIES, ORDERS, RANGE_FILTERS, TEXT_FILTERS, StudyQuery
-from service.errors import InvalidArgument
+from schemas.query import ORDERS, RANGE_FILTERS, TEXT_FILTERS, StudyQuery
+from service.modalities import MODALITIES, SECTIONS
 
-#: The list modalities' sections: a text filter on another section's field does not apply to them.
-#: (Written to service/audits/filters.json for mongosh with the tables of schemas.query.)
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "CT": ("ct",),
-    "RF": ("projection",),
-    "DX": ("projection",),
-    "MG": ("projection",),
-    "NM": ("ct", "projection", "radiopharmaceutical"),
-}
-ALL_SECTIONS = frozenset(("ct", "projection", "radiopharmaceutical"))
+#: A text filter on a section's field applies to the list modalities that search that section
+#: (the registry's ``searched``; written to service/audits/filters.json for mongosh).
+ALL_SECTIONS = frozenset(SECTIONS)
 DATE = "study_date_time"
 TIE_BREAK = "study_instance_uid"  # unique: makes every ordering total
-MAX_OFFSET = 2**53  # larger than any list; keeps skip() and offset + page size within int64
 
 
 def contains(text: str) -> dict[str, str]:
@@ -65,7 +52,7 @@ def date_clause(low: datetime | None, high: datetime | None) -> dict[str, Any]:
 
 def _paths(name: str, modality: str | None) -> list[str]:
     """Return the document paths a text filter searches for this modality."""
-    sections = SECTIONS.get(modality or "", ALL_SECTIONS)
+    sections = MODALITIES[modality].searched if modality else ALL_SECTIONS
     return [p for p in TEXT_FILTERS[name] if p.split(".")[0] not in ALL_SECTIONS or p.split(".")[0] in sections]
 
 
@@ -81,13 +68,13 @@ def _conditions(query: StudyQuery) -> list[dict[str, Any]]:
     """Return one condition per filter given, besides the date range."""
     found: list[dict[str, Any]] = []
     if query.modality:
-        found.append({"modalities": MODALITIES[query.modality]})
+        found.append({"modalities": MODALITIES[query.modality].stored})
     for name, text in query.text:
         found.append(_any_of([{path: contains(text)} for path in _paths(name, query.modality)]))
     for stem, low, high in query.ranges:
         found.append({RANGE_FILTERS[stem]: _between(low, high)})
     if query.modality and (query.dose_min is not None or query.dose_max is not None):
-        quantity = MAIN_QUANTITY[query.modality]
+        quantity = MODALITIES[query.modality].quantity
         low, high = (None if v is None else quantity.shown.to_stored(v) for v in (query.dose_min, query.dose_max))
         found.append(_any_of([{f"summary.{name}": _between(low, high)} for name in quantity.fields]))
     return found
@@ -123,106 +110,10 @@ def sort_fields(query: StudyQuery) -> list[str]:
     path = ORDERS[name]
     if path is not None:
         return [path]
-    return [f"summary.{field}" for field in MAIN_QUANTITY[query.modality or ""].fields]
+    return [f"summary.{field}" for field in MODALITIES[query.modality or ""].quantity.fields]
 
 
 def study_sort(query: StudyQuery) -> list[tuple[str, int]]:
     """Return the sort of ``query``: its ordering, then the Study Instance UID to break ties."""
     direction = -1 if query.order.startswith("-") else 1
     return [(path, direction) for path in (*sort_fields(query), TIE_BREAK)]
-
-
-# -- paging ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where the previous page ended: a position in date order, or an offset in any other order."""
-
-    order: str
-    offset: int = 0  # for orderings other than date, descending
-    last_date: datetime | None = None  # for date descending: the last study shown...
-    last_uid: str | None = None  # ...and its UID (ties on the date are broken by UID)
-    undated: bool = False  # the dated studies are all shown; paging through undated ones
-
-
-def keyset(query: StudyQuery) -> bool:
-    """Tell whether ``query`` pages by date windows and keyset (newest first) rather than by offset."""
-    return query.order == "-study_date_time"
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    """Return ``cursor`` as the opaque ``next`` token."""
-    data = {
-        "o": cursor.order,
-        "n": cursor.offset,
-        "d": cursor.last_date.isoformat() if cursor.last_date else None,
-        "u": cursor.last_uid,
-        "x": cursor.undated,
-    }
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(query: StudyQuery) -> Cursor | None:
-    """Return the cursor of ``query.after``; raise :class:`InvalidArgument` if it is not one of ours."""
-    if query.after is None:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(query.after + "=" * (-len(query.after) % 4)))
-        if not _token_types(data):
-            raise TypeError("a token field has the wrong type")
-        cursor = Cursor(
-            order=data["o"],
-            offset=data["n"],
-            last_date=datetime.fromisoformat(data["d"]) if data["d"] else None,
-            last_uid=data["u"],
-            undated=data["x"],
-        )
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise InvalidArgument({"after": ["Expected the token of a previous answer's next."]}) from e
-    if cursor.last_date is not None and cursor.last_date.tzinfo is not None:
-        raise InvalidArgument({"after": ["Expected the token of a previous answer's next."]})
-    if cursor.order != query.order or not 0 <= cursor.offset <= MAX_OFFSET:
-        raise InvalidArgument({"after": [f"Expected a token made for order={query.order}."]})
-    return cursor
-
-
-def _token_types(data: Any) -> bool:
-    """Tell whether a decoded token has the types :func:`encode_cursor` writes (no coercion of others)."""
-    return (
-        isinstance(data, dict)
-        and isinstance(data.get("o"), str)
-        and type(data.get("n")) is int
-        and isinstance(data.get("d"), str | None)
-        and isinstance(data.get("u"), str | None)
-        and isinstance(data.get("x"), bool)
-    )
-
-
-#: Date windows of the newest-first pager: the first spans this far back from now...
-FIRST_WINDOW = timedelta(days=31)
-#: ...and each next one this many times as far, until the window reaches the floor.
-WINDOW_GROWTH = 4
-#: Windows stop here; one last window takes everything older.
-WINDOW_FLOOR = datetime(1970, 1, 1)
-
-
-def date_windows(
-    low: datetime | None, high: datetime | None, *, now: datetime
-) -> Iterator[tuple[datetime | None, datetime | None]]:
-    """Yield [from, before) windows covering [low, high) newest first, each wider than the last.
-
-    The first window is open upwards when ``high`` is None (clocks of modalities
-    run ahead), the last is open downwards when ``low`` is None.
-    """
-    span = FIRST_WINDOW
-    top = high
-    floor = WINDOW_FLOOR if low is None else max(low, WINDOW_FLOOR)
-    while True:
-        start = (high or now) if top is None else top
-        if start - floor <= span:  # compared before subtracting: a date near year 1 cannot underflow
-            yield (low, top)
-            return
-        bottom = start - span
-        yield (bottom, top)
-        top, span = bottom, span * WINDOW_GROWTH

@@ -4,7 +4,7 @@ SecantusDB loads and sorts every match of a query before applying its limit,
 so a sorted first page over 100,000 studies costs seconds while the same page
 bounded to a month costs a tenth of one. The newest-first list (the default)
 therefore reads date windows, newest first and each wider than the last
-(:func:`service.reading.filters.date_windows`), until a page is full, and continues after
+(:func:`date_windows`), until a page is full, and continues after
 the last study shown (its date-time and UID: keyset paging, stable while
 studies arrive). Studies without a date-time come after all dated ones. Other
 orderings page by offset over the whole selection: right on every server, fast
@@ -19,49 +19,124 @@ least N" (``total_exact`` false) instead of scanning everything.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from schemas.query import StudyQuery
-from service.reading.filters import (
-    DATE,
-    TIE_BREAK,
-    Cursor,
-    date_bounds,
-    date_clause,
-    date_windows,
-    decode_cursor,
-    encode_cursor,
-    keyset,
-    match_filter,
-    study_filter,
-    study_sort,
-)
+from service.errors import InvalidArgument
+from service.modalities import ROW_FIELDS
+from service.reading.filters import DATE, TIE_BREAK, date_bounds, date_clause, match_filter, study_filter, study_sort
 
-#: The fields a list row shows (the API's list items; the detail route returns the whole document).
-LIST_FIELDS = (
-    "study_instance_uid",
-    "modalities",
-    "study_date_time",
-    "accession_number",
-    "study_description",
-    "requested_procedure_description",
-    "patient.age_years",
-    "patient.sex",
-    "patient.weight_kg",
-    "patient.not_patient_indicator",
-    "equipment.manufacturer",
-    "equipment.manufacturer_model_name",
-    "equipment.station_name",
-    "equipment.institution_name",
-    "summary",
-)
+MAX_OFFSET = 2**53  # larger than any list; keeps skip() and offset + page size within int64
 #: Counting stops at this many matches ("more than N")...
 COUNT_CAP = 10_000
 #: ...or after this many seconds of counting ("at least N").
 COUNT_BUDGET = 0.25
+
+
+# -- paging tokens and date windows ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the previous page ended: a position in date order, or an offset in any other order."""
+
+    order: str
+    offset: int = 0  # for orderings other than date, descending
+    last_date: datetime | None = None  # for date descending: the last study shown...
+    last_uid: str | None = None  # ...and its UID (ties on the date are broken by UID)
+    undated: bool = False  # the dated studies are all shown; paging through undated ones
+
+
+def keyset(query: StudyQuery) -> bool:
+    """Tell whether ``query`` pages by date windows and keyset (newest first) rather than by offset."""
+    return query.order == "-study_date_time"
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    """Return ``cursor`` as the opaque ``next`` token."""
+    data = {
+        "o": cursor.order,
+        "n": cursor.offset,
+        "d": cursor.last_date.isoformat() if cursor.last_date else None,
+        "u": cursor.last_uid,
+        "x": cursor.undated,
+    }
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(query: StudyQuery) -> Cursor | None:
+    """Return the cursor of ``query.after``; raise :class:`InvalidArgument` if it is not one of ours."""
+    if query.after is None:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(query.after + "=" * (-len(query.after) % 4)))
+        if not _token_types(data):
+            raise TypeError("a token field has the wrong type")
+        cursor = Cursor(
+            order=data["o"],
+            offset=data["n"],
+            last_date=datetime.fromisoformat(data["d"]) if data["d"] else None,
+            last_uid=data["u"],
+            undated=data["x"],
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error) as e:
+        raise InvalidArgument({"after": ["Expected the token of a previous answer's next."]}) from e
+    if cursor.last_date is not None and cursor.last_date.tzinfo is not None:
+        raise InvalidArgument({"after": ["Expected the token of a previous answer's next."]})
+    if cursor.order != query.order or not 0 <= cursor.offset <= MAX_OFFSET:
+        raise InvalidArgument({"after": [f"Expected a token made for order={query.order}."]})
+    return cursor
+
+
+def _token_types(data: Any) -> bool:
+    """Tell whether a decoded token has the types :func:`encode_cursor` writes (no coercion of others)."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("o"), str)
+        and type(data.get("n")) is int
+        and isinstance(data.get("d"), str | None)
+        and isinstance(data.get("u"), str | None)
+        and isinstance(data.get("x"), bool)
+    )
+
+
+#: Date windows of the newest-first pager: the first spans this far back from now...
+FIRST_WINDOW = timedelta(days=31)
+#: ...and each next one this many times as far, until the window reaches the floor.
+WINDOW_GROWTH = 4
+#: Windows stop here; one last window takes everything older.
+WINDOW_FLOOR = datetime(1970, 1, 1)
+
+
+def date_windows(
+    low: datetime | None, high: datetime | None, *, now: datetime
+) -> Iterator[tuple[datetime | None, datetime | None]]:
+    """Yield [from, before) windows covering [low, high) newest first, each wider than the last.
+
+    The first window is open upwards when ``high`` is None (clocks of modalities
+    run ahead), the last is open downwards when ``low`` is None.
+    """
+    span = FIRST_WINDOW
+    top = high
+    floor = WINDOW_FLOOR if low is None else max(low, WINDOW_FLOOR)
+    while True:
+        start = (high or now) if top is None else top
+        if start - floor <= span:  # compared before subtracting: a date near year 1 cannot underflow
+            yield (low, top)
+            return
+        bottom = start - span
+        yield (bottom, top)
+        top, span = bottom, span * WINDOW_GROWTH
+
+
+# -- pages ---------------------------------------------------------------------------------
 
 
 class StudyReader(Protocol):
@@ -99,17 +174,17 @@ def _dated_rows(store: StudyReader, query: StudyQuery, cursor: Cursor | None, *,
     if cursor is None or not cursor.undated:
         if cursor is not None and cursor.last_date is not None:
             ties = {DATE: cursor.last_date, **match, TIE_BREAK: {"$lt": cursor.last_uid}}
-            rows += store.find_studies(ties, sort=[(TIE_BREAK, -1)], limit=wanted, fields=LIST_FIELDS)
+            rows += store.find_studies(ties, sort=[(TIE_BREAK, -1)], limit=wanted, fields=ROW_FIELDS)
             high = cursor.last_date
         for bottom, top in date_windows(low, high, now=now):
             if len(rows) >= wanted:
                 break
             window = {**date_clause(bottom, top), **match}
-            rows += store.find_studies(window, sort=study_sort(query), limit=wanted - len(rows), fields=LIST_FIELDS)
+            rows += store.find_studies(window, sort=study_sort(query), limit=wanted - len(rows), fields=ROW_FIELDS)
     if len(rows) < wanted and query.date_from is None and query.date_to is None:
         after = {TIE_BREAK: {"$lt": cursor.last_uid}} if cursor is not None and cursor.undated else {}
         undated = {DATE: None, **match, **after}
-        rows += store.find_studies(undated, sort=[(TIE_BREAK, -1)], limit=wanted - len(rows), fields=LIST_FIELDS)
+        rows += store.find_studies(undated, sort=[(TIE_BREAK, -1)], limit=wanted - len(rows), fields=ROW_FIELDS)
     return rows
 
 
@@ -152,7 +227,7 @@ def list_studies(store: StudyReader, query: StudyQuery, *, now: datetime) -> Pag
     else:
         skip = cursor.offset if cursor else 0
         rows = store.find_studies(
-            study_filter(query), sort=study_sort(query), limit=query.page_size + 1, skip=skip, fields=LIST_FIELDS
+            study_filter(query), sort=study_sort(query), limit=query.page_size + 1, skip=skip, fields=ROW_FIELDS
         )
     items, more = rows[: query.page_size], len(rows) > query.page_size
     if cursor is None and not more:  # one page holds the whole selection: no need to count

@@ -21,7 +21,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from schemas.query import list_modalities
+from service.modalities import list_modalities
 from service.storage.connection import Index, guarded, utcnow
 
 Key = tuple[str, str | None]  # (list modality, station name)

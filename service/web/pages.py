@@ -13,19 +13,20 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
-from schemas.query import MAIN_QUANTITY, MODALITIES, parse_study_query
+from schemas.query import parse_study_query
+from service.errors import NotFound
+from service.modalities import MODALITIES
 from service.reading.listing import list_studies
 from service.web import present
 from service.web.context import get_store
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
-LIST_PATH = "/<any(" + ",".join(m.lower() for m in MODALITIES) + "):modality>"
 
 
 @bp.app_context_processor
 def _navigation() -> dict[str, Any]:
     """Give every template the modality titles for the navigation bar."""
-    return {"titles": present.TITLES}
+    return {"titles": present.titles()}
 
 
 bp.add_app_template_filter(present.when, "when")
@@ -38,9 +39,11 @@ def home() -> str:
     return render_template("home.html", groups=present.home_groups(get_store().tallies()))
 
 
-@bp.get(LIST_PATH)
+@bp.get("/<modality>")
 def study_list(modality: str) -> str:
     """Show one modality's studies with the filter form, ordering and paging."""
+    if modality != modality.lower() or modality.upper() not in MODALITIES:
+        raise NotFound(f"Not found: there is no study list at /{modality}; the lists are {list_paths()}.")
     query = parse_study_query(request.args, modality=modality.upper())
     page = list_studies(get_store(), query, now=datetime.now())
     arguments = {k: v for k, v in query.arguments().items() if k != "modality"}
@@ -50,10 +53,9 @@ def study_list(modality: str) -> str:
         query=query,
         page=page,
         arguments=arguments,
-        columns=present.key_columns(modality.upper()),
+        columns=present.list_columns(modality.upper()),
         form=present.filter_form(modality.upper()),
         orders=present.ORDER_LABELS.items(),
-        main_fields=MAIN_QUANTITY[modality.upper()].fields,
         next_url=page.next and url_for(".study_list", modality=modality, **arguments, after=page.next),
     )
 
@@ -63,3 +65,8 @@ def study_detail(study_instance_uid: str) -> str:
     """Show every stored value of one study."""
     document = get_store().get_study(study_instance_uid)
     return render_template("study.html", study=document, blocks=present.detail_blocks(document))
+
+
+def list_paths() -> str:
+    """Return the paths of the study lists, for messages."""
+    return ", ".join(f"/{key.lower()}" for key in MODALITIES)

@@ -16,26 +16,11 @@ from typing import Any
 from marshmallow import Schema
 
 from schemas.display import Shown, label_of, nested_schema, shown, unit_of
-from schemas.query import MAIN_QUANTITY, TEXT_FILTERS
+from schemas.query import TEXT_FILTERS
 from schemas.study import Study, Summary
 from service.codes import is_coded
+from service.modalities import LIST_COLUMNS, MODALITIES
 
-#: List modality -> page title.
-TITLES: dict[str, str] = {
-    "CT": "CT",
-    "RF": "Fluoroscopy",
-    "DX": "Radiography",
-    "MG": "Mammography",
-    "NM": "Nuclear medicine",
-}
-#: List modality -> its key columns (summary fields) after the common ones.
-KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "CT": ("number_of_events", "total_dlp", "max_ctdivol"),
-    "RF": ("number_of_events", "total_dap", "total_rp_dose", "total_fluoro_time"),
-    "DX": ("number_of_events", "total_dap"),
-    "MG": ("number_of_events", "total_agd_left", "total_agd_right"),
-    "NM": ("total_administered_activity",),
-}
 #: ``order`` values in the order the form offers them, with their labels.
 ORDER_LABELS: dict[str, str] = {
     "-study_date_time": "Newest first",
@@ -94,27 +79,47 @@ def code_of(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a list page: label, shown unit and the summary field it reads."""
+    """A column of a list page: the registry's column (or a summary total) with its shown unit."""
 
-    name: str
+    path: str
     label: str
     unit: Shown
+    order: str | None = None  # the ``order`` value its header sorts by
+    filter: str | None = None  # the text filter its links set
+    opens_study: bool = False  # its cell links to the study page
+    numeric: bool = False
+
+    def value(self, row: dict[str, Any]) -> Any:
+        """Return the stored value this column reads from a list row."""
+        found: Any = row
+        for part in self.path.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        return found
 
     def cell(self, row: dict[str, Any]) -> str:
         """Return this column's text for a list row."""
-        value = (row.get("summary") or {}).get(self.name)
-        return "" if value is None else number(value, self.unit)
+        return text(self.value(row), self.unit)
 
 
-def key_columns(modality: str) -> list[Column]:
-    """Return the key columns of a modality's list, labelled from the summary schema."""
+def list_columns(modality: str) -> list[Column]:
+    """Return the columns of a modality's list: the common ones, then its summary totals from the registry."""
+    entry = MODALITIES[modality]
+    common = [
+        Column(c.path, c.label, shown(unit_of(field_at(c.path))), c.order, c.filter, c.opens_study, c.numeric)
+        for c in LIST_COLUMNS
+    ]
     summary = Summary().fields
-    return [Column(n, label_of(summary[n], n), shown(unit_of(summary[n]))) for n in KEY_COLUMNS[modality]]
+    totals = [
+        Column(f"summary.{n}", label_of(summary[n], n), shown(unit_of(summary[n])), numeric=True,
+               order="total_dose" if n in entry.main else None)
+        for n in entry.summary
+    ]  # fmt: skip
+    return common + totals
 
 
 def dose_label(modality: str) -> str:
     """Return the label of a modality's dose range, with its unit."""
-    quantity = MAIN_QUANTITY[modality]
+    quantity = MODALITIES[modality].quantity
     return f"{quantity.label} ({quantity.shown.unit})"
 
 
@@ -131,6 +136,11 @@ def field_at(path: str) -> Any:
 def filter_label(name: str) -> str:
     """Return the label of a text filter, from the schema field it searches."""
     return label_of(field_at(TEXT_FILTERS[name][0]), name)
+
+
+def titles() -> dict[str, str]:
+    """Return the list modalities' page titles, in the registry's order (navigation and home page)."""
+    return {key: modality.title for key, modality in MODALITIES.items()}
 
 
 # -- the detail page: a generic walk over the stored document -------------------------------
@@ -253,7 +263,7 @@ class HomeGroup:
 def home_groups(tallies: list[dict[str, Any]]) -> list[HomeGroup]:
     """Group the per-station tallies by list modality, busiest station first."""
     groups = []
-    for modality, title in TITLES.items():
+    for modality, title in titles().items():
         rows = [t for t in tallies if t["modality"] == modality and t["count"] > 0]
         stations = [Station(t.get("station_name"), t["count"], t.get("latest")) for t in rows]
         stations.sort(key=lambda s: (-s.count, s.name or ""))
