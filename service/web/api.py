@@ -20,6 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.http import parse_options_header
 
 from schemas.query import EventLogArgs, parse_study_query
+from service.access import requires
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
 from service.ingest.pipeline import Outcome
 from service.reading import listing
@@ -39,6 +40,7 @@ _REJECTION_STATUS = {
 
 
 @bp.post("/api/imports")
+@requires("importer")
 def create_import() -> Response:
     """Import one DICOM object (body) or several (multipart field ``files``)."""
     pipeline = get_pipeline()
@@ -110,6 +112,7 @@ def _counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
 
 
 @bp.get("/api/studies")
+@requires("viewer")
 def list_studies() -> Response:
     """Return one page of studies: ``{"total", "total_exact", "items", "next"}`` (arguments: schemas.query)."""
     page = listing.list_studies(get_store(), parse_study_query(request.args), now=datetime.now())
@@ -117,12 +120,14 @@ def list_studies() -> Response:
 
 
 @bp.get("/api/studies/<study_instance_uid>")
+@requires("viewer")
 def get_study(study_instance_uid: str) -> Response:
     """Return one study document."""
     return jsonify(get_store().get_study(study_instance_uid))
 
 
 @bp.get("/api/event-log")
+@requires("viewer")
 def list_events() -> Response:
     """Return event-log entries after ``after``, in order, at most ``limit``."""
     args: dict[str, Any] = EventLogArgs().load(request.args.to_dict())
@@ -132,6 +137,7 @@ def list_events() -> Response:
 
 
 @bp.get("/healthz")
+@requires(None)
 def healthz() -> Response:
     """Answer 200 when the database answers ping (503 otherwise, via the error handler)."""
     get_store().ping()

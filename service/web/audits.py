@@ -21,6 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
+from service.access import requires
 from service.audits import pipeline
 from service.audits.run import find_audit, run_audit, to_csv
 from service.errors import InvalidArgument, NotFound
@@ -35,12 +36,14 @@ def _alert_levels() -> dict[str, Any]:
 
 
 @bp.get("/api/audits")
+@requires("viewer")
 def list_audits() -> Response:
     """List the audits with their parameters."""
     return jsonify({"audits": [pipeline.describe(audit) for audit in pipeline.audits().values()]})
 
 
 @bp.get("/api/audits/<name>")
+@requires("viewer")
 def show_audit(name: str) -> Response:
     """Run one audit with the request's parameters and filters; JSON, or CSV with ``format=csv``."""
     output = request.args.get("format", "json")
@@ -54,12 +57,14 @@ def show_audit(name: str) -> Response:
 
 
 @bp.get("/api/standard-names")
+@requires("viewer")
 def list_standard_names() -> Response:
     """List the standard-name mappings, optionally of one modality."""
     return jsonify({"standard_names": get_store().standard_names(parse_name_modality(request.args.get("modality")))})
 
 
 @bp.post("/api/standard-names")
+@requires("admin")
 def add_standard_name() -> tuple[Response, int]:
     """Add (or replace) the mapping of one raw name."""
     mapping = parse_standard_name(request.get_json(silent=True))
@@ -68,6 +73,7 @@ def add_standard_name() -> tuple[Response, int]:
 
 
 @bp.delete("/api/standard-names")
+@requires("admin")
 def delete_standard_name() -> tuple[str, int]:
     """Delete the mapping of one raw name (``modality``, ``field``, ``raw`` arguments)."""
     key = {name: request.args.get(name, "") for name in ("modality", "field", "raw")}
@@ -77,12 +83,14 @@ def delete_standard_name() -> tuple[str, int]:
 
 
 @bp.get("/api/reference-levels")
+@requires("viewer")
 def list_reference_levels() -> Response:
     """List the diagnostic reference levels, in the audits' units."""
     return jsonify({"reference_levels": get_store().reference_levels()})
 
 
 @bp.put("/api/reference-levels")
+@requires("admin")
 def replace_reference_levels() -> Response:
     """Replace the DRL table with the CSV or JSON body."""
     kind = "csv" if request.mimetype in ("text/csv", "text/plain") else "json"
@@ -92,6 +100,7 @@ def replace_reference_levels() -> Response:
 
 
 @bp.get("/audits")
+@requires("viewer")
 def audits_page() -> str:
     """Show the audits page."""
     catalogue = [pipeline.describe(audit) for audit in pipeline.audits().values()]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, stream_with_context
 
 from schemas.query import parse_study_query
+from service.access import requires
 from service.export import FORMATS, export_bytes, filename, start_export
 from service.storage import utcnow
 from service.web.context import get_store
@@ -19,6 +20,7 @@ bp = Blueprint("exports", __name__)
 
 
 @bp.get("/api/exports/<modality>.<any(csv, xlsx):fmt>")
+@requires("exporter")
 def export(modality: str, fmt: str) -> Response:
     """Send the studies of a modality's list, filtered like the list, as CSV or XLSX."""
     query = parse_study_query(request.args, modality=modality)

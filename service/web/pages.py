@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 
 from schemas.query import parse_study_query
+from service.access import requires
 from service.errors import NotFound
 from service.modalities import MODALITIES
 from service.reading.listing import list_studies
@@ -34,12 +35,14 @@ bp.add_app_template_filter(present.text, "text")
 
 
 @bp.get("/")
+@requires("viewer")
 def home() -> str:
     """Show counts per modality and per station, each linking into its list."""
     return render_template("home.html", groups=present.home_groups(get_store().tallies()))
 
 
 @bp.get("/<modality>")
+@requires("viewer")
 def study_list(modality: str) -> str:
     """Show one modality's studies with the filter form, ordering and paging."""
     if modality != modality.lower() or modality.upper() not in MODALITIES:
@@ -61,6 +64,7 @@ def study_list(modality: str) -> str:
 
 
 @bp.get("/studies/<study_instance_uid>")
+@requires("viewer")
 def study_detail(study_instance_uid: str) -> str:
     """Show every stored value of one study."""
     document = get_store().get_study(study_instance_uid)

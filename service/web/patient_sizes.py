@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from schemas.patient_sizes import parse_size_form
+from service.access import requires
 from service.errors import InvalidArgument
 from service.ingest.patient_sizes import Sender, import_sizes
 from service.web.arguments import single_values
@@ -22,6 +23,7 @@ bp = Blueprint("patient_sizes", __name__)
 
 
 @bp.post("/api/patient-sizes")
+@requires("importer")
 def upload_patient_sizes() -> Response:
     """Apply an uploaded patient-size CSV file and say what each row did."""
     form = parse_size_form(single_values(request.form))
