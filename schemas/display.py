@@ -6,13 +6,26 @@ dose-area product in cGy·cm² (stored as Gy·m², the RDSR unit; fluoroscopy
 consoles and OpenREM show cGy·cm²).
 :data:`SHOWN_UNITS` is the one place that says so; pages, list filters and
 their headings all go through :func:`shown`.
+
+Numbers are shown by :func:`format_number`, the one formatter of pages and
+audit tables (exports keep full precision): thousands separators, a fixed
+number of significant figures (:data:`FIGURES`, or a field's ``figures``
+metadata) but never fewer than the integer digits, trailing zeros after the
+decimal point dropped (a whole value reads as whole), never exponent notation,
+and an empty string for a missing or non-finite value.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from marshmallow import Schema, fields
+
+#: significant figures a number is shown with, unless its field's metadata says ``figures``
+FIGURES = 4
 
 #: stored unit -> (shown unit, power of ten: shown = stored * 10**scale)
 SHOWN_UNITS: dict[str, tuple[str, int]] = {
@@ -26,6 +39,7 @@ class Shown:
 
     unit: str | None
     scale: int = 0  # shown value = stored value * 10**scale
+    figures: int = FIGURES
 
     def from_stored(self, value: float) -> float:
         """Convert a stored value to the shown unit."""
@@ -36,11 +50,38 @@ class Shown:
         return value / 10**self.scale if self.scale >= 0 else value * 10**-self.scale
 
 
-def shown(unit: str | None) -> Shown:
-    """Return how values stored in ``unit`` are shown."""
-    if unit in SHOWN_UNITS:
-        return Shown(*SHOWN_UNITS[unit])
-    return Shown(unit)
+    def format(self, value: Any) -> str:
+        """Return a stored number as shown: in the shown unit, formatted by :func:`format_number`."""
+        if not _is_number(value):
+            return ""
+        return format_number(self.from_stored(value), self.figures)
+
+
+def shown(unit: str | None, figures: int | None = None) -> Shown:
+    """Return how values stored in ``unit`` are shown (with ``figures`` significant figures)."""
+    unit_shown, scale = SHOWN_UNITS.get(unit or "", (unit, 0))
+    return Shown(unit_shown, scale, figures or FIGURES)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_number(value: Any, figures: int = FIGURES) -> str:
+    """Format a number for reading: ``46881`` -> ``46,881``, ``16.2604`` -> ``16.26``, ``5.1e-05`` -> ``0.000051``."""
+    if not _is_number(value):
+        return ""
+    if isinstance(value, int) or value == 0:
+        return f"{round(value):,}"
+    decimals = max(figures - 1 - math.floor(math.log10(abs(value))), 0)
+    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)  # 200.5 -> 201, as read
+    text = f"{rounded:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def shown_field(field: fields.Field | None) -> Shown:
+    """Return how a schema field's values are shown: its unit and its ``figures`` metadata."""
+    return shown(unit_of(field), None if field is None else field.metadata.get("figures"))
 
 
 #: Words of field names written as users write them (abbreviations of the standard).

@@ -62,7 +62,7 @@ def test_home_station_filter_and_study_in_a_browser(page: Any, store: Store) -> 
 
     page.goto("/rf")
     shot(page, "list-rf")
-    assert "1250" in page.locator("table.studies tbody").inner_text()  # 0.00125 Gy·m² in cGy·cm²
+    assert "1,250" in page.locator("table.studies tbody").inner_text()  # 0.00125 Gy·m² in cGy·cm²
     assert dialogs == []  # the station name's script never ran
 
 

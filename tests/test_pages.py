@@ -76,7 +76,7 @@ def test_list_page_shows_key_columns_with_units_and_links(client: FlaskClient, s
 def test_rf_list_shows_dap_in_cgy_cm2(client: FlaskClient, studies: Store) -> None:
     page = html(client, "/rf")
     assert '>Total DAP</a> <span class="unit">(cGy·cm²)</span>' in page
-    assert '<td class="num">1250</td>' in page
+    assert '<td class="num">1,250</td>' in page  # thousands separated
 
 
 def test_dicom_strings_are_escaped_everywhere(client: FlaskClient, studies: Store) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from marshmallow import Schema
 
-from schemas.display import Shown, label_of, nested_schema, shown, unit_of
+from schemas.display import Shown, label_of, nested_schema, shown_field
 from schemas.query import TEXT_FILTERS
 from schemas.study import Study, Summary
 from service.codes import is_coded
@@ -39,10 +39,8 @@ FIRST_BLOCKS = ("patient", "equipment", "summary")
 
 
 def number(value: float, unit: Shown | None = None) -> str:
-    """Format a number in its shown unit with up to 6 significant digits."""
-    if unit is not None:
-        value = unit.from_stored(value)
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    """Format a stored number in its shown unit (:func:`schemas.display.format_number`)."""
+    return (unit or Shown(None)).format(value)
 
 
 def when(value: datetime | date | None) -> str:
@@ -105,12 +103,12 @@ def list_columns(modality: str) -> list[Column]:
     """Return the columns of a modality's list: the common ones, then its summary totals from the registry."""
     entry = MODALITIES[modality]
     common = [
-        Column(c.path, c.label, shown(unit_of(field_at(c.path))), c.order, c.filter, c.opens_study, c.numeric)
+        Column(c.path, c.label, shown_field(field_at(c.path)), c.order, c.filter, c.opens_study, c.numeric)
         for c in LIST_COLUMNS
     ]
     summary = Summary().fields
     totals = [
-        Column(f"summary.{n}", label_of(summary[n], n), shown(unit_of(summary[n])), numeric=True,
+        Column(f"summary.{n}", label_of(summary[n], n), shown_field(summary[n]), numeric=True,
                order="total_dose" if n in entry.main else None)
         for n in entry.summary
     ]  # fmt: skip
@@ -178,7 +176,7 @@ class Table:
 
 def _node(name: str, value: Any, schema: Schema | None) -> Value | Group | Table:
     declared = schema.fields.get(name) if schema is not None else None
-    label, unit = label_of(declared, name), shown(unit_of(declared))
+    label, unit = label_of(declared, name), shown_field(declared)
     if isinstance(value, dict) and not is_coded(value):
         return Group(label, describe(value, nested_schema(declared)))
     if isinstance(value, list) and value and all(isinstance(v, dict) and not is_coded(v) for v in value):
