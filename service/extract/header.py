@@ -22,6 +22,9 @@ from service.extract.lenient import Notes, repair_text
 AGE_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12, "Y": 365.25}
 
 DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
+#: Ages computed from dates outside these bounds come from placeholder birth dates.
+EARLIEST_BIRTH_YEAR = 1880
+MAX_AGE_YEARS = 130
 
 
 def text(ds: Dataset, keyword: str, notes: Notes | None = None) -> str | None:
@@ -48,13 +51,52 @@ def number(ds: Dataset, keyword: str) -> float | None:
         return None
 
 
-def age_years(age: str | None, birth: datetime | None, study: datetime | None) -> float | None:
-    """Return age in decimal years: from birth and study dates, else from the Age String."""
-    if birth and study and study >= birth:
-        return round((study - birth).days / 365.25, 1)
+def stated_age(age: str | None) -> tuple[float, float] | None:
+    """Return a DICOM Age String (``067Y``) as (years, the years of one of its units), or None."""
     if age and len(age) >= 2 and age[:-1].strip().isdigit() and age[-1].upper() in AGE_UNIT_DAYS:
-        return round(int(age[:-1]) * AGE_UNIT_DAYS[age[-1].upper()] / 365.25, 1)
+        unit = AGE_UNIT_DAYS[age[-1].upper()] / 365.25
+        return int(age[:-1]) * unit, unit
     return None
+
+
+def computed_age(birth: datetime | None, study: datetime | None, notes: Notes) -> float | None:
+    """Return the age in years from birth and study dates, leaving out (and noting) an implausible one.
+
+    Placeholder birth dates are common (``17000101``, ``19000101``, ``99990101``):
+    an age from a birth date before 1880, a negative one or one over 130 years is
+    no age at all.
+    """
+    if birth is None or study is None:
+        return None
+    years = (study - birth).days / 365.25
+    if birth.year < EARLIEST_BIRTH_YEAR or not 0 <= years <= MAX_AGE_YEARS:
+        notes.append(
+            f"age_years: birth date {birth:%Y-%m-%d} and study date {study:%Y-%m-%d} give {years:.1f} years, "
+            "which is not a plausible age; not computed"
+        )
+        return None
+    return years
+
+
+def age_years(
+    age: str | None, birth: datetime | None, study: datetime | None, notes: Notes | None = None
+) -> float | None:
+    """Return age in decimal years: the stated Patient's Age, refined by the dates when they agree.
+
+    The stated age wins. The birth and study dates give the age more precisely
+    (``042Y`` born 1974-01-14, seen 2016-12-06: 42.9), so that figure is used
+    when it agrees with the stated age (within one of its units), and alone
+    when no age is stated. A disagreement keeps the stated age and is noted.
+    """
+    notes = notes if notes is not None else []
+    stated, computed = stated_age(age), computed_age(birth, study, notes)
+    if stated is None:
+        return round(computed, 1) if computed is not None else None
+    years, unit = stated
+    if computed is None or years - unit <= computed < years + 2 * unit:
+        return round(computed if computed is not None else years, 1)
+    notes.append(f"age_years: the dates give {computed:.1f} years but Patient's Age is {age}; kept the stated age")
+    return round(years, 1)
 
 
 def _matches(value: str, patterns: Sequence[str]) -> list[str]:
@@ -104,7 +146,7 @@ def patient_fields(
     age = text(ds, "PatientAge")
     return {
         "age": age,
-        "age_years": age_years(age, parse_date(ds.get("PatientBirthDate")), study_date_time),
+        "age_years": age_years(age, parse_date(ds.get("PatientBirthDate")), study_date_time, notes),
         "sex": text(ds, "PatientSex", notes),
         "weight_kg": number(ds, "PatientWeight"),
         "height_m": number(ds, "PatientSize"),
