@@ -5,10 +5,14 @@ from typing import Any
 
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 from service.extract import extract
 from service.extract.header import age_years, not_patient_indicator
+from service.ingest.document import stamp, study_document
 from tests.samples import image
+
+NOW = datetime(2026, 1, 1)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +70,23 @@ def test_extracted_age_prefers_the_stated_age(
 ) -> None:
     patient_fields = extract(sized_image(**attributes))["patient"]
     assert (patient_fields["age_years"], patient_fields["age"]) == (age, stated)
+
+
+@pytest.mark.parametrize(("weight", "size"), [("0", "0"), ("0.0", "0.00"), ("-1", "0")])
+def test_zero_weight_and_height_mean_unknown(weight: str, size: str) -> None:
+    fragment = extract(sized_image(PatientWeight=weight, PatientSize=size))
+    assert fragment["patient"]["weight_kg"] is None and fragment["patient"]["height_m"] is None
+    assert any(note.startswith("weight_kg: PatientWeight") for note in fragment["report"]["notes"])
+
+
+def test_zero_weight_does_not_clear_a_known_weight() -> None:
+    study = generate_uid()
+    known = extract(sized_image(PatientWeight="72.5", PatientSize="1.68", StudyInstanceUID=study))
+    zero = extract(sized_image(PatientWeight="0", PatientSize="0", StudyInstanceUID=study))
+    assert (known["patient"]["weight_kg"], known["patient"]["height_m"]) == (72.5, 1.68)
+    doc = study_document(None, stamp(known, sha256="a", received_at=NOW, via="cli"), now=NOW).document
+    doc = study_document(doc, stamp(zero, sha256="b", received_at=NOW, via="cli"), now=NOW).document
+    assert (doc["patient"]["weight_kg"], doc["patient"]["height_m"]) == (72.5, 1.68)
 
 
 def patient(name: str, pid: str) -> Dataset:

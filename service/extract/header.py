@@ -99,6 +99,15 @@ def age_years(
     return round(years, 1)
 
 
+def positive(ds: Dataset, keyword: str, name: str, notes: Notes) -> float | None:
+    """Return a size or weight, leaving out 0 (how PET and fluoroscopy rooms send 'not entered') and below."""
+    value = number(ds, keyword)
+    if value is not None and value <= 0:
+        notes.append(f"{name}: {keyword} {value:g} means not known; left out")
+        return None
+    return value
+
+
 def _matches(value: str, patterns: Sequence[str]) -> list[str]:
     found = []
     for pattern in patterns:
@@ -148,8 +157,8 @@ def patient_fields(
         "age": age,
         "age_years": age_years(age, parse_date(ds.get("PatientBirthDate")), study_date_time, notes),
         "sex": text(ds, "PatientSex", notes),
-        "weight_kg": number(ds, "PatientWeight"),
-        "height_m": number(ds, "PatientSize"),
+        "weight_kg": positive(ds, "PatientWeight", "weight_kg", notes),
+        "height_m": positive(ds, "PatientSize", "height_m", notes),
         "not_patient_indicator": not_patient_indicator(ds, patterns),
     }
 
