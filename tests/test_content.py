@@ -103,6 +103,27 @@ def test_text_in_the_declared_character_set_is_decoded() -> None:
     assert found["ct"]["events"][0]["acquisition_protocol"] == "Thorax Übersicht"
 
 
+@pytest.mark.parametrize(
+    ("charsets", "text"),
+    [
+        (["", "ISO 2022 IR 87"], "胸部ルーチン"),  # Japanese: 7-bit bytes with escape sequences
+        (["", "ISO 2022 IR 149"], "흉부 일반"),  # Korean
+        (["", "ISO 2022 IR 87", "ISO 2022 IR 159"], "ＣＴ胸部"),
+    ],
+)
+@pytest.mark.parametrize("parsed", [False, True])
+def test_iso_2022_text_in_content_is_decoded(charsets: list[str], text: str, parsed: bool) -> None:
+    ds = ct_report()
+    ds.SpecificCharacterSet = charsets
+    ds.ContentSequence[2].ContentSequence[0].TextValue = text
+    data = to_bytes(ds)
+    assert b"\x1b" in data
+    read = read_dataset(data, "iso2022.dcm")
+    if parsed:  # a Content Sequence pydicom has already parsed is read through its Datasets
+        read.ContentSequence[2].ContentSequence[0]
+    assert extract(read)["ct"]["events"][0]["acquisition_protocol"] == text
+
+
 def test_an_item_where_none_can_be_is_refused_with_its_place() -> None:
     data = bytearray(to_bytes(sr_dataset([container("113811", text_item("125203", "x"))])))
     item_tag = b"\xfe\xff\x00\xe0"

@@ -43,6 +43,17 @@ def test_value_reads_what_pydicom_would(keyword: str, vr: str, content: object, 
     assert value(ds, ds.data_element(keyword).tag) == expected
 
 
+def test_iso_2022_text_is_not_taken_as_ascii() -> None:
+    ds = read_back(CodeValue=("SH", "1"))
+    ds.SpecificCharacterSet = ["", "ISO 2022 IR 87"]
+    ds.CodeMeaning = "胸部"
+    encoded = BytesIO()
+    ds.save_as(encoded, enforce_file_format=True)
+    raw = encoded.getvalue()
+    assert b"\x1b$B" in raw and raw.count(b"\x1b") == 2  # 7-bit bytes, yet not ASCII text
+    assert value(pydicom.dcmread(BytesIO(raw)), 0x00080104) == "胸部"
+
+
 def test_missing_element_gives_the_default() -> None:
     ds = read_back(CodeValue=("SH", "1"))
     assert value(ds, 0x00080104, "none") == "none"

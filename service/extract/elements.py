@@ -5,7 +5,10 @@ validation, DS/IS number types. Most values of a dose report are short ASCII
 text (code values, UIDs, value types, numbers as DS text), for which the raw
 bytes decoded as ASCII are already the value, so :func:`value` returns those
 directly and leaves every other element (non-ASCII text, binary VRs) to
-pydicom's converters. Several values (``a\b``) come back as a list, a
+pydicom's converters. ISO 2022 text (``\ISO 2022 IR 87`` Japanese, IR 149
+Korean...) is 7-bit too, but switches character sets with escape sequences
+(ESC, 0x1B): bytes holding an escape are decoded with the data set's
+character sets, never taken as ASCII. Several values (``a\b``) come back as a list, a
 sequence as its items. :func:`value` reads pydicom Datasets and the light
 :class:`~service.extract.content.Item` alike.
 """
@@ -41,6 +44,13 @@ MULTI_VALUED_TEXT = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "
 #: Text VRs of one value, in which a backslash is a character like any other.
 SINGLE_VALUED_TEXT = frozenset({"LT", "ST", "UT", "UC", "UR"})
 ASCII_TEXT = MULTI_VALUED_TEXT | SINGLE_VALUED_TEXT
+#: ISO 2022 escape (PS3.5 6.1.2.5): what follows is in another character set.
+ESCAPE = 0x1B
+
+
+def is_plain_ascii(raw: bytes) -> bool:
+    """Tell whether raw text bytes are ASCII with no ISO 2022 escape sequence, so they are the value as they are."""
+    return raw.isascii() and ESCAPE not in raw
 
 
 def _from_ascii(raw: bytes, vr: str) -> str | list[str]:
@@ -65,7 +75,7 @@ def value(ds: ContentItem, tag: int, default: Any = None) -> Any:
         return default
     if isinstance(element, RawDataElement):
         raw, vr = element.value, element.VR
-        if raw is not None and vr in ASCII_TEXT and raw.isascii():
+        if raw is not None and vr in ASCII_TEXT and is_plain_ascii(raw):
             return _from_ascii(raw, vr)
     return ds[tag].value
 
@@ -77,7 +87,7 @@ def _item_value(item: Item, tag: int, default: Any) -> Any:
     if type(element) is list:
         return element
     vr, raw = element
-    if vr in ASCII_TEXT and raw.isascii():
+    if vr in ASCII_TEXT and is_plain_ascii(raw):
         return _from_ascii(raw, vr)
     syntax = item.syntax
     return convert_value(vr, syntax.raw(tag, vr, raw), syntax.encodings)
