@@ -67,6 +67,19 @@ def test_the_corpus_over_parallel_associations_makes_the_same_studies(
     assert received(store) == imported
 
 
+def test_an_object_sent_over_http_then_by_c_store_is_a_duplicate(
+    tmp_path: Path, scp: StorageSCP, pipeline: Pipeline, store: Store
+) -> None:
+    path = tmp_path / "report.dcm"
+    path.write_bytes(to_bytes(ct_report(dlp="42")))
+    first = pipeline.ingest(path.read_bytes(), name=path.name, via="http", client="10.0.0.1")
+    assert dcmtk.storescu(scp.port, [path], calling="CT_SCANNER") == {path.name: "Success"}
+    last = store.events_after(0, limit=100)[-1]
+    assert (last["type"], last["via"]) == ("duplicate", "dicom")
+    document = store.get_study(first.study_instance_uid or "")
+    assert document["revision"] == 1 and [r["via"] for r in document["reports"]] == ["http"]
+
+
 def test_an_object_over_the_size_limit_is_refused_unread(tmp_path: Path, store: Store) -> None:
     """The SCP spools each data set to a file and checks its size before anything reads it."""
     dcmtk.require("storescu")

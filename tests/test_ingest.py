@@ -1,13 +1,16 @@
+import copy
 import hashlib
 from pathlib import Path
 
 import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from service.errors import DatabaseUnavailable
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
 from tests.roundtrips import counted_store
-from tests.samples import EXPECTED_CODES, bad_inputs, ct_report_bytes, image_without_dose
+from tests.samples import EXPECTED_CODES, bad_inputs, ct_report, ct_report_bytes, image_without_dose, to_bytes
 from tests.test_extract_ct import CT_FILES
 
 
@@ -36,6 +39,43 @@ def test_created_then_duplicate(pipeline: Pipeline, store: Store) -> None:
     assert created["study_instance_uid"] == first.study_instance_uid and created["outcome"] == "created"
     assert created["sha256"] == report["sha256"] and created["via"] == "cli" and created["client"] == "me@host"
     assert store.count_originals() == 1
+
+
+def rebuilt_by_an_scp(ds: Dataset, syntax: str) -> bytes:
+    """Return ``ds`` as a Storage SCP writes what it received: other file meta information, maybe another syntax."""
+    again = copy.deepcopy(ds)
+    again.file_meta.TransferSyntaxUID = syntax
+    again.file_meta.ImplementationClassUID = "1.2.826.0.1.3680043.9.3811.2.1.0"
+    again.file_meta.ImplementationVersionName = "PYNETDICOM_210"
+    again.file_meta.SourceApplicationEntityTitle = "CT_SCANNER"
+    return to_bytes(again)
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+def test_the_same_object_by_two_routes_is_a_duplicate(pipeline: Pipeline, store: Store, syntax: str) -> None:
+    ds = ct_report(dlp="42")
+    by_http, by_dicom = to_bytes(ds), rebuilt_by_an_scp(ds, syntax)
+    assert by_http != by_dicom
+    first = pipeline.ingest(by_http, name="a.dcm", via="http", client="10.0.0.1")
+    again = pipeline.ingest(by_dicom, name="a-by-dicom", via="dicom", client="CT_SCANNER@10.0.0.2")
+    assert (first.outcome, again.outcome) == ("created", "duplicate")
+    assert "nothing changed" in again.message
+    document = store.get_study(first.study_instance_uid or "")
+    assert document["revision"] == 1 and document["summary"]["total_dlp"] == 42
+    [report] = document["reports"]  # the first arrival is kept
+    assert (report["via"], report["sha256"]) == ("http", hashlib.sha256(by_http).hexdigest())
+    assert types(store)[-1] == ("duplicate", "a-by-dicom")
+    assert store.count_originals() == 2  # both byte streams are kept, as everything received is
+
+
+def test_the_same_sop_instance_with_other_values_is_still_merged(pipeline: Pipeline, store: Store) -> None:
+    ds = ct_report(dlp="42")
+    pipeline.ingest(to_bytes(ds), name="a.dcm", via="http", client="t")
+    ds.ContentSequence[1].ContentSequence[1].MeasuredValueSequence[0].NumericValue = "43"
+    again = pipeline.ingest(rebuilt_by_an_scp(ds, ExplicitVRLittleEndian), name="b", via="dicom", client="t")
+    assert again.outcome == "merged"
+    document = store.get_study(again.study_instance_uid or "")
+    assert document["revision"] == 2 and document["ct"]["accumulated"]["ct_dose_length_product_total"] == 43
 
 
 def test_every_bad_input_is_rejected_logged_and_kept(pipeline: Pipeline, store: Store, corpus: Path) -> None:

@@ -3,7 +3,12 @@
 Pure functions: no database. The rules:
 
 * An object already recorded with the same bytes (SOP Instance UID and SHA-256)
-  is a duplicate and changes nothing (unless reprocessing).
+  is a duplicate and changes nothing (unless reprocessing). So is the same
+  object with other bytes, when folding it in would change nothing but the
+  report's bytes, route and arrival (``BOOKKEEPING``): an object sent once over
+  HTTP and once by C-STORE differs in its file meta information (the SCP
+  rebuilds it), or in its transfer syntax, not in its content. The study's
+  ``reports`` entry keeps the first arrival.
 * Events are identified by their UID (``IDENTITIES``); a repeated event replaces
   the stored one in place, a new one is appended. Each event records the report
   that last supplied it in ``source_sop_instance_uid``.
@@ -51,6 +56,10 @@ SAME_AS: dict[str, dict[str, str]] = {
     "radiopharmaceutical": {"administrations": "radionuclide"},
 }
 
+#: What a report entry and the study say about an arrival rather than the object's content.
+BOOKKEEPING = frozenset({"sha256", "via", "received_at"})
+STUDY_BOOKKEEPING = frozenset({"_id", "revision", "updated_at", "created_at", "reports"})
+
 STUDY_FIELDS = (
     "study_date_time",
     "accession_number",
@@ -95,6 +104,8 @@ def merge(
     doc["reports"] = [r for r in doc.get("reports", []) if r["sop_instance_uid"] != sop] + [report]
     _recompute_accumulated(doc)
     doc["summary"] = summarise(doc)
+    if existing and not reprocess and _changes_nothing(existing, doc, sop):
+        return MergeResult(existing, "duplicate")
     doc["revision"] = doc.get("revision", 0) + 1
     doc["updated_at"] = now
     return MergeResult(doc, "created" if existing is None else "merged")
@@ -105,6 +116,32 @@ def _is_duplicate(existing: dict[str, Any], report: dict[str, Any]) -> bool:
         r["sop_instance_uid"] == report["sop_instance_uid"] and r.get("sha256") == report.get("sha256")
         for r in existing.get("reports", [])
     )
+
+
+def _changes_nothing(existing: dict[str, Any], doc: dict[str, Any], sop: str) -> bool:
+    """Tell whether ``doc`` is ``existing`` again, with the object ``sop`` already in it by another arrival."""
+    if sop not in {r["sop_instance_uid"] for r in existing.get("reports", [])}:
+        return False
+    return _content(existing) == _content(doc)
+
+
+def _content(doc: dict[str, Any]) -> Any:
+    """Return what a study document says about the exposures: no bookkeeping, reports by SOP Instance UID."""
+    reports = {
+        r["sop_instance_uid"]: {k: v for k, v in r.items() if k not in BOOKKEEPING} for r in doc.get("reports", [])
+    }
+    return _stored_form({**{k: v for k, v in doc.items() if k not in STUDY_BOOKKEEPING}, "reports": reports})
+
+
+def _stored_form(value: Any) -> Any:
+    """Return ``value`` as the database gives it back: date-times to the millisecond, tuples as lists."""
+    if isinstance(value, dict):
+        return {k: _stored_form(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stored_form(v) for v in value]
+    if isinstance(value, datetime):
+        return value.replace(microsecond=value.microsecond // 1000 * 1000, tzinfo=None)
+    return value
 
 
 def _own(existing: dict[str, Any]) -> dict[str, Any]:
