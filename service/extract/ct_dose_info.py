@@ -7,6 +7,12 @@ tag (00E1,xx21) of private creator ELSCINT1; the same private tag at the root
 holds the study's total DLP. Each item becomes a ``ct`` event with the fields
 and units of TID 10013 (times in s, currents in mA, lengths in mm); events get
 their UIDs from ``service.extract`` (the image has none).
+
+Other scanners (GE LightSpeed) leave the private tag out and write the DLPs
+into Comments on Radiation Dose; :data:`service.extract.vendors.DOSE_SCREEN_READERS`
+read them. The total is the private one, else the one a reader found, else the
+sum of the events' DLPs when every event has one; a dose screen whose DLP
+cannot be read is refused as invalid, never stored with a total of 0.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from service.codes import make_code
+from service.errors import InvalidDoseReport
+from service.extract import vendors
 from service.extract.dicomtime import parse_datetime
 from service.extract.header import number, text
 from service.extract.lenient import number_from_text
@@ -91,9 +99,29 @@ def ct_event(item: Dataset, notes: Notes) -> dict[str, Any]:
 def read_ct_dose_info(ds: Dataset, notes: Notes) -> tuple[dict[str, Any], list[str]]:
     """Read a CT dose-info secondary capture into a ``ct`` section and its modalities."""
     events = [ct_event(item, notes) for item in ds.ExposureDoseSequence]
-    total = private_dlp(ds, notes)
-    if total is None:
-        total = float(f"{sum(e.get('dlp', 0.0) for e in events):.12g}")
-        notes.append(f"no total DLP in the private tag; took the sum of the events, {total} mGy·cm")
-    accumulated = {"ct_dose_length_product_total": total, "total_number_of_irradiation_events": len(events)}
-    return {"accumulated": accumulated, "events": events}, ["CT"]
+    accumulated = {
+        "ct_dose_length_product_total": private_dlp(ds, notes),
+        "total_number_of_irradiation_events": len(events),
+    }
+    section = {"accumulated": accumulated, "events": events}
+    for reader in vendors.DOSE_SCREEN_READERS:
+        if accumulated["ct_dose_length_product_total"] is None:
+            reader(ds, section, notes)
+    if accumulated["ct_dose_length_product_total"] is None:
+        accumulated["ct_dose_length_product_total"] = _sum_of_events(events, ds, notes)
+    return section, ["CT"]
+
+
+def _sum_of_events(events: list[dict[str, Any]], ds: Dataset, notes: Notes) -> float:
+    """Return the sum of the events' DLPs when every event has one, else refuse the dose screen."""
+    if not events or any(not isinstance(e.get("dlp"), float) for e in events):
+        comment = " ".join(str(ds.get("CommentsOnRadiationDose", "") or "").split())[:200] or None
+        raise InvalidDoseReport(
+            "it is a CT dose screen (Secondary Capture, Modality CT) whose DLP cannot be read: "
+            f"{sum(isinstance(e.get('dlp'), float) for e in events)} of its {len(events)} exposures have a DLP, "
+            "and there is no total in Philips' private tag (00E1,xx21) or in Comments on Radiation Dose "
+            f"(0040,0310) (which holds {comment!r}); it is kept, and no total is stored rather than a wrong one"
+        )
+    total = float(f"{sum(e['dlp'] for e in events):.12g}")
+    notes.append(f"no total DLP sent; took the sum of the events, {total} mGy·cm")
+    return total

@@ -67,6 +67,28 @@ def number_from_text(text: str, name: str, notes: Notes) -> float | None:
     return None
 
 
+#: A number as free text writes it: sign, digits, a point or comma decimal mark.
+TEXT_NUMBER = r"([+-]?\d+(?:[.,]\d+)?)"
+
+
+def labelled_numbers(text: str, label: str, name: str, notes: Notes) -> list[tuple[tuple[str, ...], float]]:
+    r"""Find each number that follows ``label`` in free text, however it is laid out.
+
+    ``label`` is a regular expression (case-insensitive; its groups are returned
+    with each number); between it and the number any of ``=``, ``:`` and spaces
+    may stand (``TotalDLP=1210.50``, ``Total DLP: 1210,50 mGy.cm``). Vendors
+    write dose values into comment attributes this way (GE CT dose screens,
+    see :func:`service.extract.vendors.ge_dose_screen_comments`).
+    """
+    pattern = re.compile(label + r"\s*[=:]?\s*" + TEXT_NUMBER, re.IGNORECASE)
+    found = []
+    for match in pattern.finditer(text):
+        number = number_from_text(match.group(match.lastindex or 0), name, notes)
+        if number is not None:
+            found.append((match.groups()[:-1], number))
+    return found
+
+
 def integer_count(value: float, name: str, notes: Notes) -> int | float:
     """Store a count as an integer; a fractional count is kept as sent and noted."""
     if float(value).is_integer():

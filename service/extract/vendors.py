@@ -16,7 +16,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from service.extract.lenient import Notes, number_from_text
+from service.extract.lenient import Notes, labelled_numbers, number_from_text
 
 Content = dict[str, Any]
 
@@ -178,6 +178,51 @@ def carestream_distance_in_decimetres(ds: Dataset, event: dict[str, Any], notes:
 
 
 ImageFix = Callable[[Dataset, dict[str, Any], Notes], None]
+
+
+# --- CT dose screens (service.extract.ct_dose_info) ------------------------------------
+
+_TOTAL_DLP = r"\btotal\s*dlp"
+#: ``Event=3 ... DLP=600.25``: the event's number, then its DLP before the next event's label.
+_EVENT_DLP = r"\b(?:event|series)\s*[=:#]?\s*(\d+)(?:(?!event|series)[^\n])*?\bdlp"
+#: mGy·cm by which rounded event DLPs may miss their total, per event.
+ROUNDING = 0.01
+
+
+def ge_dose_screen_comments(ds: Dataset, section: Content, notes: Notes) -> None:
+    """Read a CT dose screen's total and event DLPs from Comments on Radiation Dose (0040,0310).
+
+    GE LightSpeed scanners (VCT, 16, Pro; dose screens built in tests after
+    issue 15, no sample in the corpus) send a Secondary Capture whose Exposure
+    Dose Sequence holds CTDIvol but no DLP, and write ``TotalDLP=1210.50`` and
+    one ``Event=3 DLP=600.25`` per event into the comment, laid out differently
+    by software version. The events are taken in order as the sequence's items
+    when there are as many and they add up to the total (within rounding);
+    otherwise only the total is kept, and the discrepancy noted.
+    """
+    comment = str(ds.get("CommentsOnRadiationDose", "") or "")
+    totals = labelled_numbers(comment, _TOTAL_DLP, "TotalDLP", notes)
+    parts = sorted((int(groups[0]), dlp) for groups, dlp in labelled_numbers(comment, _EVENT_DLP, "DLP", notes))
+    events, total = section["events"], totals[0][1] if totals else None
+    if total is not None:
+        section["accumulated"]["ct_dose_length_product_total"] = total
+        notes.append(f"total DLP {total} mGy·cm read from Comments on Radiation Dose")
+    if not parts:
+        return
+    summed = float(f"{sum(dlp for _, dlp in parts):.12g}")
+    if len(parts) != len(events) or (total is not None and abs(summed - total) > ROUNDING * len(parts)):
+        notes.append(
+            f"Comments on Radiation Dose: {len(parts)} event DLPs summing to {summed} mGy·cm do not match "
+            f"the {len(events)} exposures and total {total} mGy·cm; event DLPs left out"
+        )
+        return
+    for event, (_number, dlp) in zip(events, parts, strict=True):
+        event["dlp"] = dlp
+    notes.append(f"DLP of events {', '.join(str(n) for n, _ in parts)} read from Comments on Radiation Dose")
+
+
+#: Readers of CT dose screens without Philips' private DLP, tried in order until one finds a total.
+DOSE_SCREEN_READERS: tuple[Callable[[Dataset, Content, Notes], None], ...] = (ge_dose_screen_comments,)
 
 #: Image fixes by the start of the manufacturer's and model's names (lower case).
 IMAGE_FIXES: Mapping[tuple[str, str], tuple[ImageFix, ...]] = {
