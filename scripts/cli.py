@@ -1,4 +1,4 @@
-"""The ``doseledger`` command line: serve, scp, extract, import, reprocess, export, patient-sizes.
+"""The ``doseledger`` command line: serve, scp, extract, import, reprocess, patient-sizes (export: cli_exports).
 
 Exit status: 0 on success, 1 when an import or reprocess rejected something or
 a patient-size file had unreadable rows, 2 for usage and configuration errors
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from scripts.cli_audits import add_parsers as add_audit_parsers
+from scripts.cli_exports import add_parsers as add_export_parsers
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
 from service.ingest.batch import ingest_all
@@ -214,36 +215,6 @@ def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
     return _summarise(outcomes)
 
 
-def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    """Export the studies of a modality's list, filtered like the list, to a CSV or XLSX file."""
-    from schemas.query import parse_study_query
-    from service.export import export_bytes, start_export
-    from service.storage import open_store, utcnow
-
-    output = Path(args.output)
-    fmt = args.format or output.suffix.lstrip(".").lower()
-    if fmt not in EXPORT_FORMATS:
-        raise ConfigurationError(f"Give --format csv or --format xlsx (the file name {output.name} does not say).")
-    filters = {name: value for name, value in vars(args).items() if name in _export_filters() and value is not None}
-    query = parse_study_query(filters, modality=args.modality)
-    store = open_store(settings)
-    partial = output.with_name(f".{output.name}.part")
-    try:
-        export = start_export(store, query, fmt)
-        with partial.open("wb") as target:
-            for chunk in export_bytes(store, export, fmt, via="cli", client=_client(), exported_at=utcnow()):
-                target.write(chunk)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
-        store.close()
-    print(f"Exported {export.studies_written} {query.modality} studies ({export.events_written} events) to {output}")
-    return 0
-
-
-EXPORT_FORMATS = ("csv", "xlsx")
-
-
 def cmd_patient_sizes(args: argparse.Namespace, settings: Settings) -> int:
     """Set patient heights and weights from a RIS CSV file; list rows that matched nothing."""
     from service.ingest.patient_sizes import Sender, import_sizes
@@ -280,30 +251,6 @@ def _add_patient_sizes_parser(sub: argparse._SubParsersAction[argparse.ArgumentP
     sizes.add_argument("--overwrite", action="store_true", help="replace heights and weights studies already have")
     sizes.add_argument("--verbose", action="store_true", help="say what every row did")
     sizes.set_defaults(func=cmd_patient_sizes)
-
-
-def _export_filters() -> list[str]:
-    """Return the list arguments that the export command takes as options (not paging, not the modality)."""
-    from schemas.query import StudyQuerySchema
-
-    return [name for name in StudyQuerySchema().fields if name not in ("modality", "page_size", "after")]
-
-
-def _add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Describe ``doseledger export MODALITY --format csv|xlsx -o FILE [filters]``."""
-    from service.modalities import MODALITIES
-
-    export = sub.add_parser(
-        "export", help="export a modality's studies to CSV or XLSX, with the list's filters as options"
-    )
-    export.add_argument(
-        "modality", type=str.upper, choices=list(MODALITIES), metavar="MODALITY", help=", ".join(MODALITIES)
-    )
-    export.add_argument("--format", choices=EXPORT_FORMATS, help="file format (default: the output's suffix)")
-    export.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
-    for name in _export_filters():
-        export.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="VALUE", help=f"as the list's {name}")
-    export.set_defaults(func=cmd_export)
 
 
 def _summarise(outcomes: Iterable[Outcome]) -> int:
@@ -363,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import)
     reprocess = sub.add_parser("reprocess", help="run extraction again over every kept original")
     reprocess.set_defaults(func=cmd_reprocess)
-    _add_export_parser(sub)
+    add_export_parsers(sub)
     _add_patient_sizes_parser(sub)
     add_audit_parsers(sub)
     return parser

@@ -51,6 +51,12 @@ class InvalidFile(DoseLedgerError):
     code = "invalid-file"
 
 
+class TooWide(DoseLedgerError):
+    """An export whose rows would have more columns than a spreadsheet opens."""
+
+    code = "too-wide"
+
+
 class NotFound(DoseLedgerError):
     """A requested record does not exist."""
 

@@ -30,7 +30,8 @@ from typing import IO
 
 from schemas.query import StudyQuery
 from service.audits.names import StandardNames
-from service.export.core import Export
+from service.errors import InvalidArgument, TooWide
+from service.export.core import MAX_COLUMNS, ROWS, Export
 from service.export.csv import csv_chunks
 from service.export.layout import layout
 from service.export.readahead import read_ahead
@@ -43,14 +44,45 @@ from service.storage import Store
 FILE_CHUNK = 1 << 16
 
 
-def start_export(store: Store, query: StudyQuery, fmt: str) -> Export:
-    """Prepare an export of every study ``query`` lists, in its order (the cursor opens on first read)."""
+def start_export(
+    store: Store, query: StudyQuery, fmt: str, *, rows: str = "study", via: str = "", client: str = ""
+) -> Export:
+    """Prepare an export of every study ``query`` lists, in its order (the cursor opens on first read).
+
+    ``rows`` is the CSV's layout (:data:`service.export.core.ROWS`). A wide CSV
+    that would exceed Excel's columns is refused (:class:`TooWide`), and the
+    refusal logged, before anything is read or written.
+    """
+    if rows not in ROWS or (rows != "study" and fmt != "csv"):
+        raise InvalidArgument({"layout": [_layout_expected(fmt)]})
     modality = query.modality or ""
     shape = with_standard_names(layout(modality), StandardNames.of(modality, store.standard_names(modality)))
     where = study_filter(query)
-    most = store.most_events(where, shape.events_path) if FORMATS[fmt].counts_first else 0
-    studies = read_ahead(store.iter_studies(where, sort=study_sort(query), fields=shape.projection()))
-    return Export(shape, studies, query.arguments(), most)
+    most = store.most_events(where, shape.events_path) if FORMATS[fmt].counts_first and rows == "study" else 0
+    export = Export(shape, (), query.arguments(), most, rows)
+    if export.width() > MAX_COLUMNS:
+        refuse_too_wide(store, export, fmt, via=via, client=client)
+    export.studies = read_ahead(store.iter_studies(where, sort=study_sort(query), fields=shape.projection()))
+    return export
+
+
+def _layout_expected(fmt: str) -> str:
+    if fmt != "csv":
+        return "Expected study: layout=events is for CSV (an XLSX export has one event per row in its protocol sheets)."
+    return f"Expected one of {', '.join(ROWS)}."
+
+
+def refuse_too_wide(store: Store, export: Export, fmt: str, *, via: str, client: str) -> None:
+    """Log and raise the refusal of a wide export with more columns than a spreadsheet opens."""
+    modality, width = export.layout.modality, export.width()
+    message = (
+        f"A {modality} {fmt.upper()} with one study per row would have {width:,} columns (the study with most "
+        f"events has {export.most_events}), more than the {MAX_COLUMNS:,} Excel opens; ask for layout=events "
+        "(one event per row; `doseledger export --layout events`), or narrow the filters."
+    )
+    details = {"modality": modality, "format": fmt, "filters": dict(export.arguments), "columns": width}
+    store.append_event("export", via=via, client=client, message=message, outcome="refused", details=details)
+    raise TooWide(message)
 
 
 def _csv_bytes(export: Export, exported_at: datetime) -> Iterator[bytes]:
@@ -130,15 +162,18 @@ def _recorded(
 def record(store: Store, export: Export, fmt: str, *, via: str, client: str, outcome: str) -> int:
     """Append the export to the event log: who, which filters, how many studies and events."""
     done = {"exported": "Exported", "aborted": "Stopped after", "failed": "Failed after"}[outcome]
+    rows = " (one event per row)" if export.rows == "events" else ""
     message = (
         f"{done} {export.studies_written} {export.layout.modality} studies ({export.events_written} events) "
-        f"as {fmt.upper()}; filters: {export.describe_filters()}"
-    )
+        f"as {fmt.upper()}{rows}; filters: {export.describe_filters()}"
+    ) + "".join(f"; {note}" for note in export.notes)
     details = {
         "modality": export.layout.modality,
         "format": fmt,
         "filters": dict(export.arguments),
         "studies": export.studies_written,
         "events": export.events_written,
+        **({"layout": export.rows} if export.rows != "study" else {}),
+        **({"notes": list(export.notes)} if export.notes else {}),
     }
     return store.append_event("export", via=via, client=client, message=message, outcome=outcome, details=details)

@@ -7,6 +7,10 @@ The studies come from a cursor read in small batches, so memory stays flat
 whatever their number. A study imported between the count and the read may
 have more events than counted: its extra event groups are left out of its CSV
 row.
+
+An export's ``rows`` are ``study`` (one study per row, its events to the right:
+the wide layout) or ``events`` (one event per row after its study's columns:
+the long layout, for studies with more events than a spreadsheet has columns).
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from typing import Any
 
 from service.export.layout import Flat, Layout
 
+#: Columns in one row of an Excel sheet (and of the CSV files written for it).
+MAX_COLUMNS = 16_384
+#: The row layouts: one study per row (wide), one event per row (long).
+ROWS = ("study", "events")
+
 
 @dataclass
 class Export:
@@ -26,8 +35,11 @@ class Export:
     studies: Iterable[Mapping[str, Any]]
     arguments: Mapping[str, str] = field(default_factory=dict)  # the list filters, as URL arguments
     most_events: int = 0  # in one study of the selection, when asked for (CSV)
+    rows: str = "study"  # one of ROWS
     studies_written: int = 0
     events_written: int = 0
+    #: what the file leaves out or changes, said in it and in the event log
+    notes: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Flat]:
         """Yield each study flattened, counting as it goes."""
@@ -42,6 +54,11 @@ class Export:
         close = getattr(self.studies, "close", None)
         if close is not None:
             close()
+
+    def width(self) -> int:
+        """Return the columns of the widest row, with the most events counted in one study."""
+        events = len(self.layout.event_columns)
+        return len(self.layout.study_columns) + events * (self.most_events if self.rows == "study" else 1)
 
     def describe_filters(self) -> str:
         """Return the filters as ``name=value`` pairs, or 'none'."""

@@ -1,4 +1,9 @@
-"""CSV export: one study per row, its events stretching to the right, streamed in chunks.
+"""CSV export: one study per row, its events stretching to the right, or one event per row; streamed in chunks.
+
+The wide layout (``rows="study"``) is refused by :func:`service.export.start_export`
+when it would exceed Excel's 16,384 columns; the long one (``rows="events"``)
+repeats the study's columns before each event, and gives a study without
+events one row with empty event columns.
 
 The text starts with a UTF-8 byte order mark so that Excel reads accented and
 CJK names correctly (Python readers open it with ``encoding="utf-8-sig"``).
@@ -39,16 +44,29 @@ def _cell(value: Cell) -> str | int | float:
     return value
 
 
+def _rows(export: Export) -> Iterator[list[Cell]]:
+    """Yield the header, then the rows of the export's layout."""
+    layout, groups = export.layout, export.most_events
+    if export.rows == "events":
+        yield list(layout.event_headers())
+        empty = [None] * len(layout.event_columns)
+        for flat in export:
+            for event in flat.events or [empty]:
+                yield flat.cells + event
+        return
+    yield list(layout.study_headers(groups))
+    for flat in export:
+        yield layout.study_row(flat.cells, flat.events, groups)
+
+
 def csv_chunks(export: Export) -> Iterator[str]:
     """Yield the CSV text of an export in chunks of :data:`CHUNK_ROWS` rows."""
-    groups = export.most_events
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
-    writer.writerow(export.layout.study_headers(groups))
-    for count, flat in enumerate(export, start=1):
-        writer.writerow([_cell(v) for v in export.layout.study_row(flat.cells, flat.events, groups)])
-        if count % CHUNK_ROWS == 0:
+    for count, row in enumerate(_rows(export)):
+        writer.writerow([_cell(v) for v in row])
+        if count % CHUNK_ROWS == 0 and count:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -36,12 +36,11 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from schemas.columns import Cell
-from service.export.core import Export
+from service.export.core import MAX_COLUMNS, Export
 from service.export.spool import Spool
 from service.export.standard import standard_after, standard_columns
 
-MAX_COLUMNS = 16_384  # Excel's limits
-MAX_ROWS = 1_048_576
+MAX_ROWS = 1_048_576  # Excel's limits
 MAX_SHEET_NAME = 31
 SUMMARY, ALL_DATA, NO_PROTOCOL = "Summary", "All data", "No protocol name"
 #: Study fields whose values Summary counts (with the protocols of the events).
@@ -109,6 +108,11 @@ class Workbook:
         self.summary, self.all_data = self._sheet(SUMMARY), self._sheet(ALL_DATA)
         fits = _groups_that_fit(len(layout.study_columns), len(layout.event_columns))
         self.groups = min(spool.most_events, fits)
+        if spool.most_events > self.groups:
+            export.notes.append(
+                f"All data shows the first {self.groups} of up to {spool.most_events} events of each study "
+                f"(Excel's {MAX_COLUMNS:,} columns); every event is in its protocol sheet"
+            )
         self.all_data.append(layout.study_headers(self.groups), self.bold)
         names = sheet_names(alphabetical(spool.protocols), [SUMMARY, ALL_DATA])
         self.protocols = {key: self._sheet(name) for key, name in names.items()}
@@ -155,9 +159,7 @@ class Workbook:
             ("Events", export.events_written),
             ("Exported at (UTC)", exported_at),
         ]
-        if spool.most_events > self.groups:
-            note = f"All data shows the first {self.groups} events of each study (Excel's column limit)"
-            facts.append(("Note", f"{note}; every event is in its protocol sheet."))
+        facts += [("Note", f"{note}.") for note in export.notes]
         left_out = sum(max(count + 1 - MAX_ROWS, 0) for count in (spool.studies, *spool.protocols.values()))
         if left_out:
             facts.append(("Note", f"{left_out} rows beyond Excel's {MAX_ROWS} rows per sheet are left out."))

@@ -27,6 +27,7 @@ from service.errors import (
     NotFound,
     RejectedObject,
     TooLarge,
+    TooWide,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ STATUS: dict[type[DoseLedgerError], int] = {
     RejectedObject: 422,
     InvalidArgument: 400,
     InvalidFile: 400,
+    TooWide: 422,
     NotFound: 404,
     DatabaseUnavailable: 503,
     ConfigurationError: 500,

@@ -3,7 +3,9 @@
 The arguments are those of ``GET /api/studies`` and the list pages
 (:mod:`schemas.query`), so a list's URL becomes its export by changing the
 path; every matching study is exported, in the list's order, whatever page
-the list showed. The answer is streamed (see :mod:`service.export`).
+the list showed. ``layout=events`` gives a CSV of one event per row (the
+default, ``study``, one study per row). The answer is streamed (see
+:mod:`service.export`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ bp = Blueprint("exports", __name__)
 @requires("exporter")
 def export(modality: str, fmt: str) -> Response:
     """Send the studies of a modality's list, filtered like the list, as CSV or XLSX."""
-    query = parse_study_query(request.args, modality=modality)
-    store, exported_at = get_store(), utcnow()
-    started = start_export(store, query, fmt)
-    client = request.remote_addr or ""
+    query = parse_study_query({k: v for k, v in request.args.items() if k != "layout"}, modality=modality)
+    store, exported_at, client = get_store(), utcnow(), request.remote_addr or ""
+    rows = request.args.get("layout", "study")
+    started = start_export(store, query, fmt, rows=rows, via="http", client=client)
     chunks = export_bytes(store, started, fmt, via="http", client=client, exported_at=exported_at)
     disposition = f'attachment; filename="{filename(started, fmt, exported_at)}"'
     return Response(
