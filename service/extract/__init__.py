@@ -25,6 +25,7 @@ from pydicom.uid import UID
 
 from service.errors import InvalidDoseReport, NotADoseObject
 from service.extract import (
+    breast,
     ct,
     ct_dose_info,
     header,
@@ -139,25 +140,41 @@ class ImageReader:
         return Extracted(self.section, content, modalities, {}, "image")
 
 
-#: Readers of image headers by SOP class (PS3.4 B.5).
-IMAGE_READERS: dict[str, ImageReader] = {
-    **{uid: ImageReader("projection", images.read_projection_image) for uid in images.SOP_CLASSES},
+MAMMOGRAPHY_IMAGE = ImageReader(
+    "projection",
+    breast.read_breast_image,
+    breast.is_mammography_capture,
+    "Modality MG and mammography exposure attributes (Organ Dose, Entrance Dose, KVP, Exposure)",
+)
+
+#: Readers of image headers by SOP class (PS3.4 B.5), the first that accepts the image wins.
+IMAGE_READERS: dict[str, tuple[ImageReader, ...]] = {
+    **{uid: (ImageReader("projection", images.read_projection_image),) for uid in images.SOP_CLASSES},
+    **{uid: (ImageReader("projection", breast.read_breast_image),) for uid in breast.SOP_CLASSES},
     **{
-        uid: ImageReader(
-            "radiopharmaceutical",
-            nm_images.read_nm_image,
-            nm_images.has_administrations,
-            "a Radiopharmaceutical Information Sequence",
+        uid: (
+            ImageReader(
+                "radiopharmaceutical",
+                nm_images.read_nm_image,
+                nm_images.has_administrations,
+                "a Radiopharmaceutical Information Sequence",
+            ),
         )
         for uid in nm_images.SOP_CLASSES
     },
-    ct_dose_info.SECONDARY_CAPTURE: ImageReader(
-        "ct",
-        ct_dose_info.read_ct_dose_info,
-        ct_dose_info.is_dose_info,
-        "an Exposure Dose Sequence (as a CT dose-info image has)",
+    ct_dose_info.SECONDARY_CAPTURE: (
+        ImageReader(
+            "ct",
+            ct_dose_info.read_ct_dose_info,
+            ct_dose_info.is_dose_info,
+            "an Exposure Dose Sequence (as a CT dose-info image has)",
+        ),
+        MAMMOGRAPHY_IMAGE,  # Hologic Selenia Dimensions tomosynthesis projections
     ),
 }
+
+#: Objects not read although they carry dose values, each with why: returns the reason or None.
+NOT_READ: tuple[Callable[[Dataset], str | None], ...] = (breast.ct_stored_reconstruction,)
 
 
 def _describe(ds: Dataset, sop_class: str) -> str:
@@ -174,14 +191,16 @@ def choose_reader(ds: Dataset) -> Reader:
             return SR_READERS[title]
         found = describe_code(ds.ConceptNameCodeSequence[0]) if title else "missing"
         raise NotADoseObject(f"it is not a dose report: its document title is {found}")
-    image = IMAGE_READERS.get(sop_class)
-    if image is None:
+    for reason in filter(None, (not_read(ds) for not_read in NOT_READ)):
+        raise NotADoseObject(reason)
+    readers = IMAGE_READERS.get(sop_class)
+    if readers is None:
         raise NotADoseObject(f"it is {_describe(ds, sop_class)}, which carries no dose information")
-    if not image.accepts(ds):
-        raise NotADoseObject(
-            f"it is {_describe(ds, sop_class)} without {image.needs}, so it carries no dose information"
-        )
-    return image
+    for image in readers:
+        if image.accepts(ds):
+            return image
+    needs = " or ".join(image.needs for image in readers)
+    raise NotADoseObject(f"it is {_describe(ds, sop_class)} without {needs}, so it carries no dose information")
 
 
 #: Event arrays whose entries must carry a UID: (field, what the notes call an entry, concept).
