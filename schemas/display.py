@@ -49,7 +49,6 @@ class Shown:
         """Convert a value in the shown unit to the stored unit (dividing by an exact power of ten)."""
         return value / 10**self.scale if self.scale >= 0 else value * 10**-self.scale
 
-
     def format(self, value: Any) -> str:
         """Return a stored number as shown: in the shown unit, formatted by :func:`format_number`."""
         if not _is_number(value):
