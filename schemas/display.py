@@ -66,15 +66,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def format_number(value: Any, figures: int = FIGURES) -> str:
-    """Format a number for reading: ``46881`` -> ``46,881``, ``16.2604`` -> ``16.26``, ``5.1e-05`` -> ``0.000051``."""
+def format_number(value: Any, figures: int = FIGURES, *, separators: bool = True) -> str:
+    """Format a number for reading: ``46881`` -> ``46,881``, ``16.2604`` -> ``16.26``, ``5.1e-05`` -> ``0.000051``.
+
+    ``separators=False`` leaves out the thousands separators (CSV cells, which a
+    spreadsheet could read with a decimal comma).
+    """
     if not _is_number(value):
         return ""
+    grouping = "," if separators else ""
     if isinstance(value, int) or value == 0:
-        return f"{round(value):,}"
+        return f"{round(value):{grouping}}"
     decimals = max(figures - 1 - math.floor(math.log10(abs(value))), 0)
     rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)  # 200.5 -> 201, as read
-    text = f"{rounded:,f}"
+    text = f"{rounded:{grouping}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 

@@ -6,19 +6,22 @@ an audit covers exactly the studies the list with the same arguments shows.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from schemas.display import format_number
 from schemas.query import parse_study_query
 from service.audits import pipeline
 from service.errors import InvalidArgument, NotFound
+from service.export.csv import Figure, SafeWriter
 from service.reading.filters import study_filter
 
 #: request arguments that are neither audit parameters nor list filters
-OUTPUT_ARGUMENTS = ("format",)
+OUTPUT_ARGUMENTS = ("format", "precision")
+#: ``precision`` of the CSV: numbers as the audits page's table shows them, or as computed
+PRECISIONS = ("shown", "full")
 #: result columns that carry the audit quantity's unit
 STATISTICS = ("mean", "p25", "median", "p75", "min", "max", "reference_level")
 
@@ -77,24 +80,45 @@ def run_audit(store: Aggregates, name: str, args: Mapping[str, str], *, alert_le
     return AuditResult(audit, choices, query.arguments(), store.aggregate(stages))
 
 
-def to_csv(result: AuditResult) -> str:
-    """Return the rows as CSV: the columns that hold a value, statistics headed with their unit."""
+def parse_output(args: Mapping[str, str]) -> tuple[str, str]:
+    """Return the ``format`` (json, csv) and ``precision`` (shown, full) asked for; refuse others."""
+    output, precision = args.get("format", "json"), args.get("precision", "shown")
+    errors = {}
+    if output not in ("json", "csv"):
+        errors["format"] = ["Expected json or csv."]
+    if precision not in PRECISIONS:
+        errors["precision"] = [f"Expected {' or '.join(PRECISIONS)}."]
+    if errors:
+        raise InvalidArgument(errors)
+    return output, precision
+
+
+def to_csv(result: AuditResult, precision: str = "shown") -> str:
+    """Return the rows as CSV: the columns that hold a value, statistics headed with their unit.
+
+    Numbers are written as the audits page's table shows them (:func:`schemas.display.format_number`,
+    without thousands separators, which a spreadsheet could read as decimal commas), or as computed
+    with ``precision="full"``. Text goes through the exports' neutralising writer.
+    """
     rows = result.rows
     keys = dict.fromkeys(key for row in rows for key in row)
     columns = [key for key in keys if any(row.get(key) is not None for row in rows)]
     quantity = pipeline.describe(result.audit)["quantity"]
     unit = f" ({quantity['unit']})" if quantity else ""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeWriter(out)
     writer.writerow([f"{c}{unit}" if c in STATISTICS else c for c in columns])
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
+        writer.writerow([_cell(row.get(column), precision) for column in columns])
     return out.getvalue()
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return "" if value is None else value
+def _cell(value: Any, precision: str) -> Any:
+    """Return an audit value as the table shows it: lists joined, booleans as words, numbers rounded."""
+    if isinstance(value, list):  # raw_names: the blank group's raw name is missing, not "None"
+        return "; ".join(str(v) for v in value if v is not None)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and precision == "shown":
+        return Figure(format_number(value, separators=False))
+    return value

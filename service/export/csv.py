@@ -1,23 +1,28 @@
-"""CSV export: one study per row, its events stretching to the right, or one event per row; streamed in chunks.
+"""CSV: the one writer of every CSV the service sends, and the exports written with it.
 
-The wide layout (``rows="study"``) is refused by :func:`service.export.start_export`
-when it would exceed Excel's 16,384 columns; the long one (``rows="events"``)
-repeats the study's columns before each event, and gives a study without
-events one row with empty event columns.
+:class:`SafeWriter` is how the service writes CSV (exports and audit tables
+alike): text a spreadsheet would run as a formula is neutralised, date-times
+are written as ``YYYY-MM-DD HH:MM:SS`` (local time as the modality sent it),
+numbers in Python's shortest exact form, missing values as empty cells.
 
-The text starts with a UTF-8 byte order mark so that Excel reads accented and
-CJK names correctly (Python readers open it with ``encoding="utf-8-sig"``).
-Date-times are written as ``YYYY-MM-DD HH:MM:SS`` (local time as the modality
-sent it), numbers in Python's shortest exact form, missing values as empty
-cells. Text that a spreadsheet would run as a formula is neutralised.
+An export is one study per row, its events stretching to the right, or one
+event per row; streamed in chunks. The wide layout (``rows="study"``) is
+refused by :func:`service.export.start_export` when it would exceed Excel's
+16,384 columns; the long one (``rows="events"``) repeats the study's columns
+before each event, and gives a study without events one row with empty event
+columns. The text starts with a UTF-8 byte order mark so that Excel reads
+accented and CJK names correctly (Python readers open it with
+``encoding="utf-8-sig"``).
 """
 
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from io import StringIO
+from typing import Any, Protocol
 
 from schemas.columns import Cell
 from service.export.core import Export
@@ -29,19 +34,46 @@ CHUNK_ROWS = 200
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+class _Text(Protocol):
+    def write(self, text: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number already written out (rounded as a page shows it): written as it is, never neutralised."""
+
+    text: str
+
+
 def neutralise(text: str) -> str:
     """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _cell(value: Cell) -> str | int | float:
+def safe_cell(value: Any) -> str | int | float:
+    """Return a value as a CSV cell: text neutralised, date-times without ``T``, None empty."""
     if value is None:
         return ""
+    if isinstance(value, Figure):
+        return value.text
     if isinstance(value, str):
         return neutralise(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
-    return value
+    if isinstance(value, int | float):
+        return value
+    return neutralise(str(value))
+
+
+class SafeWriter:
+    """Write CSV rows (CRLF line ends) whose cells go through :func:`safe_cell`: no cell runs as a formula."""
+
+    def __init__(self, target: _Text) -> None:
+        self._writer = csv.writer(target, lineterminator="\r\n")
+
+    def writerow(self, cells: Iterable[Any]) -> None:
+        """Write one row."""
+        self._writer.writerow([safe_cell(value) for value in cells])
 
 
 def _rows(export: Export) -> Iterator[list[Cell]]:
@@ -61,11 +93,11 @@ def _rows(export: Export) -> Iterator[list[Cell]]:
 
 def csv_chunks(export: Export) -> Iterator[str]:
     """Yield the CSV text of an export in chunks of :data:`CHUNK_ROWS` rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer = StringIO()
+    writer = SafeWriter(buffer)
     buffer.write(BOM)
     for count, row in enumerate(_rows(export)):
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow(row)
         if count % CHUNK_ROWS == 0 and count:
             yield buffer.getvalue()
             buffer.seek(0)

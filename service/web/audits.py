@@ -5,7 +5,8 @@ data to and from the store.
 
 - ``GET /api/audits``: each audit's name, title, group, quantity and parameters.
 - ``GET /api/audits/<name>?<parameters and list filters>``: the rows as JSON, or
-  CSV with ``format=csv``; 404 for an unknown audit, 400 naming a bad argument.
+  CSV with ``format=csv`` (numbers as the page shows them; ``precision=full`` as computed);
+  404 for an unknown audit, 400 naming a bad argument.
 - ``GET|POST|DELETE /api/standard-names``: list (``?modality=``), add or replace
   one mapping (JSON ``{modality, field, raw, standard}``), delete one (same
   fields as arguments, ``standard`` not needed).
@@ -23,8 +24,8 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.access import requires
 from service.audits import pipeline
-from service.audits.run import find_audit, run_audit, to_csv
-from service.errors import InvalidArgument, NotFound
+from service.audits.run import find_audit, parse_output, run_audit, to_csv
+from service.errors import NotFound
 from service.web.context import get_settings, get_store
 
 bp = Blueprint("audits", __name__)  # static files and templates: service/web (pages.bp)
@@ -46,14 +47,12 @@ def list_audits() -> Response:
 @requires("viewer")
 def show_audit(name: str) -> Response:
     """Run one audit with the request's parameters and filters; JSON, or CSV with ``format=csv``."""
-    output = request.args.get("format", "json")
-    if output not in ("json", "csv"):
-        raise InvalidArgument({"format": ["Expected json or csv."]})
+    output, precision = parse_output(request.args)
     result = run_audit(get_store(), name, request.args, alert_levels=_alert_levels())
     if output == "json":
         return jsonify(result.as_json())
     disposition = f'attachment; filename="{result.audit.name}.csv"'
-    return Response(to_csv(result), mimetype="text/csv", headers={"Content-Disposition": disposition})
+    return Response(to_csv(result, precision), mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 @bp.get("/api/standard-names")

@@ -12,7 +12,15 @@ const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const STATISTICS = ['count', 'mean', 'p25', 'median', 'p75', 'min', 'max', 'reference_level'];
 
 const byName = (name) => catalogue.find((audit) => audit.name === name);
-const number = (v) => (typeof v === 'number' ? Number(v.toPrecision(4)).toLocaleString('en') : v ?? '');
+// As schemas/display.py format_number, so the table and the CSV (format=csv) show the same figures:
+// four significant figures but never fewer than the integer digits, halves rounded up, no exponent.
+function number(v) {
+  if (typeof v !== 'number') return v ?? '';
+  if (!Number.isFinite(v)) return '';
+  if (Number.isInteger(v)) return v.toLocaleString('en');
+  const decimals = Math.max(3 - Math.floor(Math.log10(Math.abs(v))), 0);
+  return v.toLocaleString('en', { maximumFractionDigits: Math.min(decimals, 100), roundingMode: 'halfExpand' });
+}
 
 function label(row) {
   const parts = [row.name ?? '(blank)'];
@@ -180,6 +188,7 @@ async function run(event) {
   status.textContent = 'Running...';
   document.body.dataset.ready = 'false';
   document.getElementById('csv').href = `/api/audits/${name}?${args({})}&format=csv`;
+  document.getElementById('csv-full').href = `/api/audits/${name}?${args({})}&format=csv&precision=full`;
   try {
     const statistics = Object.keys(audit.parameters).length > 0;
     const [main, trend, workload, alerts] = await Promise.all([
