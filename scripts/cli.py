@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import logging
 import signal
-import socket
 import sys
 import threading
 from collections import Counter
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from scripts.cli_audits import add_parsers as add_audit_parsers
+from scripts.cli_common import client as _client
 from scripts.cli_exports import add_parsers as add_export_parsers
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
@@ -39,15 +38,6 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-
-
-def _client() -> str:
-    """Return who runs this command, for the event log."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 @contextlib.contextmanager
@@ -69,27 +59,26 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the web application, and the DICOM Storage SCP unless disabled, until interrupted."""
-    from werkzeug.serving import make_server
-
+    from scripts.serving import web_server
     from service import create_app
     from service.web.context import close_store, get_pipeline, get_store
 
     app = create_app()
-    with app.app_context():
-        get_store()  # start the database and create indexes now, not on the first request
-        scp = _start_scp(get_pipeline(), settings) if settings.scp_enabled else None
     host, port = args.host or settings.host, args.port or settings.port
-    server = make_server(host, port, app, threaded=True)
-    print(
-        f"DoseLedger is serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)",
-        file=sys.stderr,
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, _interrupt)
+    server = web_server(host, port, app)  # a port in use stops here, before anything is started
+    scp = None
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        with app.app_context():
+            get_store()  # start the database and create indexes now, not on the first request
+            scp = _start_scp(get_pipeline(), settings) if settings.scp_enabled else None
+        print(
+            f"DoseLedger is serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, _interrupt)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
     finally:
         server.server_close()
         if scp is not None:
@@ -168,6 +157,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     a second one stops without a summary (objects being ingested still finish).
     """
     sources = list(iter_sources(Path(p) for p in args.paths))  # names and sizes only; workers read the bytes
+    if not sources:
+        _summarise([])
+        print(f"No objects found in {', '.join(args.paths)} (hidden files and DICOMDIR are skipped).")
+        return 0
     workers = args.workers or settings.import_workers
     with _pipeline(settings) as pipeline, _stop_on_signals() as stop:
         outcomes = ingest_all(pipeline, sources, workers=workers, via="cli", client=_client(), stop=stop)
@@ -212,7 +205,12 @@ def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
                 disable=None,
             )
         )
-    return _summarise(outcomes)
+    status = _summarise(outcomes)
+    print(f"Ran extraction again over {len(outcomes)} kept originals." if outcomes else _NOTHING_KEPT)
+    return status
+
+
+_NOTHING_KEPT = "No originals are kept yet, so there was nothing to reprocess; import with doseledger import PATH."
 
 
 def cmd_patient_sizes(args: argparse.Namespace, settings: Settings) -> int:

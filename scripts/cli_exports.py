@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from scripts.cli_common import client
 from service.config import Settings
 from service.errors import ConfigurationError
 
@@ -25,7 +26,6 @@ LAYOUTS = ("study", "events")
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export the studies of a modality's list, filtered like the list, to a CSV or XLSX file."""
     from schemas.query import parse_study_query
-    from scripts.cli import _client
     from service.export import export_bytes, start_export
     from service.storage import open_store, utcnow
 
@@ -42,9 +42,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     partial = output.with_name(f".{output.name}.part")
     try:
-        export = start_export(store, query, fmt, rows=args.layout, via="cli", client=_client())
+        export = start_export(store, query, fmt, rows=args.layout, via="cli", client=client())
         with partial.open("wb") as target:
-            for chunk in export_bytes(store, export, fmt, via="cli", client=_client(), exported_at=utcnow()):
+            for chunk in export_bytes(store, export, fmt, via="cli", client=client(), exported_at=utcnow()):
                 target.write(chunk)
         partial.replace(output)
     finally:
@@ -54,6 +54,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"Exported {export.studies_written} {query.modality} studies ({export.events_written} events{rows}) to {output}"
     )
+    if not export.studies_written:
+        print(
+            f"No {query.modality} study matches the filters ({export.describe_filters()}); the file has headings only."
+        )
     for note in export.notes:
         print(f"Note: {note}.")
     return 0
