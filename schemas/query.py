@@ -19,6 +19,15 @@ Decisions:
   (:mod:`schemas.display`): DLP in mGy·cm, DAP in cGy·cm², AGD in mGy (either
   breast), activity in MBq. They need a ``modality``, as does
   ``order=total_dose``.
+* ``test_patients`` (``include``, ``exclude``, ``only``) selects by the
+  not-patient indicator (a QA phantom, a test or demonstration patient: the
+  study's ``patient.not_patient_indicator`` is set). Decision: the lists
+  include them unless told otherwise (marked "test", so a QA run can be
+  found), while exports and audits leave them out unless asked
+  (:meth:`StudyQuery.for_reports`), so no dose figure mixes phantoms with
+  patients by default. A list's export link carries only what the list was
+  given, so exporting a list leaves its test patients out unless they were
+  asked for.
 * Empty arguments (an empty field of the filter form) mean "no filter";
   unknown arguments are refused, so a misspelt filter never silently lists
   everything.
@@ -31,7 +40,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,6 +67,14 @@ RANGE_FILTERS: dict[str, str] = {
     "weight": "patient.weight_kg",
     "events": "summary.number_of_events",
 }
+
+#: The not-patient indicator (service.extract.header): set for QA, test and demonstration patients.
+TEST_PATIENT_PATH = "patient.not_patient_indicator"
+#: ``test_patients`` value -> condition on :data:`TEST_PATIENT_PATH` (``include``: none).
+TEST_PATIENT_CONDITIONS: dict[str, dict[str, None]] = {"exclude": {"$eq": None}, "only": {"$ne": None}}
+TEST_PATIENT_CHOICES = ("include", "exclude", "only")
+#: what exports and audits do when ``test_patients`` is not given
+REPORTS_TEST_PATIENTS = "exclude"
 
 #: Orderings: ``order`` value (``-`` prefix = descending) -> document path;
 #: ``total_dose`` -> the modality's main quantity.
@@ -86,6 +103,7 @@ class StudyQuery:
     ranges: tuple[tuple[str, float | None, float | None], ...] = ()  # (stem, min, max)
     dose_min: float | None = None
     dose_max: float | None = None
+    test_patients: str | None = None  # include, exclude, only; None: the reader's default (lists include)
     order: str = DEFAULT_ORDER
     page_size: int = DEFAULT_PAGE_SIZE
     after: str | None = None  # paging token from the previous answer's ``next``
@@ -96,9 +114,14 @@ class StudyQuery:
         found.update(date_from=self.date_from, date_to=self.date_to, dose_min=self.dose_min, dose_max=self.dose_max)
         for stem, low, high in self.ranges:
             found.update({f"{stem}_min": low, f"{stem}_max": high})
+        found["test_patients"] = self.test_patients
         if self.order != DEFAULT_ORDER:
             found["order"] = self.order
         return {key: _format(value) for key, value in found.items() if value is not None}
+
+    def for_reports(self) -> StudyQuery:
+        """Return the query as exports and audits read it: test patients left out unless asked for."""
+        return replace(self, test_patients=self.test_patients or REPORTS_TEST_PATIENTS)
 
 
 def _format(value: Any) -> str:
@@ -143,6 +166,9 @@ class StudyQuerySchema(Schema.from_dict(_range_fields())):  # type: ignore[misc]
     date_from = fields.Date(**_DATE)
     date_to = fields.Date(  # inclusive: the range ends the next day, which must exist
         **_DATE, validate=validate.Range(max=date.max - timedelta(days=1), error="Expected a date before 9999-12-31.")
+    )
+    test_patients = fields.String(
+        validate=validate.OneOf(TEST_PATIENT_CHOICES, error=f"Expected one of {', '.join(TEST_PATIENT_CHOICES)}.")
     )
     order = fields.String(
         load_default=DEFAULT_ORDER,
@@ -193,6 +219,7 @@ class StudyQuerySchema(Schema.from_dict(_range_fields())):  # type: ignore[misc]
             ranges=ranges,
             dose_min=data.get("dose_min"),
             dose_max=data.get("dose_max"),
+            test_patients=data.get("test_patients"),
             order=data["order"],
             page_size=data["page_size"],
             after=data.get("after"),

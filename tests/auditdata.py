@@ -169,12 +169,12 @@ def hybrid(**kwargs: Any) -> dict[str, Any]:
 
 
 def filter_studies() -> list[dict[str, Any]]:
-    """Return twelve studies of every list modality on which each list filter selects some, not all.
+    """Return thirteen studies of every list modality on which each list filter selects some, not all.
 
     Each study is at an hour of its own (January 2025), so the workload audit's
     rows tell which studies a filter selected. Doses: CT total DLP 30, 120, 200, 80 (hybrid);
     RF total DAP 500, 20, 50 (hybrid) cGy·cm²; MG AGD left/right 2.7/1.0, 0.8/2.5, 0.9/1.1 mGy;
-    NM administered activity 350, 185 MBq.
+    NM administered activity 350, 185 MBq; a CT QA phantom (a test patient), DLP 25.
     """
     north, south = "North Hospital", "South Clinic"
     slots = (datetime(2025, 1, 6 + day, 8 + day) for day in itertools.count())  # an hour each
@@ -206,6 +206,9 @@ def filter_studies() -> list[dict[str, Any]]:
                 **_about("NM-1", "PET", "Siemens", "Biograph", south, "Staging", "ACC-2011", 63, 77)),
         nuclear("Technetium MDP", 185.0, when=next(slots),
                 **_about("NM-1", "Bone scan", "Siemens", "Symbia", south, "Bone", "ACC-2012", 74, 66)),
+        ct([("QA phantom", 25.0)], when=next(slots),  # a test patient: audits leave it out unless asked
+           **{**_about("CT-NORTH", "QA", "Siemens", "SOMATOM Force", north, "QA", "ACC-1013", 50, 70),
+              "patient": {"not_patient_indicator": "IDs: qa | Names: phy"}}),
     ]  # fmt: skip
     return made
 

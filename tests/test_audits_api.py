@@ -34,7 +34,7 @@ def test_list_of_audits(client: FlaskClient) -> None:
 def test_audit_as_json(client: FlaskClient, ct_store: Store) -> None:
     answer = client.get("/api/audits/ct_dlp_by_protocol?per_station=no&station_name=north").get_json()
     assert answer["parameters"] == {"names": "raw", "per_station": "no", "interval": "all"}
-    assert answer["filters"] == {"station_name": "north"}
+    assert answer["filters"] == {"station_name": "north", "test_patients": "exclude"}
     [row] = answer["rows"]
     assert (row["name"], row["count"], row["median"], row["p25"], row["p75"]) == ("HEAD ROUTINE", 4, 25, 17.5, 32.5)
 

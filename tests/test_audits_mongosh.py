@@ -133,6 +133,8 @@ FILTER_CASES = [
       "date_from": "2025-01-07", "date_to": "2025-01-15"}),
     ("mg_agd_by_thickness", {}, {"modality": "MG", "dose_min": "2", "weight_max": "70", "institution_name": "north"}),
     ("rf_dap_by_protocol", {"per_station": "no"}, {"acquisition_protocol": "angio", "events_max": "2"}),
+    ("workload", {}, {"test_patients": "include"}),  # audits leave test patients out unless asked
+    ("ct_dlp_by_protocol", {"per_station": "no"}, {"test_patients": "only"}),
 ]  # fmt: skip
 
 
@@ -195,6 +197,7 @@ BAD_PARAMETERS = [
     ({"events_min": "-1"}, "events_min: Expected a number of at least 0."),
     ({"date_to": "2025-02-30"}, "date_to: Expected a date as YYYY-MM-DD."),
     ({"station_name": "x" * 201}, "station_name: Expected at most 200 characters."),
+    ({"test_patients": "yes"}, "test_patients: Expected one of include, exclude, only."),
 ]
 
 

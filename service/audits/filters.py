@@ -24,7 +24,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from schemas.query import MAX_TEXT, RANGE_FILTERS, TEXT_FILTERS, StudyQuerySchema
+from schemas.query import (
+    MAX_TEXT,
+    RANGE_FILTERS,
+    REPORTS_TEST_PATIENTS,
+    TEST_PATIENT_CHOICES,
+    TEST_PATIENT_CONDITIONS,
+    TEST_PATIENT_PATH,
+    TEXT_FILTERS,
+    StudyQuerySchema,
+)
 from service.modalities import MODALITIES
 from service.reading.filters import ALL_SECTIONS, DATE
 
@@ -41,7 +50,7 @@ ABOUT = (
 def filter_arguments() -> list[str]:
     """Return the list arguments that select studies (the rest order or page a list)."""
     ranges = [f"{stem}_{end}" for stem in (*RANGE_FILTERS, "dose") for end in ("min", "max")]
-    return ["modality", "date_from", "date_to", *TEXT_FILTERS, *ranges]
+    return ["modality", "date_from", "date_to", *TEXT_FILTERS, *ranges, "test_patients"]
 
 
 def definitions() -> dict[str, Any]:
@@ -60,6 +69,12 @@ def definitions() -> dict[str, Any]:
         "main_quantity": {
             key: {"fields": list(m.quantity.fields), "unit": m.quantity.shown.unit, "scale": m.quantity.shown.scale}
             for key, m in MODALITIES.items()
+        },
+        "test_patients": {
+            "path": TEST_PATIENT_PATH,
+            "choices": list(TEST_PATIENT_CHOICES),
+            "conditions": TEST_PATIENT_CONDITIONS,
+            "default": REPORTS_TEST_PATIENTS,  # audits leave test patients out unless asked for
         },
         # a list argument that selects nothing (or a new one audit.js cannot build) is refused by name
         "not_filters": [name for name in StudyQuerySchema().fields if name not in selecting],

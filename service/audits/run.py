@@ -1,7 +1,8 @@
 """Run an audit for a request: parameters and list filters in, rows out (JSON or CSV).
 
 The filters are the study lists' own (``schemas.query``, ``service.reading.filters``), so
-an audit covers exactly the studies the list with the same arguments shows.
+an audit covers exactly the studies the list with the same arguments shows, except that
+test patients are left out unless ``test_patients`` asks for them.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def run_audit(store: Aggregates, name: str, args: Mapping[str, str], *, alert_le
         errors.update(e.errors)
     if errors:
         raise InvalidArgument(errors)
+    query = query.for_reports()  # test patients left out unless asked for
     match = study_filter(query)
     stages = pipeline.instantiate(audit, choices, match=match, alert_match=pipeline.alert_match(alert_levels))
     return AuditResult(audit, choices, query.arguments(), store.aggregate(stages))

@@ -51,8 +51,10 @@ def start_export(
 
     ``rows`` is the CSV's layout (:data:`service.export.core.ROWS`). A wide CSV
     that would exceed Excel's columns is refused (:class:`TooWide`), and the
-    refusal logged, before anything is read or written.
+    refusal logged, before anything is read or written. Test patients are left
+    out unless the query asks for them (``StudyQuery.for_reports``).
     """
+    query = query.for_reports()
     if rows not in ROWS or (rows != "study" and fmt != "csv"):
         raise InvalidArgument({"layout": [_layout_expected(fmt)]})
     modality = query.modality or ""

@@ -17,7 +17,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from schemas.query import ORDERS, RANGE_FILTERS, TEXT_FILTERS, StudyQuery
+from schemas.query import ORDERS, RANGE_FILTERS, TEST_PATIENT_CONDITIONS, TEST_PATIENT_PATH, TEXT_FILTERS, StudyQuery
 from service.modalities import MODALITIES, SECTIONS
 
 #: A text filter on a section's field applies to the list modalities that search that section
@@ -77,6 +77,8 @@ def _conditions(query: StudyQuery) -> list[dict[str, Any]]:
         quantity = MODALITIES[query.modality].quantity
         low, high = (None if v is None else quantity.shown.to_stored(v) for v in (query.dose_min, query.dose_max))
         found.append(_any_of([{f"summary.{name}": _between(low, high)} for name in quantity.fields]))
+    if query.test_patients in TEST_PATIENT_CONDITIONS:
+        found.append({TEST_PATIENT_PATH: dict(TEST_PATIENT_CONDITIONS[query.test_patients])})
     return found
 
 

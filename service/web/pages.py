@@ -59,6 +59,7 @@ def study_list(modality: str) -> str:
         columns=present.list_columns(modality.upper()),
         form=present.filter_form(modality.upper()),
         orders=present.ORDER_LABELS.items(),
+        test_patient_choices=present.LIST_TEST_PATIENTS.items(),
         next_url=page.next and url_for(".study_list", modality=modality, **arguments, after=page.next),
     )
 

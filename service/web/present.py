@@ -32,6 +32,13 @@ ORDER_LABELS: dict[str, str] = {
     "-total_dose": "Highest dose first",
     "total_dose": "Lowest dose first",
 }
+#: The list form's choices of ``test_patients`` (schemas.query): "" is the lists' default.
+LIST_TEST_PATIENTS: dict[str, str] = {
+    "": "Shown, marked test (exports leave them out)",
+    "include": "Shown and exported",
+    "exclude": "Left out",
+    "only": "Only test patients",
+}
 STUDY = Study()
 HIDDEN = frozenset({"_id"})
 #: Blocks of the detail page that come first, in this order; the others follow in stored order.

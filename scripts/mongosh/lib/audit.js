@@ -7,7 +7,8 @@
 // AUDIT_PER_STATION=no, AUDIT_INTERVAL=month, AUDIT_DATE_FROM=2024-01-01, ...) or from
 // a `params` object set with --eval, e.g. --eval 'var params = {names: "standard"}'.
 // Filters: every filter of the study lists and of GET /api/audits/<name> (modality,
-// date_from/date_to, the text filters, the ranges, dose_min/dose_max with a modality),
+// date_from/date_to, the text filters, the ranges, dose_min/dose_max with a modality,
+// test_patients: exclude unless given, as in the API),
 // read from service/audits/filters.json (generated from the Python tables) and built
 // as service/reading/filters.py builds them, so both select the same studies; and `match` (an
 // EJSON filter, added to them). A parameter the audit does not take, or a value the API
@@ -88,6 +89,9 @@ function listArguments(params) {
     const long = [...(args[name] || '')].length > FILTERS.max_text;  // counted in code points, as Python does
     if (long) fail(name, `Expected at most ${FILTERS.max_text} characters.`);
   }
+  const tests = FILTERS.test_patients;
+  args.test_patients = args.test_patients ?? tests.default;  // audits leave test patients out unless asked
+  if (!tests.choices.includes(args.test_patients)) fail('test_patients', `Expected one of ${tests.choices.join(', ')}.`);
   for (const name of ['date_from', 'date_to']) if (args[name] !== undefined) args[name] = day(args[name], name);
   for (const [low, high] of RANGES.slice(1)) {
     for (const name of [low, high]) if (args[name] !== undefined) args[name] = number(args[name], name);
@@ -160,6 +164,8 @@ function conditions(args) {
     const [low, high] = [args.dose_min, args.dose_max].map((v) => (v === undefined ? v : toStored(v, quantity.scale)));
     found.push(anyOf(quantity.fields.map((field) => ({ [`summary.${field}`]: between(low, high) }))));
   }
+  const condition = FILTERS.test_patients.conditions[args.test_patients];
+  if (condition) found.push({ [FILTERS.test_patients.path]: { ...condition } });
   return found;
 }
 

@@ -7,7 +7,7 @@ const catalogue = JSON.parse(document.getElementById('audit-catalogue').textCont
 const alertLevels = JSON.parse(document.getElementById('alert-level-data').textContent);
 const form = document.getElementById('audit-form');
 const charts = {};
-const FILTERS = ['date_from', 'date_to', 'station_name', 'study_description'];
+const FILTERS = ['date_from', 'date_to', 'station_name', 'study_description', 'test_patients'];
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const STATISTICS = ['count', 'mean', 'p25', 'median', 'p75', 'min', 'max', 'reference_level'];
 
@@ -207,7 +207,8 @@ async function run(event) {
     }
     drawWorkload(workload);
     fillTable('alerts', alerts.rows, ['study_instance_uid', 'study_date_time', 'station', 'study_description', 'total_dap', 'total_rp_dose', 'total_fluoro_time']);
-    status.textContent = `${main.rows.length} rows; ${alerts.rows.length} studies above an alert level.`;
+    const left = form.elements.test_patients.value ? '' : ' Test patients are left out (Test patients: Included counts them).';
+    status.textContent = `${main.rows.length} rows; ${alerts.rows.length} studies above an alert level.${left}`;
     document.body.dataset.ready = 'true';
   } catch (e) {
     status.textContent = `The audit could not run: ${e.message}`;
@@ -222,5 +223,8 @@ form.audit.addEventListener('change', () => { showParameters(); run(); });
 document.getElementById('renderer').addEventListener('change', () => run());
 form.addEventListener('submit', run);
 window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.instance.resize()));
+// The study filters can come in the page's URL (/audits?test_patients=only&date_from=...).
+const given = new URLSearchParams(window.location.search);
+for (const name of FILTERS) if (given.get(name)) form.elements[name].value = given.get(name);
 showParameters();
 run();
