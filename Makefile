@@ -1,19 +1,23 @@
 # DoseLedger: `make run` serves on http://127.0.0.1:8080/ with the embedded database,
-# `make test` runs the test suite. Each sets up .venv on first use (and again
-# whenever pyproject.toml changes).
+# `make test` runs the test suite, `make demo` adds demonstration studies (beside
+# `make run`, or alone). Each sets up .venv on first use (and again whenever
+# pyproject.toml changes).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean vendor
+.PHONY: run test demo lint install clean vendor
 
 run: $(STAMP)
 	$(BIN)/doseledger serve
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/doseledger demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

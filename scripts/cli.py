@@ -1,4 +1,4 @@
-"""The ``doseledger`` command line: serve, scp, extract, import, reprocess, patient-sizes (export: cli_exports).
+"""The ``doseledger`` command line: serve, scp, extract, import, reprocess, patient-sizes (export, demo: cli_*.py).
 
 Exit status: 0 on success, 1 when an import or reprocess rejected something or
 a patient-size file had unreadable rows, 2 for usage and configuration errors
@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_common import client as _client
+from scripts.cli_demo import add_parsers as add_demo_parsers
 from scripts.cli_exports import add_parsers as add_export_parsers
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
@@ -72,7 +73,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             get_store()  # start the database and create indexes now, not on the first request
             scp = _start_scp(get_pipeline(), settings) if settings.scp_enabled else None
         print(
-            f"DoseLedger is serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)",
+            f"DoseLedger is serving on http://{host}:{server.port}/ (Ctrl-C to stop)",
             file=sys.stderr,
             flush=True,
         )
@@ -311,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parsers(sub)
     _add_patient_sizes_parser(sub)
     add_audit_parsers(sub)
+    add_demo_parsers(sub)
     return parser
 
 

@@ -1,9 +1,12 @@
-"""What the ``doseledger`` commands share: who runs them, for the event log."""
+"""What the ``doseledger`` commands share: who runs them (for the event log), how to call them again."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import socket
+import sys
+from pathlib import Path
 
 
 def client() -> str:
@@ -13,3 +16,13 @@ def client() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+def program() -> str:
+    """Return how to call ``doseledger`` again, as this run was called (``.venv/bin/doseledger`` after ``make``)."""
+    called = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if called is None or called.name != "doseledger" or called.parent == Path():
+        return "doseledger"
+    with contextlib.suppress(ValueError):
+        return str(called.resolve().relative_to(Path.cwd().resolve()))
+    return str(called)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +105,28 @@ def test_a_web_port_in_use_exits_2_naming_it_before_anything_starts(runner: Runn
     assert "serving" not in result.stderr and "Storage SCP" not in result.stderr  # nothing was started
     with socket.create_server(("0.0.0.0", scp_port)):  # the SCP's port is free: it never listened
         pass
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
+def test_serve_says_where_it_serves_answers_and_stops_on_sigterm(test_config: dict[str, Any]) -> None:
+    port = free_port()
+    environment = {**os.environ, "MONGODB_URI": test_config["MONGODB_URI"], "DOSELEDGER_SCP_ENABLED": "false"}
+    environment |= {"DOSELEDGER_DB_NAME": test_config["DOSELEDGER_DB_NAME"], "DOSELEDGER_PORT": str(port)}
+    with subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "serve"], env=environment, stderr=subprocess.PIPE, text=True
+    ) as served:
+        try:
+            assert served.stderr is not None
+            line = served.stderr.readline()
+            while "serving" not in line and line:
+                line = served.stderr.readline()
+            assert line.strip() == f"DoseLedger is serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+                assert answer.status == 200 and json.load(answer)["status"] == "ok"
+        finally:
+            served.send_signal(signal.SIGTERM)
+            assert served.wait(timeout=30) == 0

@@ -129,6 +129,13 @@ class OriginalStore:
         )
 
     @guarded
+    def delete_originals(self, sha256s: list[str]) -> int:
+        """Delete the kept originals of these SHA-256s (the files entry first, then its chunks); return how many."""
+        deleted = self.db[f"{ORIGINALS_BUCKET}.files"].delete_many({"_id": {"$in": sha256s}}).deleted_count
+        self.db[f"{ORIGINALS_BUCKET}.chunks"].delete_many({"files_id": {"$in": sha256s}})
+        return deleted
+
+    @guarded
     def count_originals(self) -> int:
         """Return the number of kept originals."""
         return self.db[f"{ORIGINALS_BUCKET}.files"].count_documents({})

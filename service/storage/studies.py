@@ -12,6 +12,7 @@ is the caller's: :func:`service.ingest.document.save_fragment`.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -166,6 +167,21 @@ class StudyStore(TallyStore):
             validate_study(document)
         self.db.studies.insert_many(documents, ordered=True)
         self.add_to_tallies(documents)
+
+    @guarded
+    def studies_under(self, uid_root: str) -> list[dict[str, Any]]:
+        """Return the studies whose Study Instance UID is under ``uid_root``: what a removal needs of them."""
+        query = {"study_instance_uid": {"$regex": f"^{re.escape(uid_root)}\\."}}
+        fields = ("study_instance_uid", "modalities", "equipment.station_name", "study_date_time", "patient", "reports")
+        return list(self.db.studies.find(query, dict.fromkeys(fields, 1)))
+
+    @guarded
+    def delete_study(self, document: dict[str, Any]) -> bool:
+        """Delete a study read by :meth:`studies_under` and move the tallies; tell whether it was there."""
+        if self.db.studies.delete_one({"_id": document["_id"]}).deleted_count != 1:
+            return False
+        self.move_tallies(document, None)
+        return True
 
     @guarded
     def patients_of(self, field: str, value: str) -> list[dict[str, Any]]:
