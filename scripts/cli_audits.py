@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
+from scripts.cli_common import program
 from service.audits.pipeline import name_fields
 from service.config import Settings
 from service.errors import NotFound
 from service.storage import STANDARD_NAME_KEY, Store
 
 ADD_EXAMPLE = 'doseledger standard-names add CT acquisition_protocol "HEAD ROUTINE" "Head"'
-LEVELS_EXAMPLE = "doseledger reference-levels drl.csv (a header row name,quantity,value,unit)"
+LEVELS_EXAMPLE = "{program} reference-levels drl.csv (a header row name,quantity,value,unit)"
 
 
 @contextlib.contextmanager
@@ -67,7 +68,8 @@ def _list_names(store: Store, modality: str | None) -> int:
         print("\t".join(row[key] for key in (*STANDARD_NAME_KEY, "standard")))
     if not rows:
         which = f"for {modality} " if modality else ""
-        print(f"No standard names {which}yet; add one with {ADD_EXAMPLE}.")
+        example = ADD_EXAMPLE.replace("doseledger", program(), 1)
+        print(f"No standard names {which}yet; add one with {example}.")
     return 0
 
 
@@ -83,7 +85,7 @@ def cmd_reference_levels(args: argparse.Namespace, settings: Settings) -> int:
         for level in levels:
             print(f"{level['name']}\t{level['quantity']}\t{level['value']:g} {level['unit']}")
     if not levels:
-        print(f"No reference levels yet; load a table with {LEVELS_EXAMPLE}.")
+        print(f"No reference levels yet; load a table with {LEVELS_EXAMPLE.format(program=program())}.")
     return 0
 
 

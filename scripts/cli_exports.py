@@ -58,6 +58,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"No {query.modality} study matches the filters ({export.describe_filters()}); the file has headings only."
         )
+        if args.test_patients is None:
+            print("Test patients are left out unless --test-patients include (or only) asks for them.")
     for note in export.notes:
         print(f"Note: {note}.")
     return 0

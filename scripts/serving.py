@@ -9,6 +9,7 @@ first and handed to Werkzeug, before the database or the SCP is started.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 
 from flask import Flask
@@ -32,7 +33,8 @@ def web_server(host: str, port: int, app: Flask) -> BaseWSGIServer:
 
 def _cannot_listen(host: str, port: int, error: OSError) -> str:
     """Say why the web service cannot listen, and what to change."""
-    where = f"The web service cannot listen on {host}:{port} ({error.strerror or error})"
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    where = f"The web service cannot listen on {host}:{port} ({reason})"
     if error.errno == errno.EADDRINUSE:
         return (
             f"{where}: another program (another `doseledger serve`, perhaps) uses port {port}. "

@@ -91,6 +91,7 @@ def test_an_export_of_nothing_says_so(runner: Runner, store: Store, tmp_path: Pa
     lines = result.stdout.splitlines()
     assert lines[0] == f"Exported 0 CT studies (0 events) to {tmp_path / 'ct.csv'}"
     assert lines[1].startswith("No CT study matches the filters (station_name=nowhere")
+    assert lines[2].startswith("Test patients are left out unless --test-patients include")
     assert (tmp_path / "ct.csv").read_text(encoding="utf-8-sig").startswith("Study instance UID,")
 
 

@@ -130,7 +130,11 @@ class OriginalStore:
 
     @guarded
     def delete_originals(self, sha256s: list[str]) -> int:
-        """Delete the kept originals of these SHA-256s (the files entry first, then its chunks); return how many."""
+        """Delete the kept originals of these SHA-256s (the files entry first, then its chunks); return how many.
+
+        Only ``doseledger demo --remove`` deletes originals (those of an imported demonstration
+        report); what a modality sent is kept for good.
+        """
         deleted = self.db[f"{ORIGINALS_BUCKET}.files"].delete_many({"_id": {"$in": sha256s}}).deleted_count
         self.db[f"{ORIGINALS_BUCKET}.chunks"].delete_many({"files_id": {"$in": sha256s}})
         return deleted
