@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import logging
 import signal
-import socket
 import sys
 import threading
 from collections import Counter
@@ -24,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from scripts.cli_access import add_parsers as add_access_parsers
 from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_exports import add_parsers as add_export_parsers
+from scripts.who import cli_client as _client
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
 from service.ingest.batch import ingest_all
@@ -39,15 +39,6 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-
-
-def _client() -> str:
-    """Return who runs this command, for the event log."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 @contextlib.contextmanager
@@ -72,16 +63,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from werkzeug.serving import make_server
 
     from service import create_app
+    from service.access.bootstrap import first_start
     from service.web.context import close_store, get_pipeline, get_store
 
     app = create_app()
     with app.app_context():
-        get_store()  # start the database and create indexes now, not on the first request
+        news = first_start(get_store(), settings)  # starts the database now, not on the first request
         scp = _start_scp(get_pipeline(), settings) if settings.scp_enabled else None
     host, port = args.host or settings.host, args.port or settings.port
     server = make_server(host, port, app, threaded=True)
     print(
-        f"DoseLedger is serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)",
+        (f"{news}\n\n" if news else "")
+        + f"DoseLedger is serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)",
         file=sys.stderr,
         flush=True,
     )
@@ -313,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parsers(sub)
     _add_patient_sizes_parser(sub)
     add_audit_parsers(sub)
+    add_access_parsers(sub)
     return parser
 
 

@@ -11,31 +11,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.config import Settings
 from service.errors import NotFound
-from service.storage import STANDARD_NAME_KEY, Store
-
-
-@contextlib.contextmanager
-def _store(settings: Settings) -> Iterator[Store]:
-    from service.storage import open_store
-
-    store = open_store(settings)
-    try:
-        yield store
-    finally:
-        store.close()
+from service.storage import STANDARD_NAME_KEY, opened_store
 
 
 def cmd_standard_names(args: argparse.Namespace, settings: Settings) -> int:
     """List, add or delete standard-name mappings."""
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         if args.action == "list":
             for row in store.standard_names(parse_name_modality(args.modality)):
                 print("\t".join(row[key] for key in (*STANDARD_NAME_KEY, "standard")))
@@ -50,7 +37,7 @@ def cmd_standard_names(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reference_levels(args: argparse.Namespace, settings: Settings) -> int:
     """Load a DRL table, or list the one loaded."""
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         if args.file is not None:
             kind = "json" if args.file.suffix.lower() == ".json" else "csv"
             store.replace_reference_levels(parse_reference_levels(args.file.read_bytes(), kind=kind))
