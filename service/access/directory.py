@@ -15,6 +15,7 @@ as the user just bound, so no service account password is kept here.
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 
 from service.access import ROLES
@@ -46,8 +47,10 @@ def directory_roles(settings: Settings, username: str, password: str) -> list[st
         return None
     bind_dn = settings.ldap_bind_dn.replace("{username}", escape_rdn(username))
     server = ldap3.Server(settings.ldap_url, connect_timeout=settings.ldap_timeout, get_info=ldap3.NONE)
+    # ldap3 packs the receive timeout into a socket option as a whole number of seconds
+    receive_timeout = math.ceil(settings.ldap_timeout)
     connection = ldap3.Connection(
-        server, user=bind_dn, password=password, receive_timeout=settings.ldap_timeout, read_only=True
+        server, user=bind_dn, password=password, receive_timeout=receive_timeout, read_only=True
     )
     try:
         if settings.ldap_start_tls:

@@ -11,9 +11,9 @@ taken) comes back to the page with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from service.access import ROLES, requires
 from service.access import tokens as api_tokens
@@ -30,13 +30,13 @@ def _actor() -> Actor:
     return Actor("http", request_client())
 
 
-def _page(status: int = 200, **secret: Any) -> Response:
-    """Render the users page (with a secret shown once, if given), never cached."""
+def _page(secret: dict[str, str] | None = None) -> Response:
+    """Render the users page (with a password or token shown once, if given), never cached."""
     store = get_store()
     page = render_template(
-        "admin_users.html", users=store.list_users(), tokens=store.list_tokens(), roles=ROLES, secret=secret or None
+        "admin_users.html", users=store.list_users(), tokens=store.list_tokens(), roles=ROLES, secret=secret
     )
-    return Response(page, status=status, headers={"Cache-Control": "no-store"})
+    return Response(page, headers={"Cache-Control": "no-store"})
 
 
 def _act(change: Callable[[], str]) -> Response:
@@ -60,7 +60,8 @@ def _reveal(what: str, kind: str, make: Callable[[], str]) -> Response:
 
 
 def _form() -> dict[str, str]:
-    return single_values(request.form)
+    """Return the form's single fields (refusing one sent twice); ``roles`` is read as the list it is."""
+    return single_values(MultiDict([(k, v) for k, v in request.form.items(multi=True) if k != "roles"]))
 
 
 @bp.get("/admin/users")
