@@ -16,6 +16,7 @@ from service import create_app
 from service.access import ROLES
 from service.access.bootstrap import first_start, secret_key, write_private
 from service.config import load_settings
+from service.errors import ConfigurationError
 from service.storage import Store
 from service.storage.embedded import free_port
 from service.web.context import close_store
@@ -118,3 +119,14 @@ def test_a_private_file_made_exclusively_is_never_overwritten(tmp_path: Path) ->
         write_private(path, "two\n", exclusive=True)
     assert path.read_text() == "one\n" and mode(path) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["secret"]  # nothing left aside
+
+
+def test_an_unwritable_state_folder_is_said_so(store: Store, test_config: dict[str, Any]) -> None:
+    folder = state_dir(test_config)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the folder should be")
+    settings = load_settings(test_config)
+    message = first_start(store, settings)
+    assert message is not None and "could not be written" in message and "copy it now" in message
+    with pytest.raises(ConfigurationError, match="DOSELEDGER_SECRET_KEY"):
+        secret_key(settings)

@@ -203,9 +203,13 @@ def test_the_page_after_signing_in_is_never_another_site(anonymous: FlaskClient,
 
 def test_a_session_ends_after_the_configured_hours(test_config: dict, store: Store) -> None:
     from service import create_app
+    from service.web.context import close_store
 
     app = create_app({**test_config, "DOSELEDGER_SESSION_HOURS": "3"})
-    assert app.permanent_session_lifetime.total_seconds() == 3 * 3600
-    make_user(store, "alice", ["viewer"])
-    response = sign_in(app.test_client(), "alice")
+    try:
+        assert app.permanent_session_lifetime.total_seconds() == 3 * 3600
+        make_user(store, "alice", ["viewer"])
+        response = sign_in(app.test_client(), "alice")
+    finally:
+        close_store(app)
     assert "Expires=" in response.headers["Set-Cookie"]

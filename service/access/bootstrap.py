@@ -22,7 +22,7 @@ from service.access import ROLES
 from service.access.accounts import Actor, add_user
 from service.access.passwords import generate_password
 from service.config import Settings
-from service.errors import Conflict
+from service.errors import ConfigurationError, Conflict
 
 if TYPE_CHECKING:
     from service.storage import Store
@@ -33,8 +33,12 @@ SECRET_KEY_FILE = "secret-key"
 _lock = threading.Lock()
 
 
-def ensure_first_admin(store: Store, settings: Settings) -> str | None:
-    """Create ``admin`` if there is no user at all; return its password, or ``None`` if nothing was made."""
+def ensure_first_admin(store: Store, settings: Settings) -> tuple[str, OSError | None] | None:
+    """Create ``admin`` if there is no user; return its password and why its file was not written, or ``None``.
+
+    The second item is ``None`` when the file was written; the whole answer is
+    ``None`` when there were users already (nothing was made).
+    """
     if store.count_users():
         return None
     password = generate_password()
@@ -42,8 +46,11 @@ def ensure_first_admin(store: Store, settings: Settings) -> str | None:
         add_user(store, FIRST_ADMIN, ROLES, Actor("service", "first start"), password=password)
     except Conflict:  # another process made it first
         return None
-    write_private(password_file(settings), password + "\n")
-    return password
+    try:
+        write_private(password_file(settings), password + "\n")
+    except OSError as e:  # the console still has it
+        return password, e
+    return password, None
 
 
 def password_file(settings: Settings) -> Path:
@@ -63,17 +70,28 @@ def secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     path = settings.state_dir / SECRET_KEY_FILE
-    with _lock:
-        try:
-            return path.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            pass
-        key = secrets.token_urlsafe(48)
-        try:
-            write_private(path, key + "\n", exclusive=True)
-        except FileExistsError:  # another process made it between our read and write
-            return path.read_text(encoding="ascii").strip()
-        return key
+    try:
+        with _lock:
+            return _read_or_make_key(path)
+    except OSError as e:
+        raise ConfigurationError(
+            f"The session secret cannot be kept in {path} ({e}); set DOSELEDGER_SECRET_KEY "
+            "or let DoseLedger write to that folder (DOSELEDGER_DATA_DIR's parent)."
+        ) from e
+
+
+def _read_or_make_key(path: Path) -> str:
+    """Return the key in ``path``, writing a new one first if there is none."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    try:
+        write_private(path, key + "\n", exclusive=True)
+    except FileExistsError:  # another process made it between our read and write
+        return path.read_text(encoding="ascii").strip()
+    return key
 
 
 def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
@@ -99,11 +117,16 @@ def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
 
 def first_start(store: Store, settings: Settings) -> str | None:
     """Create the first administrator if there is no user; return what to tell the console, once."""
-    password = ensure_first_admin(store, settings)
-    if password is None:
+    made = ensure_first_admin(store, settings)
+    if made is None:
         return None
+    password, unwritten = made
+    kept = (
+        f"It is also in {password_file(settings)} (readable by you only)."
+        if unwritten is None
+        else f"It could not be written to {password_file(settings)} ({unwritten}): copy it now."
+    )
     return (
         f"DoseLedger made the first user, {FIRST_ADMIN} (every role), with this password:\n\n    {password}\n\n"
-        f"It is also in {password_file(settings)} (readable by you only). Sign in with it and choose "
-        "your own password; the file is deleted then."
+        f"{kept} Sign in with it and choose your own password; the file is deleted then."
     )
