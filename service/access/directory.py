@@ -65,6 +65,8 @@ def directory_roles(settings: Settings, username: str, password: str) -> list[st
         raise NotSignedIn(f"The directory ({settings.ldap_url}) cannot be reached; try again later.") from e
     finally:
         connection.unbind()
+        if connection.socket is not None:  # ldap3 leaves the socket of a failed connect open
+            connection.socket.close()
 
 
 def _user_dn(connection: ldap3.Connection, settings: Settings, username: str, bind_dn: str) -> str | None:
