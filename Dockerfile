@@ -14,7 +14,10 @@ COPY service ./service
 COPY schemas ./schemas
 COPY scripts ./scripts
 RUN pip install . "gunicorn>=22,<24" \
-    && useradd --system --uid 10001 --no-create-home doseledger
+    && useradd --system --uid 10001 --no-create-home doseledger \
+    && mkdir -p /app/var && chown doseledger /app/var
+# /app/var keeps the session secret and the first admin's password (mount a volume, or set DOSELEDGER_SECRET_KEY)
+VOLUME /app/var
 
 USER doseledger
 EXPOSE 8080

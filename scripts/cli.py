@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from scripts.cli_access import add_parsers as add_access_parsers
 from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
@@ -62,6 +63,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the web application, and the DICOM Storage SCP unless disabled, until interrupted."""
     from scripts.serving import web_server
     from service import create_app
+    from service.access.bootstrap import first_start
     from service.web.context import close_store, get_pipeline, get_store
 
     app = create_app()
@@ -70,10 +72,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     scp = None
     try:
         with app.app_context():
-            get_store()  # start the database and create indexes now, not on the first request
+            news = first_start(get_store(), settings)  # starts the database now, not on the first request
             scp = _start_scp(get_pipeline(), settings) if settings.scp_enabled else None
         print(
-            f"DoseLedger is serving on http://{host}:{server.port}/ (Ctrl-C to stop)",
+            (f"{news}\n\n" if news else "") + f"DoseLedger is serving on http://{host}:{server.port}/ (Ctrl-C to stop)",
             file=sys.stderr,
             flush=True,
         )
@@ -313,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_patient_sizes_parser(sub)
     add_audit_parsers(sub)
     add_demo_parsers(sub)
+    add_access_parsers(sub)
     return parser
 
 

@@ -15,8 +15,6 @@ sentence.
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +23,15 @@ from scripts.cli_common import program
 from service.audits.pipeline import name_fields
 from service.config import Settings
 from service.errors import NotFound
-from service.storage import STANDARD_NAME_KEY, Store
+from service.storage import STANDARD_NAME_KEY, Store, opened_store
 
 ADD_EXAMPLE = 'doseledger standard-names add CT acquisition_protocol "HEAD ROUTINE" "Head"'
 LEVELS_EXAMPLE = "{program} reference-levels drl.csv (a header row name,quantity,value,unit)"
 
 
-@contextlib.contextmanager
-def _store(settings: Settings) -> Iterator[Store]:
-    from service.storage import open_store
-
-    store = open_store(settings)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def cmd_standard_names(args: argparse.Namespace, settings: Settings) -> int:
     """List, add or delete standard-name mappings, saying what was done."""
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         if args.action == "list":
             return _list_names(store, parse_name_modality(args.modality))
         mapping = parse_standard_name({key: getattr(args, key) for key in (*STANDARD_NAME_KEY, "standard")})
@@ -75,7 +62,7 @@ def _list_names(store: Store, modality: str | None) -> int:
 
 def cmd_reference_levels(args: argparse.Namespace, settings: Settings) -> int:
     """Load a DRL table, or list the one loaded; say what was done, or that there is none yet."""
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         if args.file is not None:
             kind = "json" if args.file.suffix.lower() == ".json" else "csv"
             levels = parse_reference_levels(args.file.read_bytes(), kind=kind)

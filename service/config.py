@@ -58,11 +58,35 @@ class Settings:
     import_workers: int = DEFAULT_IMPORT_WORKERS
     #: high-dose alert levels of the audits (service/audits/alert_levels.json shape)
     alert_levels: Mapping[str, Any] = dataclasses.field(default_factory=default_alert_levels)
+    #: signs session cookies and CSRF tokens; ``None``: generated once into ``<state_dir>/secret-key``
+    secret_key: str | None = None
+    #: mark cookies Secure (only sent over HTTPS): set behind TLS
+    secure_cookies: bool = False
+    #: a browser session ends this many hours after sign-in
+    session_hours: int = 12
+    #: directory sign-in (service.access.directory); ``None``: local accounts only
+    ldap_url: str | None = None
+    #: the DN (or AD user principal name) to bind as, with ``{username}`` for the name typed
+    ldap_bind_dn: str = ""
+    #: where to look the user's entry up after binding (AD binds by principal name); ``None``: the bind DN is it
+    ldap_user_base: str | None = None
+    ldap_user_filter: str = "(uid={username})"
+    ldap_group_base: str = ""
+    ldap_group_filter: str = "(member={user_dn})"
+    #: (role, group DN in lower case) pairs: members of the group hold the role
+    ldap_role_groups: tuple[tuple[str, str], ...] = ()
+    ldap_start_tls: bool = False
+    ldap_timeout: float = 5.0
 
     @property
     def embedded(self) -> bool:
         """Tell whether this process must run its own database server."""
         return self.mongodb_uri is None
+
+    @property
+    def state_dir(self) -> Path:
+        """Return the folder of the files DoseLedger keeps beside its database: the parent of ``data_dir``."""
+        return self.data_dir.parent
 
 
 def _text(name: str, raw: str) -> str:
@@ -173,6 +197,33 @@ def _alert_levels(name: str, raw: str) -> dict[str, Any]:
         raise ConfigurationError(f"{name}={raw!r} cannot be used: {e}") from e
 
 
+def _optional(name: str, raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _secret_key(name: str, raw: str) -> str:
+    value = raw.strip()
+    if len(value) < 32:
+        raise ConfigurationError(f"{name} is too short to sign sessions; use at least 32 random characters.")
+    return value
+
+
+def _role_groups(name: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """Parse ``role=group DN;role=group DN`` (DNs hold commas, so ';' separates the pairs)."""
+    from service.access import ROLES
+
+    pairs = []
+    for part in (p.strip() for p in raw.split(";") if p.strip()):
+        role, _, group = part.partition("=")
+        if role.strip() not in ROLES or not group.strip():
+            raise ConfigurationError(
+                f"{name} holds {part!r}; write role=group DN pairs separated by ';', "
+                f"with a role among {', '.join(ROLES)}."
+            )
+        pairs.append((role.strip(), group.strip().lower()))
+    return tuple(pairs)
+
+
 #: environment variable -> (Settings field, parser); the README's table lists the same names
 VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "MONGODB_URI": ("mongodb_uri", _uri),
@@ -195,6 +246,18 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
     "DOSELEDGER_IMPORT_WORKERS": ("import_workers", _int(1, 32)),
     "DOSELEDGER_ALERT_LEVELS": ("alert_levels", _alert_levels),
+    "DOSELEDGER_SECRET_KEY": ("secret_key", _secret_key),
+    "DOSELEDGER_SECURE_COOKIES": ("secure_cookies", _flag),
+    "DOSELEDGER_SESSION_HOURS": ("session_hours", _int(1, 24 * 30)),
+    "DOSELEDGER_LDAP_URL": ("ldap_url", _optional),
+    "DOSELEDGER_LDAP_BIND_DN": ("ldap_bind_dn", _text),
+    "DOSELEDGER_LDAP_USER_BASE": ("ldap_user_base", _optional),
+    "DOSELEDGER_LDAP_USER_FILTER": ("ldap_user_filter", _text),
+    "DOSELEDGER_LDAP_GROUP_BASE": ("ldap_group_base", _text),
+    "DOSELEDGER_LDAP_GROUP_FILTER": ("ldap_group_filter", _text),
+    "DOSELEDGER_LDAP_ROLE_GROUPS": ("ldap_role_groups", _role_groups),
+    "DOSELEDGER_LDAP_START_TLS": ("ldap_start_tls", _flag),
+    "DOSELEDGER_LDAP_TIMEOUT": ("ldap_timeout", _seconds),
 }
 
 
@@ -217,7 +280,27 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
             continue
         field, parse = VARIABLES[variable]
         values[field] = parse(variable, value) if isinstance(value, str) else _typed(variable, field, value)
-    return Settings(**values)
+    return _check_directory(Settings(**values))
+
+
+def _check_directory(settings: Settings) -> Settings:
+    """Refuse a directory sign-in that is switched on but cannot work."""
+    if settings.ldap_url is None:
+        return settings
+    if not settings.ldap_url.startswith(("ldap://", "ldaps://")):
+        raise ConfigurationError(f"DOSELEDGER_LDAP_URL={settings.ldap_url!r} must start with ldap:// or ldaps://.")
+    missing = [
+        variable
+        for variable, present in (
+            ("DOSELEDGER_LDAP_BIND_DN (with {username})", "{username}" in settings.ldap_bind_dn),
+            ("DOSELEDGER_LDAP_GROUP_BASE", bool(settings.ldap_group_base)),
+            ("DOSELEDGER_LDAP_ROLE_GROUPS", bool(settings.ldap_role_groups)),
+        )
+        if not present
+    ]
+    if missing:
+        raise ConfigurationError(f"DOSELEDGER_LDAP_URL is set, so set {', '.join(missing)} as well.")
+    return settings
 
 
 def _typed(variable: str, field: str, value: Any) -> Any:
@@ -230,6 +313,6 @@ def _typed(variable: str, field: str, value: Any) -> Any:
         return Path(value)
     if field == "alert_levels" and isinstance(value, Mapping):
         return check_alert_levels(value)
-    if value is None and field == "mongodb_uri":
+    if value is None and field in ("mongodb_uri", "ldap_url", "ldap_user_base", "secret_key"):
         return None
     return VARIABLES[variable][1](variable, str(value))

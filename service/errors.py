@@ -82,3 +82,31 @@ class InvalidArgument(DoseLedgerError):
 
 def _sentence(messages: Any) -> str:
     return " ".join(messages) if isinstance(messages, list) else str(messages)
+
+
+class NotSignedIn(DoseLedgerError):
+    """A request without credentials, or with credentials that are wrong, revoked or disabled."""
+
+    code = "unauthorized"
+
+
+class AccessDenied(DoseLedgerError):
+    """A signed-in user or token without the role a route needs."""
+
+    code = "forbidden"
+
+
+class TooManyAttempts(DoseLedgerError):
+    """Too many failed sign-ins from one address; ``retry_after`` says how many seconds to wait."""
+
+    code = "too-many-attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class Conflict(DoseLedgerError):
+    """A name that is already taken (a user, a token)."""
+
+    code = "conflict"

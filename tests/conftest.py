@@ -17,7 +17,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from service.storage.embedded import EmbeddedServer, free_port
 from service.web.context import close_store, get_store
 from tests import dcmtk
 from tests.arrivals import Received, corpus_files, received
+from tests.signin import TEST_TOKEN, client_with_roles, secret_of, signed_in_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,9 +146,18 @@ def mongodb(mongo_client: pymongo.MongoClient[dict[str, Any]], db_name: str, pyt
 
 
 @pytest.fixture
-def test_config(mongo_uri: str, db_name: str) -> dict[str, Any]:
-    """Return the test mapping given to create_app (and the environment of CLI tests)."""
-    return {"TESTING": True, "MONGODB_URI": mongo_uri, "DOSELEDGER_DB_NAME": db_name}
+def test_config(mongo_uri: str, db_name: str, tmp_path: Path) -> dict[str, Any]:
+    """Return the test mapping given to create_app (and the environment of CLI tests).
+
+    The data folder is the test's own: the secret key and the first admin's
+    password file are written beside it (its parent), never into the repository.
+    """
+    return {
+        "TESTING": True,
+        "MONGODB_URI": mongo_uri,
+        "DOSELEDGER_DB_NAME": db_name,
+        "DOSELEDGER_DATA_DIR": str(tmp_path / "state" / "db"),
+    }
 
 
 @pytest.fixture
@@ -160,8 +170,20 @@ def app(test_config: dict[str, Any]) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """Return a test client of ``app``."""
+    """Return a test client of ``app`` signed in with every role (the API token of ``tests.signin.TEST_USER``)."""
+    return signed_in_client(app)
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    """Return a test client of ``app`` without credentials."""
     return app.test_client()
+
+
+@pytest.fixture
+def client_with(app: Flask) -> Callable[..., FlaskClient]:
+    """Return a maker of clients whose token's user holds the roles given: ``client_with("viewer")``."""
+    return lambda *roles: client_with_roles(app, roles)
 
 
 @pytest.fixture
@@ -279,9 +301,18 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, live_server: str) -> Iterator[Any]:
-    """Return a chromium page 1280 px wide whose relative URLs go to ``live_server``."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server)
+def page(browser: Any, live_server: str, app: Flask) -> Iterator[Any]:
+    """Return a chromium page 1280 px wide whose relative URLs go to ``live_server``, signed in with every role.
+
+    Every request of the page carries the API token of ``tests.signin.TEST_USER``
+    (tests/test_signin_browser.py signs in through the form instead).
+    """
+    signed_in_client(app)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        base_url=live_server,
+        extra_http_headers={"Authorization": f"Bearer {secret_of(TEST_TOKEN)}"},
+    )
     try:
         yield context.new_page()
     finally:

@@ -10,9 +10,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service import create_app
+from service.access import requires
 from service.storage import Store
 from service.web.context import close_store
 from tests.samples import EXPECTED_CODES, bad_inputs, ct_report_bytes
+from tests.signin import TEST_TOKEN, secret_of, signed_in_client
 from tests.test_extract_ct import CT_FILES
 
 DICOM = {"Content-Type": "application/dicom"}
@@ -69,7 +71,7 @@ def test_non_dose_sr_message(client: FlaskClient, corpus: Path) -> None:
 def test_body_over_the_limit_is_refused_before_reading(test_config: dict[str, Any]) -> None:
     app = create_app({**test_config, "DOSELEDGER_MAX_UPLOAD_BYTES": 1000})
     try:
-        client = app.test_client()
+        client = signed_in_client(app)
         response = post(client, ct_report_bytes(), "big.dcm")
         assert response.status_code == 413
         assert response.json["code"] == "too-large" and "big.dcm is" in response.json["message"]
@@ -172,22 +174,24 @@ def test_browsers_get_html_errors(client: FlaskClient) -> None:
 
 def test_unexpected_errors_are_a_generic_500(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
     @app.get("/api/boom")
+    @requires("viewer")
     def boom() -> str:
         raise RuntimeError("secret detail")
 
-    response = app.test_client().get("/api/boom")
+    response = signed_in_client(app).get("/api/boom")
     assert response.status_code == 500
     assert response.json["code"] == "internal-error" and b"secret detail" not in response.data
     assert b"Traceback" not in response.data
     assert "secret detail" in caplog.text
 
 
-def test_parallel_imports_of_one_study_lose_nothing(live_server: str, store: Store) -> None:
+def test_parallel_imports_of_one_study_lose_nothing(live_server: str, client: FlaskClient, store: Store) -> None:
     study = "1.2.826.0.1.3680043.8.498.99"
     parts = [ct_report_bytes(study_uid=study, dlp=str(n)) for n in range(1, 13)]
 
     def send(data: bytes) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(f"{live_server}/api/imports", data=data, headers=DICOM, method="POST")
+        headers = {**DICOM, "Authorization": f"Bearer {secret_of(TEST_TOKEN)}"}
+        request = urllib.request.Request(f"{live_server}/api/imports", data=data, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.load(response)
 

@@ -14,6 +14,7 @@ from service.ingest.document import save_fragment
 from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
+from tests.signin import signed_in_client
 
 HEAD = {"modality": "CT", "field": "acquisition_protocol", "standard": "Head"}
 
@@ -153,7 +154,7 @@ def test_alert_levels_are_configurable(test_config: dict[str, Any], tmp_path: Pa
 
             for fragment in data.ct_studies():
                 save_fragment(get_store(), fragment, now=NOW)
-        rows = app.test_client().get("/api/audits/high_dose_alerts").get_json()["rows"]
+        rows = signed_in_client(app).get("/api/audits/high_dose_alerts").get_json()["rows"]
         assert [(r["study_description"], r["total_dlp"]) for r in rows] == [("CHEST", 200)]
     finally:
         close_store(app)

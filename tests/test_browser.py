@@ -15,6 +15,7 @@ from typing import Any
 from service.ingest.document import save_fragment
 from service.storage import Store
 from tests.conftest import ROOT
+from tests.signin import TEST_TOKEN, secret_of
 from tests.studies import fragment
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -79,7 +80,11 @@ def test_reading_needs_no_javascript_and_works_from_the_keyboard(
     browser: Any, live_server: str, page: Any, store: Store
 ) -> None:
     save_fragment(store, fragment("5.8", station="CT7", doses=(42.0,)), now=datetime(2024, 3, 5))
-    context = browser.new_context(java_script_enabled=False, base_url=live_server)
+    context = browser.new_context(
+        java_script_enabled=False,
+        base_url=live_server,
+        extra_http_headers={"Authorization": f"Bearer {secret_of(TEST_TOKEN)}"},
+    )
     try:
         quiet = context.new_page()
         quiet.goto("/ct?station_name=ct7")

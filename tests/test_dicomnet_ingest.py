@@ -26,6 +26,7 @@ from tests import dcmtk
 from tests.arrivals import Received, corpus_files, received, studies
 from tests.conftest import ROOT
 from tests.samples import ct_report, to_bytes
+from tests.signin import make_user
 
 
 def by_study(files: list[Path]) -> dict[str, list[Path]]:
@@ -178,6 +179,7 @@ def test_doseledger_scp_and_serve_answer_c_echo_and_store(
 ) -> None:
     dcmtk.require("echoscu")
     dcmtk.require("storescu")
+    make_user(store, "someone", ["viewer"])  # not a first start: serve makes no admin (tests/test_first_start.py)
     port = free_port()
     environment = {key: str(value) for key, value in test_config.items() if key != "TESTING"}
     environment.update(

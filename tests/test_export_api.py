@@ -96,7 +96,7 @@ def test_filtered_export_holds_exactly_the_filtered_list(
     assert [row["Study instance UID"] for row in rows] == listed  # the same studies, in the same order
     assert 0 < len(listed) < store.db.studies.count_documents({"modalities": "CT"})
     entry = last_event(store)
-    assert entry["type"] == "export" and entry["via"] == "http" and entry["client"] == "127.0.0.1"
+    assert entry["type"] == "export" and entry["via"] == "http" and entry["client"] == "tester[token tests]@127.0.0.1"
     assert entry["outcome"] == "exported"
     assert entry["details"] == {"modality": "CT", "format": "csv", "studies": len(listed),
                                 "events": sum(int(r["No. events"]) for r in rows),

@@ -12,6 +12,7 @@ concurrency protocol:
 - ``tallies`` (:mod:`.tallies`): studies per list modality and station with the
   latest study date-time, moved by every study write that changes them.
 - ``standard_names`` and ``reference_levels`` (:mod:`.catalogue`).
+- ``users``, ``tokens`` and ``sign_in_failures`` (:mod:`.accounts`).
 
 :mod:`.embedded` starts the embedded SecantusDB server when ``MONGODB_URI`` is unset.
 
@@ -22,13 +23,16 @@ DICOM date-times beside them, which are the modality's local time as sent.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pymongo
 from pymongo.database import Database
 
 from service.config import Settings
-from service.storage import catalogue, event_log, originals, studies, tallies
+from service.storage import accounts, catalogue, event_log, originals, studies, tallies
+from service.storage.accounts import AccountStore
 from service.storage.catalogue import STANDARD_NAME_KEY, Catalogue
 from service.storage.connection import guarded, ping_uri, utcnow
 from service.storage.embedded import database_uri
@@ -36,17 +40,33 @@ from service.storage.event_log import EventLog, event_entry
 from service.storage.originals import Original, OriginalStore
 from service.storage.studies import StudyStore
 
-__all__ = ["STANDARD_NAME_KEY", "Original", "Store", "event_entry", "open_store", "ping_uri", "utcnow"]
+__all__ = [
+    "STANDARD_NAME_KEY",
+    "Original",
+    "Store",
+    "event_entry",
+    "open_store",
+    "opened_store",
+    "ping_uri",
+    "utcnow",
+]
 
 #: seconds a heartbeat may wait for a busy server before pymongo gives it up (see Store.connect)
 HEARTBEAT_TIMEOUT = 600.0
 
 #: (collection, keys, options) created at start
-INDEXES = (*studies.INDEXES, *tallies.INDEXES, *event_log.INDEXES, *originals.INDEXES, *catalogue.INDEXES)
+INDEXES = (
+    *studies.INDEXES,
+    *tallies.INDEXES,
+    *event_log.INDEXES,
+    *originals.INDEXES,
+    *catalogue.INDEXES,
+    *accounts.INDEXES,
+)
 
 
-class Store(StudyStore, EventLog, OriginalStore, Catalogue):
-    """Studies, tallies, event log, originals, names and levels in one MongoDB database."""
+class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore):
+    """Studies, tallies, event log, originals, names and levels, users and tokens in one MongoDB database."""
 
     def __init__(self, client: pymongo.MongoClient[dict[str, Any]], db_name: str) -> None:
         self.client = client
@@ -90,6 +110,16 @@ class Store(StudyStore, EventLog, OriginalStore, Catalogue):
             self.db[collection].create_index(keys, **options)
         if not self.tallies_built():
             self.rebuild_tallies()
+
+
+@contextlib.contextmanager
+def opened_store(settings: Settings) -> Iterator[Store]:
+    """Open the store for one command (:func:`open_store`) and close it afterwards."""
+    store = open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def open_store(settings: Settings) -> Store:

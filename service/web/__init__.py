@@ -6,9 +6,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprints and the error handlers on ``app``."""
-    from service.web import api, arguments, audits, errors, exports, pages, patient_sizes
+    """Register sign-in, the blueprints, the error handlers and the security headers on ``app``."""
+    from service.web import account, admin, api, arguments, audits, auth, errors, exports, headers, pages, patient_sizes
 
+    auth.init_app(app)  # first: nothing reads a request before its credentials are checked
+    app.register_blueprint(account.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(pages.bp)
@@ -16,3 +19,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audits.bp)
     app.before_request(arguments.check_query_string)
     errors.init_app(app)
+    headers.init_app(app)

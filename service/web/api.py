@@ -24,6 +24,7 @@ from service.access import requires
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
 from service.ingest.pipeline import Outcome
 from service.reading import listing
+from service.web.auth import request_client
 from service.web.context import get_pipeline, get_store
 from service.web.errors import error_response, status_of
 
@@ -44,7 +45,7 @@ _REJECTION_STATUS = {
 def create_import() -> Response:
     """Import one DICOM object (body) or several (multipart field ``files``)."""
     pipeline = get_pipeline()
-    client = request.remote_addr or ""
+    client = request_client()
     try:
         if request.mimetype == "multipart/form-data":
             outcomes = [

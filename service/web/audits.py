@@ -44,7 +44,7 @@ def list_audits() -> Response:
 
 
 @bp.get("/api/audits/<name>")
-@requires("viewer")
+@requires("viewer", when={"format=csv": "exporter"})
 def show_audit(name: str) -> Response:
     """Run one audit with the request's parameters and filters; JSON, or CSV with ``format=csv``."""
     output, precision = parse_output(request.args)

@@ -12,11 +12,14 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from service.errors import (
+    AccessDenied,
     ConfigurationError,
+    Conflict,
     DatabaseUnavailable,
     DoseLedgerError,
     InvalidArgument,
@@ -25,8 +28,10 @@ from service.errors import (
     NotADoseObject,
     NotDicom,
     NotFound,
+    NotSignedIn,
     RejectedObject,
     TooLarge,
+    TooManyAttempts,
     TooWide,
 )
 
@@ -45,6 +50,10 @@ STATUS: dict[type[DoseLedgerError], int] = {
     NotFound: 404,
     DatabaseUnavailable: 503,
     ConfigurationError: 500,
+    NotSignedIn: 401,
+    AccessDenied: 403,
+    Conflict: 409,
+    TooManyAttempts: 429,
 }
 
 #: machine-readable codes of errors that have no ``code`` attribute
@@ -102,7 +111,12 @@ def _doseledger_error(error: DoseLedgerError) -> Response:
     status = status_of(error)
     if status >= 500:
         log.error("%s: %s", type(error).__name__, error)
-    return error_response(code_of(error), status, str(error), getattr(error, "errors", None))
+    response = error_response(code_of(error), status, str(error), getattr(error, "errors", None))
+    if isinstance(error, NotSignedIn):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="DoseLedger"'
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -112,6 +126,15 @@ def _http_error(error: HTTPException) -> Response:
     if status == 405 and error.get_response().headers.get("Allow"):
         response.headers["Allow"] = error.get_response().headers["Allow"]
     return response
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    return error_response(
+        "csrf-failed",
+        400,
+        f"Refused: {error.description} The form did not come from this DoseLedger page, or its session ended; "
+        "reload the page and send it again (API clients: use 'Authorization: Bearer <token>').",
+    )
 
 
 def _validation_error(error: ValidationError) -> Response:
@@ -126,6 +149,7 @@ def _unexpected(error: Exception) -> Response:
 def init_app(app: Flask) -> None:
     """Register the error handlers on ``app``."""
     app.register_error_handler(DoseLedgerError, _doseledger_error)
+    app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(Exception, _unexpected)

@@ -16,6 +16,7 @@ from schemas.query import parse_study_query
 from service.access import requires
 from service.export import FORMATS, export_bytes, filename, start_export
 from service.storage import utcnow
+from service.web.auth import request_client
 from service.web.context import get_store
 
 bp = Blueprint("exports", __name__)
@@ -26,7 +27,7 @@ bp = Blueprint("exports", __name__)
 def export(modality: str, fmt: str) -> Response:
     """Send the studies of a modality's list, filtered like the list, as CSV or XLSX."""
     query = parse_study_query({k: v for k, v in request.args.items() if k != "layout"}, modality=modality)
-    store, exported_at, client = get_store(), utcnow(), request.remote_addr or ""
+    store, exported_at, client = get_store(), utcnow(), request_client()
     rows = request.args.get("layout", "study")
     started = start_export(store, query, fmt, rows=rows, via="http", client=client)
     chunks = export_bytes(store, started, fmt, via="http", client=client, exported_at=exported_at)

@@ -1,4 +1,4 @@
-"""JSON for API clients: datetimes as ISO 8601 strings, keys in document order."""
+"""JSON for API clients: datetimes as ISO 8601 strings, keys in document order, the patient key only for ``pid``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from flask import Response, has_request_context
 from flask.json.provider import DefaultJSONProvider
+
+from service.access.redact import redact
 
 
 def json_default(value: Any) -> Any:
@@ -34,6 +37,20 @@ class JSONProvider(DefaultJSONProvider):
 
     sort_keys = False
     default = staticmethod(json_default)  # type: ignore[assignment]
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """Answer with JSON; remove the patient key (in place) unless the request's user holds ``pid``.
+
+        Every JSON answer goes through here (``jsonify``), so a route added later
+        that returns study documents cannot leak the key.
+        """
+        if has_request_context():
+            from service.web.auth import may_see_patient_key
+
+            if not may_see_patient_key():
+                redact(args)
+                redact(kwargs)
+        return super().response(*args, **kwargs)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse JSON; nesting too deep for the parser is invalid JSON (a ValueError), not a crash."""

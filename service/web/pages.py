@@ -15,10 +15,12 @@ from flask import Blueprint, render_template, request, url_for
 
 from schemas.query import parse_study_query
 from service.access import requires
+from service.access.redact import redact
 from service.errors import NotFound
 from service.modalities import MODALITIES
 from service.reading.listing import list_studies
 from service.web import present
+from service.web.auth import may_see_patient_key
 from service.web.context import get_store
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
@@ -69,6 +71,8 @@ def study_list(modality: str) -> str:
 def study_detail(study_instance_uid: str) -> str:
     """Show every stored value of one study."""
     document = get_store().get_study(study_instance_uid)
+    if not may_see_patient_key():
+        redact(document)  # before the page's blocks are built from it
     return render_template("study.html", study=document, blocks=present.detail_blocks(document))
 
 

@@ -17,6 +17,7 @@ from service.access import requires
 from service.errors import InvalidArgument
 from service.ingest.patient_sizes import Sender, import_sizes
 from service.web.arguments import single_values
+from service.web.auth import request_client
 from service.web.context import get_store
 
 bp = Blueprint("patient_sizes", __name__)
@@ -31,7 +32,7 @@ def upload_patient_sizes() -> Response:
     if upload is None:
         raise InvalidArgument({"file": ["Send the CSV file in the multipart field 'file'."]})
     columns = (form["id_column"], form["height_column"], form["weight_column"])
-    sender = Sender(upload.filename or "file", "http", request.remote_addr or "")
+    sender = Sender(upload.filename or "file", "http", request_client())
     result = import_sizes(
         get_store(), upload.read(), columns, sender, by_study_uid=form["si_uid"], overwrite=form["overwrite"]
     )
