@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOSELEDGER_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
 
+from service.access.patient_key import PatientKeys  # noqa: E402
 from service.config import load_settings  # noqa: E402
 from service.extract import extract  # noqa: E402
 from service.ingest.batch import ingest_all  # noqa: E402
@@ -137,7 +138,10 @@ def measure(data: list[bytes], more: list[bytes], uri: str, workers: int, chunk:
     seconds = dict.fromkeys(("items", "values", "extraction", "one", "workers"), 0.0)
     try:
         store.ensure_indexes()
-        pipeline = Pipeline(store, max_bytes=64 * 1024 * 1024, not_patient_patterns=("phy", "test", "qa"))
+        keys = PatientKeys(secrets.token_hex(32))  # as a site's: every object de-identified and keyed
+        pipeline = Pipeline(
+            store, max_bytes=64 * 1024 * 1024, not_patient_patterns=("phy", "test", "qa"), patient_keys=keys
+        )
         for offset in range(0, len(data), chunk):
             part = data[offset : offset + chunk]
             seconds["items"] += floor(part, values=False)

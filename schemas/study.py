@@ -13,7 +13,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from service.errors import InvalidDoseReport
 
@@ -81,8 +81,14 @@ def code(label: str) -> fields.Nested:
 
 
 class Patient(Open):
-    """Patient and Patient Study modules, without identifying data (PS3.3 C.7.1, C.7.2)."""
+    """Patient and Patient Study modules, without identifying data (PS3.3 C.7.1, C.7.2).
 
+    ``key`` is the patient key (service.access.patient_key): the same for every
+    study of one patient, absent without a Patient ID. It has no label, so
+    exports and list columns leave it out; only the ``pid`` role may see it.
+    """
+
+    key = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"), metadata={"role": "pid"})
     age = text("Age")
     age_years = num("Age", "years")
     sex = text("Sex")

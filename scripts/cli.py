@@ -28,7 +28,7 @@ from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
 from scripts.cli_exports import add_parsers as add_export_parsers
 from service.config import VARIABLES, Settings, load_settings
-from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError, RejectedObject
+from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError
 from service.ingest.batch import ingest_all
 from service.ingest.pipeline import OUTCOMES, Outcome, Pipeline
 from service.ingest.sources import iter_sources
@@ -73,7 +73,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with app.app_context():
             news = first_start(get_store(), settings)  # starts the database now, not on the first request
-            scp = _start_scp(get_pipeline(), settings) if settings.scp_enabled else None
+            pipeline = get_pipeline()  # checks the patient-key secret now, not on the first import
+            scp = _start_scp(pipeline, settings) if settings.scp_enabled else None
         print(
             (f"{news}\n\n" if news else "") + f"DoseLedger is serving on http://{host}:{server.port}/ (Ctrl-C to stop)",
             file=sys.stderr,
@@ -119,35 +120,19 @@ def cmd_scp(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the study documents built from files as JSON; touch no database.
+    """Print the study documents built from files as JSON; touch no database (service.ingest.preview).
 
     Files of one study merge into one document, exactly as an import would.
     """
-    import hashlib
-
-    from service.extract import extract
-    from service.ingest.dicomfile import read_dataset
-    from service.ingest.document import stamp, study_document
-    from service.storage import utcnow
+    from service.ingest.preview import preview
     from service.web.jsonprovider import dumps
 
-    status = 0
-    documents: dict[str, dict] = {}
-    for path in args.files:
-        try:
-            data = Path(path).read_bytes()
-            fragment = extract(read_dataset(data, str(path)), not_patient_patterns=settings.not_patient_patterns)
-            now = utcnow()
-            fragment = stamp(fragment, sha256=hashlib.sha256(data).hexdigest(), received_at=now, via="cli")
-            uid = fragment["study_instance_uid"]
-            documents[uid] = study_document(documents.get(uid), fragment, now=now).document
-        except (OSError, RejectedObject) as e:
-            print(f"doseledger extract: {e}", file=sys.stderr)
-            status = EXIT_REJECTED
+    documents, problems = preview(args.files, settings)
+    for problem in problems:
+        print(f"doseledger extract: {problem}", file=sys.stderr)
     if documents:
-        found = list(documents.values())
-        print(dumps(found[0] if len(found) == 1 else found, indent=2))
-    return status
+        print(dumps(documents[0] if len(documents) == 1 else documents, indent=2))
+    return EXIT_REJECTED if problems else 0
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

@@ -77,6 +77,12 @@ class Settings:
     ldap_role_groups: tuple[tuple[str, str], ...] = ()
     ldap_start_tls: bool = False
     ldap_timeout: float = 5.0
+    #: the site secret of the patient key (service.access.patient_key); None: the one in ``secrets_dir``
+    patient_key_secret: str | None = dataclasses.field(default=None, repr=False)
+    #: where secrets DoseLedger generates are kept (the patient-key secret), for embedded and MONGODB_URI setups
+    secrets_dir: Path = Path("var")
+    #: studies older than this many years are purged by ``doseledger purge`` without --before; None: kept
+    retention_years: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -190,6 +196,24 @@ def _addresses(name: str, raw: str) -> tuple[str, ...]:
     return parts
 
 
+#: the shortest patient-key secret accepted (characters); ``secrets.token_hex(32)`` gives 64
+MIN_SECRET_LENGTH = 32
+
+
+def _secret(name: str, raw: str) -> str:
+    value = raw.strip()
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"{name} is {len(value)} characters long; use at least {MIN_SECRET_LENGTH} random characters, "
+            "for example the output of: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return value
+
+
+def _years(name: str, raw: str) -> int | None:
+    return _int(1, 200)(name, raw) if raw.strip() else None
+
+
 def _alert_levels(name: str, raw: str) -> dict[str, Any]:
     try:
         return read_alert_levels(Path(_text(name, raw)))
@@ -258,6 +282,9 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_LDAP_ROLE_GROUPS": ("ldap_role_groups", _role_groups),
     "DOSELEDGER_LDAP_START_TLS": ("ldap_start_tls", _flag),
     "DOSELEDGER_LDAP_TIMEOUT": ("ldap_timeout", _seconds),
+    "DOSELEDGER_PATIENT_KEY_SECRET": ("patient_key_secret", _secret),
+    "DOSELEDGER_SECRETS_DIR": ("secrets_dir", _path),
+    "DOSELEDGER_RETENTION_YEARS": ("retention_years", _years),
 }
 
 
@@ -309,10 +336,11 @@ def _typed(variable: str, field: str, value: Any) -> Any:
         return tuple(value)
     if isinstance(value, list | tuple):
         return VARIABLES[variable][1](variable, ",".join(map(str, value)))
-    if field == "data_dir":
+    if field in ("data_dir", "secrets_dir"):
         return Path(value)
     if field == "alert_levels" and isinstance(value, Mapping):
         return check_alert_levels(value)
-    if value is None and field in ("mongodb_uri", "ldap_url", "ldap_user_base", "secret_key"):
+    nullable = ("mongodb_uri", "ldap_url", "ldap_user_base", "secret_key", "patient_key_secret", "retention_years")
+    if value is None and field in nullable:
         return None
     return VARIABLES[variable][1](variable, str(value))

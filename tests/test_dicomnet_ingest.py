@@ -143,7 +143,7 @@ def test_nothing_is_lost_or_doubled_when_the_database_stops_mid_way(
     dcmtk.require("storescu")
     store = Store.connect(own_database.uri, "doseledger", timeout=0.5)
     store.ensure_indexes()
-    pipeline = Pipeline.from_settings(store, load_settings({}))
+    pipeline = Pipeline.from_settings(store, load_settings())
     files = [corpus / f"CT-RDSR-Siemens-Multi-{n}.dcm" for n in (1, 2, 3)] + corpus_files(corpus)[:4]
     ingest, calls = pipeline.ingest, []
 

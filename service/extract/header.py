@@ -2,7 +2,10 @@
 
 General Study, Patient, Patient Study and General Equipment modules become the
 study-level fields of DESIGN.md. Patient name, ID and birth date are read only
-to compute age and the not-patient indicator; they are never returned.
+to compute age and the not-patient indicator; they are never returned. An
+object that went through ingest has lost them and carries what was derived from
+them (with the patient key) in DoseLedger's private block
+(:mod:`service.extract.identity`), which is read instead.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from service.extract.dicomtime import combine, parse_date
+from service.extract.identity import read_identity
 from service.extract.lenient import Notes, repair_text
 
 #: Days per unit of a DICOM Age String (PS3.5 Table 6.2-1, AS).
@@ -151,9 +155,14 @@ def study_fields(ds: Dataset, notes: Notes) -> dict[str, Any]:
 def patient_fields(
     ds: Dataset, study_date_time: datetime | None, patterns: Sequence[str], notes: Notes
 ) -> dict[str, Any]:
-    """Read the Patient and Patient Study modules, without identifying data."""
+    """Read the Patient and Patient Study modules, without identifying data.
+
+    ``key`` is there only when the DoseLedger block holds one: extraction has
+    no secret to compute it with.
+    """
     age = text(ds, "PatientAge")
-    return {
+    kept = read_identity(ds)
+    fields = {
         "age": age,
         "age_years": age_years(age, parse_date(ds.get("PatientBirthDate")), study_date_time, notes),
         "sex": text(ds, "PatientSex", notes),
@@ -161,6 +170,11 @@ def patient_fields(
         "height_m": positive(ds, "PatientSize", "height_m", notes),
         "not_patient_indicator": not_patient_indicator(ds, patterns),
     }
+    if kept is None:
+        return fields
+    fields["not_patient_indicator"] = kept.not_patient_indicator
+    fields["age_years"] = kept.age_years if kept.age_years is not None else age_years(age, None, None)
+    return {**fields, "key": kept.key} if kept.key else fields
 
 
 def equipment_fields(ds: Dataset, notes: Notes) -> dict[str, Any]:

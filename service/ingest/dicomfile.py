@@ -1,4 +1,4 @@
-"""Strict reading of DICOM bytes, and the form in which an original is kept.
+"""Strict reading of DICOM bytes, and the encoding in which an original is kept.
 
 pydicom reads a truncated file silently (the last value comes back short), and
 with ``force=True`` it "reads" almost any bytes. Ingest must tell the sender
@@ -144,17 +144,15 @@ def _require_identity(ds: Dataset, name: str) -> None:
         )
 
 
-def bytes_to_keep(ds: Dataset, data: bytes) -> bytes:
-    """Return what to keep of a received object: ``data``, or ``ds`` re-encoded without pixel data."""
-    present = [tag for tag in PIXEL_DATA_TAGS if tag in ds]
-    if not present:
-        return data
-    for tag in present:
-        del ds[tag]
+def bytes_to_keep(ds: Dataset) -> bytes | None:
+    """Return ``ds`` encoded without pixel data, as it is to be kept; None when pydicom cannot write it back."""
+    for tag in PIXEL_DATA_TAGS:
+        if tag in ds:
+            del ds[tag]
     buffer = io.BytesIO()
     try:
         ds.save_as(buffer, enforce_file_format=False)
-    except Exception:  # an object pydicom cannot write back is kept whole rather than lost
-        log.warning("Could not re-encode %s without pixel data; keeping it whole.", ds.get("SOPInstanceUID"))
-        return data
+    except Exception:  # the caller keeps the bytes received rather than lose them
+        log.warning("Could not re-encode %s; keeping it as received.", ds.get("SOPInstanceUID"))
+        return None
     return buffer.getvalue()

@@ -1,8 +1,12 @@
 """One pipeline for every way in (HTTP, CLI, DICOM network): bytes -> outcome.
 
-Steps for each object: hash; check the size; parse strictly; keep the original
-(pixel data removed from images, the hash is of the bytes received); extract;
-merge and write; log ``received`` and the outcome. Errors are per object: a
+Steps for each object: hash; check the size; parse strictly; remove the
+patient's identity (:mod:`service.ingest.deidentify`, which keeps the patient
+key and what else the document derives from it in a private block); keep the
+original (pixel data removed from images, the hash is of the bytes received);
+extract from the object as kept; merge and write; log ``received`` and the
+outcome. Bytes that do not parse as DICOM cannot be de-identified and are kept
+as received. Errors are per object: a
 rejected object is logged with the reason, its bytes are kept, the caller gets
 an :class:`Outcome` and the next object goes on.
 
@@ -34,9 +38,11 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from service.access.patient_key import PatientKeys, site_keys
 from service.config import Settings
 from service.errors import DatabaseUnavailable, InvalidDoseReport, RejectedObject, TooLarge
 from service.extract import extract
+from service.ingest.deidentify import prepare
 from service.ingest.dicomfile import bytes_to_keep, read_dataset
 from service.ingest.document import save_fragment, stamp
 from service.storage import Original, Store, event_entry, utcnow
@@ -107,15 +113,29 @@ def _with_name(name: str, message: str) -> str:
 class Pipeline:
     """Ingest objects into one store with one configuration."""
 
-    def __init__(self, store: Store, *, max_bytes: int, not_patient_patterns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_bytes: int,
+        not_patient_patterns: Sequence[str],
+        patient_keys: PatientKeys | None = None,
+    ) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.not_patient_patterns = tuple(not_patient_patterns)
+        #: None: studies get no patient key
+        self.patient_keys = patient_keys
 
     @classmethod
     def from_settings(cls, store: Store, settings: Settings) -> Pipeline:
-        """Build a pipeline configured by ``settings``."""
-        return cls(store, max_bytes=settings.max_upload_bytes, not_patient_patterns=settings.not_patient_patterns)
+        """Build a pipeline configured by ``settings``, with the site's patient keys (generating the secret once)."""
+        return cls(
+            store,
+            max_bytes=settings.max_upload_bytes,
+            not_patient_patterns=settings.not_patient_patterns,
+            patient_keys=site_keys(store, settings),
+        )
 
     def ingest(self, data: bytes, *, name: str, via: str, client: str) -> Outcome:
         """Take one object in and return what happened to it."""
@@ -142,13 +162,13 @@ class Pipeline:
         ds: Dataset | None = None
         try:
             ds = read_dataset(data, arrival.name)
-            self._keep(arrival, bytes_to_keep(ds, data), len(data))
+            self._keep(arrival, *self._deidentified(ds, data, arrival.name), study_uid=_identity(ds)[0])
             fragment = self._extract(ds, arrival.name)
             fragment = stamp(fragment, sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
             result = save_fragment(self.store, fragment, now=arrival.received_at)
         except RejectedObject as e:
             if ds is None:
-                self._keep(arrival, data, len(data))
+                self._keep(arrival, data, scrubbed=False)
             return self._reject(arrival, e, *_identity(ds))
         return self._accept(arrival, result.outcome, result.document["study_instance_uid"], fragment["report"])
 
@@ -171,8 +191,20 @@ class Pipeline:
                 "it is kept and `doseledger reprocess` will try it again."
             ) from e
 
-    def _keep(self, arrival: _Arrival, data: bytes, size: int) -> None:
-        assert arrival.sha256 is not None
+    def _deidentified(self, ds: Dataset, data: bytes, name: str) -> tuple[bytes, bool]:
+        """Return the bytes to keep of an object received, without the patient's identity, and whether they are."""
+        try:
+            prepare(ds, self.patient_keys, self.not_patient_patterns, kept=False)
+        except Exception as e:  # values are not logged: they may be the very identity
+            log.warning(
+                "Could not remove the patient's identity from %s (%s); kept as received.", name, type(e).__name__
+            )
+            return data, False
+        kept = bytes_to_keep(ds)
+        return (data, False) if kept is None else (kept, True)
+
+    def _keep(self, arrival: _Arrival, data: bytes, scrubbed: bool, study_uid: str | None = None) -> None:
+        assert arrival.sha256 is not None and arrival.size is not None
         self.store.keep_original(
             arrival.sha256,
             data,
@@ -180,7 +212,9 @@ class Pipeline:
             via=arrival.via,
             client=arrival.client,
             received_at=arrival.received_at,
-            size=size,
+            size=arrival.size,
+            study_instance_uid=study_uid,
+            scrubbed=scrubbed,
         )
 
     def _received_entry(self, arrival: _Arrival) -> dict[str, Any]:
@@ -259,9 +293,17 @@ class Pipeline:
         ds: Dataset | None = None
         try:
             ds = read_dataset(original.data, arrival.name)
+            self._prepare_kept(ds, arrival.name)
             fragment = self._extract(ds, arrival.name)
             fragment = stamp(fragment, sha256=original.sha256, received_at=original.received_at, via=original.via)
             result = save_fragment(self.store, fragment, now=arrival.received_at, reprocess=True)
         except RejectedObject as e:
             return self._reject(arrival, e, *_identity(ds))
         return self._accept(arrival, result.outcome, result.document["study_instance_uid"], fragment["report"])
+
+    def _prepare_kept(self, ds: Dataset, name: str) -> None:
+        """Give a kept original from before de-identification its key (in memory; scrub-originals rewrites it)."""
+        try:
+            prepare(ds, self.patient_keys, self.not_patient_patterns, kept=True)
+        except Exception as e:
+            log.warning("Could not remove the patient's identity from %s (%s).", name, type(e).__name__)

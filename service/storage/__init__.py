@@ -13,6 +13,8 @@ concurrency protocol:
   latest study date-time, moved by every study write that changes them.
 - ``standard_names`` and ``reference_levels`` (:mod:`.catalogue`).
 - ``users``, ``tokens`` and ``sign_in_failures`` (:mod:`.accounts`).
+- ``site`` (:mod:`.site`): named facts of the installation, such as the
+  fingerprint of the patient-key secret.
 
 :mod:`.embedded` starts the embedded SecantusDB server when ``MONGODB_URI`` is unset.
 
@@ -38,6 +40,7 @@ from service.storage.connection import guarded, ping_uri, utcnow
 from service.storage.embedded import database_uri
 from service.storage.event_log import EventLog, event_entry
 from service.storage.originals import Original, OriginalStore
+from service.storage.site import SiteStore
 from service.storage.studies import StudyStore
 
 __all__ = [
@@ -65,8 +68,8 @@ INDEXES = (
 )
 
 
-class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore):
-    """Studies, tallies, event log, originals, names and levels, users and tokens in one MongoDB database."""
+class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore):
+    """Studies, tallies, event log, originals, names and levels, users and tokens, site values in one database."""
 
     def __init__(self, client: pymongo.MongoClient[dict[str, Any]], db_name: str) -> None:
         self.client = client

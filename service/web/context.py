@@ -38,12 +38,24 @@ def get_store() -> Store:
 
 
 def get_pipeline() -> Pipeline:
-    """Return an ingest pipeline bound to the current application's store."""
-    return Pipeline.from_settings(get_store(), get_settings())
+    """Return the ingest pipeline of the current application, built on first use.
+
+    Built once: building it reads the patient-key secret (generating it on a
+    first start) and checks it against the database's fingerprint.
+    """
+    state = current_app.extensions[_EXTENSION]
+    if state.get("pipeline") is None:
+        store = get_store()
+        with _lock:
+            if state.get("pipeline") is None:
+                state["pipeline"] = Pipeline.from_settings(store, get_settings())
+    pipeline: Pipeline = state["pipeline"]
+    return pipeline
 
 
 def close_store(app: Flask) -> None:
     """Close the application's store, if it was opened."""
+    app.extensions[_EXTENSION].pop("pipeline", None)
     store = app.extensions[_EXTENSION].pop("store", None)
     if store is not None:
         store.close()
@@ -52,4 +64,4 @@ def close_store(app: Flask) -> None:
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the settings and an empty store slot on ``app``."""
     app.config["DOSELEDGER_SETTINGS"] = settings
-    app.extensions[_EXTENSION] = {"store": None}
+    app.extensions[_EXTENSION] = {"store": None, "pipeline": None}
