@@ -89,6 +89,34 @@ def test_merging_changes_neither_the_stored_document_nor_the_fragment(corpus: Pa
     assert doc is not None and len(doc["reports"]) == len(names)
 
 
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_applying_an_image_and_a_report_again_gives_the_same_study(corpus: Path, order: list[int]) -> None:
+    """Reprocessing replays a PET image and its radiopharmaceutical report; the study must not change.
+
+    The image fills gaps in the report's administration (agent text, positron
+    fraction); a repeated report keeps them, and a report lists only entries that
+    are still in the study, whichever came first.
+    """
+    names = ["NM-PetIm-Siemens.dcm", "NM-RRDSR-Siemens.dcm"]  # one administration, image first
+    fragments = []
+    for name in names:
+        fragment = stamp(extract(pydicom.dcmread(corpus / name)), sha256=name, received_at=NOW, via="cli")
+        fragments.append({**fragment, "study_instance_uid": "1.2.3"})
+    doc = None
+    for fragment in fragments:
+        doc = merge(doc, fragment, now=NOW).document
+    again = doc
+    for index in order:
+        again = merge(again, fragments[index], now=NOW, reprocess=True).document
+    assert doc is not None and again is not None
+    [administration] = again["radiopharmaceutical"]["administrations"]
+    assert administration["radiopharmaceutical_agent_text"] == "Fluorodeoxyglucose"
+    assert administration["radionuclide_positron_fraction"] == 0.9673
+    assert (again["radiopharmaceutical"], again["summary"]) == (doc["radiopharmaceutical"], doc["summary"])
+    by_sop = {report["sop_instance_uid"]: report for report in doc["reports"]}  # in the order last applied
+    assert {report["sop_instance_uid"]: report for report in again["reports"]} == by_sop
+
+
 def test_combine_blocks_sums_numbers_per_plane_and_laterality() -> None:
     plane_a = {"acquisition_plane": {"code_value": "113622"}, "dose_rp_total": 0.5, "note": "x"}
     plane_b = {"acquisition_plane": {"code_value": "113621"}, "dose_rp_total": 0.25}

@@ -101,7 +101,8 @@ def merge(
             content = dict(fragment[section])
             report["accumulated"][section] = content.pop("accumulated", None)
             report["event_uids"] += _merge_events(doc.setdefault(section, {}), content, section, sop, images)
-    doc["reports"] = [r for r in doc.get("reports", []) if r["sop_instance_uid"] != sop] + [report]
+    others = [r for r in doc.get("reports", []) if r["sop_instance_uid"] != sop]
+    doc["reports"] = [*_listing_existing(others, doc), report]
     _recompute_accumulated(doc)
     doc["summary"] = summarise(doc)
     if existing and not reprocess and _changes_nothing(existing, doc, sop):
@@ -109,6 +110,25 @@ def merge(
     doc["revision"] = doc.get("revision", 0) + 1
     doc["updated_at"] = now
     return MergeResult(doc, "created" if existing is None else "merged")
+
+
+def _listing_existing(reports: list[dict[str, Any]], doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return ``reports`` listing only the entries still in the document (an image's entry a report absorbed is not).
+
+    So a study reads the same whatever the order its objects were applied in,
+    and reprocessing gives the document the first import gave.
+    """
+    present = {
+        str(entry.get(identity))
+        for section, arrays in IDENTITIES.items()
+        for array, identity in arrays.items()
+        for entry in (doc.get(section) or {}).get(array, [])
+    }
+    listed = [[uid for uid in r.get("event_uids", []) if uid in present] for r in reports]
+    return [
+        r if len(uids) == len(r.get("event_uids", [])) else {**r, "event_uids": uids}
+        for r, uids in zip(reports, listed, strict=True)
+    ]
 
 
 def _is_duplicate(existing: dict[str, Any], report: dict[str, Any]) -> bool:
@@ -206,8 +226,9 @@ def _place(
     uids = [e.get(identity) for e in stored]
     if event.get(identity) in uids:
         position = uids.index(event.get(identity))
-        folded = {"also_in": stored[position]["also_in"]} if "also_in" in stored[position] else {}
-        stored[position] = {**event, **folded}
+        kept = stored[position]
+        # what images folded into the entry stays where the repeated event leaves a gap (as on the first fold)
+        stored[position] = {**kept, **event, "also_in": kept["also_in"]} if "also_in" in kept else event
         return True
     position = _same_as(stored, event, same_as, images) if same_as else None
     if position is None:
