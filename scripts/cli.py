@@ -27,6 +27,7 @@ from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
 from scripts.cli_exports import add_parsers as add_export_parsers
+from scripts.cli_privacy import add_parsers as add_privacy_parsers
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError
 from service.ingest.batch import ingest_all
@@ -301,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parsers(sub)
     add_demo_parsers(sub)
     add_access_parsers(sub)
+    add_privacy_parsers(sub)
     return parser
 
 

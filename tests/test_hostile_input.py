@@ -150,7 +150,11 @@ WRITES = [  # (method, url, request, status, what the error names)
     ("put", "/api/reference-levels", {"json": [{**LEVEL, "quantity": "$gt"}]}, 400, "row 1: quantity"),
     ("put", "/api/reference-levels", {"json": [{**LEVEL, "value": "1e400"}]}, 400, "row 1: value"),
     ("post", "/api/studies", {}, 405, "not allowed"),
-    ("delete", "/api/studies/1.2.3", {}, 405, "not allowed"),
+    ("delete", "/api/studies/1.2.3", {}, 400, "reason"),
+    ("delete", "/api/studies/1.2.3", {"json": {"reason": {"$ne": ""}}}, 400, "reason"),
+    ("delete", "/api/studies/1.2.3", {"json": ["reason"]}, 400, "body"),
+    ("delete", "/api/studies/1.2.3", {"json": {"reason": "x" * 1001}}, 400, "reason"),
+    ("put", "/api/studies/1.2.3", {}, 405, "not allowed"),
     ("post", "/healthz", {}, 405, "not allowed"),
 ]
 

@@ -118,6 +118,25 @@ class StudyStore(TallyStore):
         return document
 
     @guarded
+    def delete_study(self, study_instance_uid: str) -> dict[str, Any] | None:
+        """Delete a study document and take it out of the tallies; return what was deleted (None: no such study)."""
+        document = self.db.studies.find_one_and_delete({"study_instance_uid": study_instance_uid}, {"_id": 0})
+        if document is not None:
+            self.remove_from_tallies(document)
+        return document
+
+    @guarded
+    def studies_before(self, cutoff: datetime, limit: int) -> list[str]:
+        """Return up to ``limit`` Study Instance UIDs of studies before ``cutoff`` (see :func:`_before`)."""
+        found = self.db.studies.find(_before(cutoff), {"_id": 0, "study_instance_uid": 1}, limit=limit)
+        return [document["study_instance_uid"] for document in found]
+
+    @guarded
+    def count_studies_before(self, cutoff: datetime) -> int:
+        """Count the studies before ``cutoff`` (see :func:`_before`)."""
+        return self.db.studies.count_documents(_before(cutoff))
+
+    @guarded
     def count_studies(self) -> int:
         """Return the approximate number of studies (cheap on large collections)."""
         return self.db.studies.estimated_document_count()
@@ -205,3 +224,13 @@ class StudyStore(TallyStore):
     def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run an aggregation pipeline over ``studies`` (service.audits) and return its documents."""
         return list(self.db.studies.aggregate(stages))
+
+
+def _before(cutoff: datetime) -> dict[str, Any]:
+    """Select the studies dated before ``cutoff``; a study without a date counts from when it was created here."""
+    return {
+        "$or": [
+            {"study_date_time": {"$lt": cutoff}},
+            {"study_date_time": None, "created_at": {"$lt": cutoff}},
+        ]
+    }

@@ -6,8 +6,9 @@ so the store keeps one small tally per (list modality, station): the number of
 studies and the latest study date-time. Every study write moves the tallies
 from the study's old keys to its new ones; a bulk load adds its documents'
 counts at once. The pure functions say what changes; :class:`TallyStore`
-applies the changes. A write that removes a study must move them too
-(``tally_changes(document, None)``).
+applies the changes. Removing a study (:meth:`TallyStore.remove_from_tallies`)
+takes one off each of its tallies and, where it was a tally's latest study,
+finds the latest of those left.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from service.modalities import list_modalities
+from service.modalities import MODALITIES, list_modalities
 from service.storage.connection import Index, guarded, utcnow
 
 Key = tuple[str, str | None]  # (list modality, station name)
@@ -83,6 +84,25 @@ class TallyStore:
         """Move the tallies for a study written (``before`` -> ``after``) or removed (``after`` None)."""
         for key, change, when in tally_changes(before, after):
             self._add_to_tally(key, change, when)
+
+    def remove_from_tallies(self, document: dict[str, Any]) -> None:
+        """Take a deleted study out of its tallies; a tally whose latest study it was gets the latest left."""
+        when = document.get("study_date_time")
+        for key in sorted(tally_keys(document), key=str):
+            self._add_to_tally(key, -1, None)
+            if when is not None:
+                tally = {"modality": key[0], "station_name": key[1], "latest": when}
+                self.db.tallies.update_one(tally, {"$set": {"latest": self._latest_study(key)}})
+
+    def _latest_study(self, key: Key) -> datetime | None:
+        """Return the latest study date-time of the studies in tally ``key``."""
+        query = {
+            "modalities": MODALITIES[key[0]].stored,
+            "equipment.station_name": key[1],
+            "study_date_time": {"$ne": None},
+        }
+        found = self.db.studies.find_one(query, {"study_date_time": 1}, sort=[("study_date_time", DESCENDING)])
+        return None if found is None else found["study_date_time"]
 
     def add_to_tallies(self, documents: Iterable[dict[str, Any]]) -> None:
         """Count new study documents in the tallies (a bulk load)."""

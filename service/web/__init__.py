@@ -7,7 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register sign-in, the blueprints, the error handlers and the security headers on ``app``."""
-    from service.web import account, admin, api, arguments, audits, auth, errors, exports, headers, pages, patient_sizes
+    from service.web import account, admin, api, arguments, audits, auth, deletion, errors, exports, headers, pages
+    from service.web import patient_sizes
 
     auth.init_app(app)  # first: nothing reads a request before its credentials are checked
     app.register_blueprint(account.bp)
@@ -17,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(patient_sizes.bp)
     app.register_blueprint(audits.bp)
+    app.register_blueprint(deletion.bp)
     app.before_request(arguments.check_query_string)
     errors.init_app(app)
     headers.init_app(app)
