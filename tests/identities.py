@@ -76,7 +76,7 @@ def _subject_context() -> list[Dataset]:
 def identify(ds: Dataset, *, name: str = NAME, patient_id: str = PATIENT_ID, issuer: str = "HOSP") -> Dataset:
     """Give ``ds`` a patient with an identity in every place :data:`DISTINCTIVE` lists."""
     ds.PatientName, ds.PatientID, ds.IssuerOfPatientID, ds.PatientBirthDate = name, patient_id, issuer, BIRTH
-    ds.PatientSex, ds.PatientWeight = "F", "61.5"
+    ds.PatientSex, ds.PatientWeight, ds.PatientAge = "F", "61.5", "076Y"  # the dates give 76.9
     for keyword, value in OTHERS.items():
         setattr(ds, keyword, value)
     other = Dataset()
@@ -112,6 +112,8 @@ class Needle:
     source: str
     text: str
     raw: bytes
+    #: the value as the object holds it, for telling whether it also occurs where DoseLedger keeps it
+    plain: str = ""
 
     def forms(self) -> Iterator[bytes]:
         """Yield the byte forms a leak of this value takes (UTF-8 text, the object's own encoding)."""
@@ -139,7 +141,11 @@ def needles(files: dict[str, bytes]) -> list[Needle]:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
         kept_text |= set(_kept_values(ds))
         found += list(_identity(name, ds))
-    return [n for n in found if len(n.text) >= SHORTEST and not any(n.text in value for value in kept_text)]
+    return [
+        n
+        for n in found
+        if len(n.plain or n.text) >= SHORTEST and not any((n.plain or n.text) in value for value in kept_text)
+    ]
 
 
 def _identity(name: str, ds: Dataset) -> Iterator[Needle]:
@@ -152,6 +158,8 @@ def _identity(name: str, ds: Dataset) -> Iterator[Needle]:
         value = str(ds[keyword].value).strip()
         if value:
             yield Needle(f"{name} {keyword}", value, raw.rstrip(b" \x00"))
+        if ds[keyword].VR == "DA" and len(value) == 8:  # a date as a message would write it
+            yield Needle(f"{name} {keyword} (ISO)", f"{value[:4]}-{value[4:6]}-{value[6:]}", b"", value)
         if ds[keyword].VR == "PN":  # each name on its own: a family name alone still names the patient
             for part in value.replace("=", "^").split("^"):
                 yield Needle(f"{name} {keyword} component", part.strip(), b"")

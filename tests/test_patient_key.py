@@ -125,7 +125,7 @@ def test_the_key_cannot_be_chosen_by_the_sender(pipeline: Pipeline, store: Store
 
     ds = ct_report()
     ds.PatientID = "PAT-99"
-    forged = KeptIdentity(key="f" * 64, not_patient_indicator="IDs: forged | Names: ", age_years=1.0)
+    forged = KeptIdentity(key="f" * 64, not_patient_indicator="IDs: forged | Names: ", age_from_dates=1.0)
     ds.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True).add_new(IDENTITY_ELEMENT, "OB", forged.encode())
     uid = pipeline.ingest(to_bytes(ds), name="forged.dcm", via="cli", client="t").study_instance_uid
     patient = store.get_study(uid)["patient"]

@@ -48,7 +48,8 @@ def _import_and_scan(
     """Import ``files``, scan, reprocess, scan again; require no leak and the same documents."""
     sought = needles(files)
     assert len(sought) >= len(files)  # every file gives identities to look for
-    assert leaks(sought, b"".join(files.values())) == [n.source + ": " + repr(n.text) for n in sought]
+    inputs = b"".join(files.values())  # each identity is there to be found: the scan below could fail
+    assert [n.source for n in sought if not any(f and f in inputs for f in (n.raw, (n.plain or n.text).encode()))] == []
     caplog.set_level(logging.DEBUG)
     outcomes = [pipeline.ingest(data, name=name, via="cli", client="t").outcome for name, data in files.items()]
     assert "created" in outcomes

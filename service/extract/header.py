@@ -93,7 +93,12 @@ def age_years(
     when no age is stated. A disagreement keeps the stated age and is noted.
     """
     notes = notes if notes is not None else []
-    stated, computed = stated_age(age), computed_age(birth, study, notes)
+    return age_from(age, computed_age(birth, study, notes), notes)
+
+
+def age_from(age: str | None, computed: float | None, notes: Notes) -> float | None:
+    """Return age in decimal years from the stated age and the age the dates give (see :func:`age_years`)."""
+    stated = stated_age(age)
     if stated is None:
         return round(computed, 1) if computed is not None else None
     years, unit = stated
@@ -173,7 +178,7 @@ def patient_fields(
     if kept is None:
         return fields
     fields["not_patient_indicator"] = kept.not_patient_indicator
-    fields["age_years"] = kept.age_years if kept.age_years is not None else age_years(age, None, None)
+    fields["age_years"] = age_from(age, kept.age_from_dates, notes)
     return {**fields, "key": kept.key} if kept.key else fields
 
 

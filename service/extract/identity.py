@@ -10,8 +10,10 @@ arrival:
 - ``key``: the patient key (service.access.patient_key), or null;
 - ``not_patient_indicator``: what the not-patient patterns found in the name
   and ID, with the patterns configured when the object arrived;
-- ``age_years``: the age in decimal years from birth date and study date, or
-  null when they did not give one (the Patient's Age as sent stays in the object).
+- ``age_from_dates``: the age in years that birth date and study date give
+  (unrounded), or null when they give none or an implausible one; extraction
+  weighs it against the Patient's Age, which stays in the object, as it weighs
+  the dates (service.extract.header.age_years).
 
 The block is one OB element holding UTF-8 JSON: OB is read back as the same
 bytes whatever the transfer syntax (an implicit VR file gives private values
@@ -39,7 +41,7 @@ class KeptIdentity:
 
     key: str | None
     not_patient_indicator: str | None
-    age_years: float | None
+    age_from_dates: float | None
 
     def encode(self) -> bytes:
         """Return the block's value: compact UTF-8 JSON."""
@@ -67,7 +69,7 @@ def read_identity(ds: Dataset) -> KeptIdentity | None:
         return KeptIdentity(
             key=_text(found.get("key")),
             not_patient_indicator=_text(found.get("not_patient_indicator")),
-            age_years=_number(found.get("age_years")),
+            age_from_dates=_number(found.get("age_from_dates")),
         )
     except (TypeError, ValueError, AttributeError):
         return None

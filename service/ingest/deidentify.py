@@ -44,7 +44,7 @@ from pydicom.tag import BaseTag
 
 from service.access.patient_key import PatientKeys
 from service.extract.dicomtime import combine, parse_date
-from service.extract.header import age_years, not_patient_indicator, text
+from service.extract.header import computed_age, not_patient_indicator, text
 from service.extract.identity import IDENTITY_ELEMENT, PRIVATE_CREATOR, PRIVATE_GROUP, KeptIdentity, has_block
 
 log = logging.getLogger(__name__)
@@ -122,12 +122,16 @@ METHOD = "DoseLedger: patient attributes of PS3.15 Table E.1-1 removed"
 
 
 def identity_of(ds: Dataset, keys: PatientKeys | None, patterns: Sequence[str]) -> KeptIdentity:
-    """Return what the study document derives from ``ds``'s identifying attributes (no key without ``keys``)."""
+    """Return what the study document derives from ``ds``'s identifying attributes (no key without ``keys``).
+
+    An implausible age from the dates is left out without the note extraction
+    would make: the note names the birth date, and the event log must not.
+    """
     study = combine(ds.get("StudyDate"), ds.get("StudyTime"))
     return KeptIdentity(
         key=keys.key(text(ds, "IssuerOfPatientID"), text(ds, "PatientID")) if keys else None,
         not_patient_indicator=not_patient_indicator(ds, patterns),
-        age_years=age_years(None, parse_date(ds.get("PatientBirthDate")), study),
+        age_from_dates=computed_age(parse_date(ds.get("PatientBirthDate")), study, []),
     )
 
 
