@@ -132,3 +132,16 @@ def test_an_unreadable_block_reads_as_none() -> None:
     ds = Dataset()
     ds.private_block(0x0011, "DOSELEDGER 1", create=True).add_new(0x01, "OB", b"not json")
     assert read_identity(ds) is None
+
+
+def test_nested_sequences_are_parsed_only_when_they_may_hold_a_patient_attribute() -> None:
+    ds = ct_report()
+    nested, plain = Dataset(), Dataset()
+    nested.ReferencedSOPClassUID, nested.PatientID = "1.2.840.10008.3.1.2.3.1", "NESTED-4242"
+    plain.ReferencedSOPClassUID, plain.ReferencedSOPInstanceUID = "1.2.840.10008.3.1.2.3.3", "1.2.3"
+    ds.ReferencedStudySequence = [nested]
+    ds.ReferencedPerformedProcedureStepSequence = [plain]
+    read = read_dataset(to_bytes(ds), "nested.dcm")
+    deidentify(read, identity_of(read, KEYS, ()))
+    assert read.ReferencedStudySequence[0].PatientID == ""  # Z at any depth
+    assert isinstance(read.get_item("ReferencedPerformedProcedureStepSequence"), RawDataElement)

@@ -32,8 +32,8 @@ received.
 
 from __future__ import annotations
 
-import io
 import logging
+import struct
 from collections.abc import Sequence
 
 from pydicom.datadict import dictionary_VR
@@ -156,13 +156,6 @@ def prepare(ds: Dataset, keys: PatientKeys | None, patterns: Sequence[str], *, k
     deidentify(ds, identity_of(ds, keys, patterns))
 
 
-def encode(ds: Dataset) -> bytes:
-    """Encode ``ds`` as it is to be kept (file meta and preamble as read)."""
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=False)
-    return buffer.getvalue()
-
-
 def _remove_block(ds: Dataset) -> None:
     """Remove a DoseLedger block the object came with (a sender must not choose its key)."""
     while has_block(ds):
@@ -173,14 +166,31 @@ def _remove_block(ds: Dataset) -> None:
                 del ds[tag]
 
 
+#: the tags of PATIENT_ATTRIBUTES as little endian encodes them: a sequence without any is not parsed
+_ENCODED_TAGS = tuple(struct.pack("<HH", tag >> 16, tag & 0xFFFF) for tag in PATIENT_ATTRIBUTES)
+
+
 def _scrub(ds: Dataset) -> None:
-    """Apply :data:`PATIENT_ATTRIBUTES` to ``ds`` and every sequence item in it (the Content Sequence aside)."""
+    """Apply :data:`PATIENT_ATTRIBUTES` to ``ds`` and every sequence item in it (the Content Sequence aside).
+
+    A sequence still in its raw little-endian bytes is parsed only when one of
+    the tags occurs in them: parsing costs, and so does writing back a parsed
+    sequence instead of its bytes.
+    """
     for tag in list(ds.keys()):
         if tag in PATIENT_ATTRIBUTES:
             _apply(ds, tag, PATIENT_ATTRIBUTES[tag][1])
-        elif tag != CONTENT_SEQUENCE and _is_sequence(ds, tag):
+        elif tag != CONTENT_SEQUENCE and _is_sequence(ds, tag) and _may_hold_patient_attributes(ds.get_item(tag)):
             for item in ds[tag].value:
                 _scrub(item)
+
+
+def _may_hold_patient_attributes(element: DataElement | RawDataElement) -> bool:
+    """Tell whether a sequence may hold a patient attribute (a parsed or big-endian one always may)."""
+    if not isinstance(element, RawDataElement) or not element.is_little_endian:
+        return True
+    value = element.value or b""
+    return any(tag in value for tag in _ENCODED_TAGS)
 
 
 def _apply(ds: Dataset, tag: BaseTag, action: str) -> None:
