@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import stat
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from service.config import load_settings
 from service.errors import ConfigurationError
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
+from tests.conftest import Runner
 from tests.samples import ct_report, to_bytes
 
 SECRET = "s" * 40
@@ -131,3 +133,14 @@ def test_the_key_cannot_be_chosen_by_the_sender(pipeline: Pipeline, store: Store
     patient = store.get_study(uid)["patient"]
     assert patient["key"] == pipeline.patient_keys.key(None, "PAT-99") != "f" * 64  # type: ignore[union-attr]
     assert patient["not_patient_indicator"] is None and patient["age_years"] == 67.0
+
+
+def test_extract_prints_the_key_only_with_a_configured_secret(runner: Runner, tmp_path: Path) -> None:
+    path = tmp_path / "report.dcm"
+    path.write_bytes(_report("PAT-77", issuer="HOSP"))
+    secrets_dir = tmp_path / "secrets"
+    without = runner.invoke(["extract", path], DOSELEDGER_SECRETS_DIR=str(secrets_dir))
+    assert without.exit_code == 0 and "PAT-77" not in without.stdout
+    assert "key" not in json.loads(without.stdout)["patient"] and not secrets_dir.exists()  # none generated
+    with_secret = runner.invoke(["extract", path], DOSELEDGER_PATIENT_KEY_SECRET=SECRET)
+    assert json.loads(with_secret.stdout)["patient"]["key"] == PatientKeys(SECRET).key("HOSP", "PAT-77")
