@@ -16,7 +16,8 @@ COPY scripts ./scripts
 RUN pip install . "gunicorn>=22,<24" \
     && useradd --system --uid 10001 --no-create-home doseledger \
     && mkdir -p /app/var && chown doseledger /app/var
-# /app/var keeps the session secret and the first admin's password (mount a volume, or set DOSELEDGER_SECRET_KEY)
+# /app/var keeps the session secret, the patient-key secret and the first admin's password (mount a volume and
+# back it up, or set DOSELEDGER_SECRET_KEY and DOSELEDGER_PATIENT_KEY_SECRET)
 VOLUME /app/var
 
 USER doseledger

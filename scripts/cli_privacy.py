@@ -21,21 +21,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from scripts.cli_audits import _store  # open and close the store around one command
+from scripts.cli_common import client as _client
 from service.config import Settings
 from service.errors import ConfigurationError
 from service.retention import delete_study, purge, retention_cutoff
-
-
-def _client() -> str:
-    from scripts.cli import _client as client
-
-    return client()
+from service.storage import opened_store
 
 
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     """Delete one study with its originals and tally counts."""
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         deleted = delete_study(store, args.uid, reason=args.reason, via="cli", client=_client())
     print(
         f"Deleted study {deleted.study_instance_uid} with {deleted.originals} kept original(s) "
@@ -50,7 +45,7 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     before = args.before or retention_cutoff(settings.retention_years, today)
     if before > today:
         raise ConfigurationError(f"--before {before.isoformat()} is after today; give a day in the past.")
-    with _store(settings) as store:
+    with opened_store(settings) as store:
         if args.dry_run:
             count = store.count_studies_before(datetime.combine(before, datetime.min.time()))
             print(f"{count} studies are dated before {before.isoformat()}; nothing was deleted (--dry-run).")

@@ -77,10 +77,8 @@ class Settings:
     ldap_role_groups: tuple[tuple[str, str], ...] = ()
     ldap_start_tls: bool = False
     ldap_timeout: float = 5.0
-    #: the site secret of the patient key (service.access.patient_key); None: the one in ``secrets_dir``
+    #: the site secret of the patient key (service.access.patient_key); None: ``<state_dir>/patient-key-secret``
     patient_key_secret: str | None = dataclasses.field(default=None, repr=False)
-    #: where secrets DoseLedger generates are kept (the patient-key secret), for embedded and MONGODB_URI setups
-    secrets_dir: Path = Path("var")
     #: studies older than this many years are purged by ``doseledger purge`` without --before; None: kept
     retention_years: int | None = None
 
@@ -283,7 +281,6 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_LDAP_START_TLS": ("ldap_start_tls", _flag),
     "DOSELEDGER_LDAP_TIMEOUT": ("ldap_timeout", _seconds),
     "DOSELEDGER_PATIENT_KEY_SECRET": ("patient_key_secret", _secret),
-    "DOSELEDGER_SECRETS_DIR": ("secrets_dir", _path),
     "DOSELEDGER_RETENTION_YEARS": ("retention_years", _years),
 }
 
@@ -336,7 +333,7 @@ def _typed(variable: str, field: str, value: Any) -> Any:
         return tuple(value)
     if isinstance(value, list | tuple):
         return VARIABLES[variable][1](variable, ",".join(map(str, value)))
-    if field in ("data_dir", "secrets_dir"):
+    if field == "data_dir":
         return Path(value)
     if field == "alert_levels" and isinstance(value, Mapping):
         return check_alert_levels(value)

@@ -72,7 +72,9 @@ _CI = os.environ.get("CI") == "true"
 #: the environment a developer may have set; tests start without it
 _OWN_VARIABLES = ("MONGODB_URI",)
 _OWN_PREFIX = "DOSELEDGER_"
-_KEEP = ("DOSELEDGER_CORPUS", "DOSELEDGER_SECRETS_DIR")
+_KEEP = ("DOSELEDGER_CORPUS", "DOSELEDGER_PATIENT_KEY_SECRET")
+#: the patient-key secret of every test (set by _patient_key_secret): studies compare across tests, keys included
+PATIENT_KEY_SECRET = "test-patient-key-secret-" + "0" * 40
 
 
 _uri_key = pytest.StashKey[str | None]()
@@ -118,10 +120,10 @@ def mongo_client(mongo_uri: str) -> Iterator[pymongo.MongoClient[dict[str, Any]]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the secrets the service generates (the patient-key secret) out of the repository's var/."""
+def _patient_key_secret() -> Iterator[None]:
+    """Give every test one patient-key secret, so that no test writes one and keys agree between databases."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOSELEDGER_SECRETS_DIR", str(tmp_path_factory.mktemp("secrets")))
+        patch.setenv("DOSELEDGER_PATIENT_KEY_SECRET", PATIENT_KEY_SECRET)
         yield
 
 
@@ -165,7 +167,6 @@ def test_config(mongo_uri: str, db_name: str, tmp_path: Path) -> dict[str, Any]:
         "MONGODB_URI": mongo_uri,
         "DOSELEDGER_DB_NAME": db_name,
         "DOSELEDGER_DATA_DIR": str(tmp_path / "state" / "db"),
-        "DOSELEDGER_SECRETS_DIR": os.environ["DOSELEDGER_SECRETS_DIR"],  # see _secrets_dir
     }
 
 
@@ -213,8 +214,8 @@ def imported(corpus: Path, mongo_uri: str) -> Iterator[Received]:
     """Return the studies ``doseledger import`` makes of the corpus (imported once per module)."""
     store = Store.connect(mongo_uri, f"doseledger_reference_{_SESSION}_{next(_numbers)}")
     store.ensure_indexes()
-    # the developer's environment is not cleaned yet at module scope: only the session's secrets are read
-    settings = load_settings({"DOSELEDGER_SECRETS_DIR": os.environ["DOSELEDGER_SECRETS_DIR"]})
+    # the developer's environment is not cleaned yet at module scope: only the session's secret is read
+    settings = load_settings({"DOSELEDGER_PATIENT_KEY_SECRET": PATIENT_KEY_SECRET})
     pipeline = Pipeline.from_settings(store, settings)
     for path in corpus_files(corpus):
         pipeline.ingest(path.read_bytes(), name=path.name, via="cli", client="test")

@@ -53,7 +53,7 @@ def test_a_short_secret_is_refused_naming_the_variable() -> None:
 
 
 def test_the_first_start_generates_a_private_secret_file(store: Store, tmp_path: Path) -> None:
-    settings = load_settings({"DOSELEDGER_SECRETS_DIR": str(tmp_path / "secrets")})
+    settings = load_settings({"DOSELEDGER_DATA_DIR": str(tmp_path / "state" / "db")})
     keys = site_keys(store, settings)
     path = secret_path(settings)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -64,7 +64,7 @@ def test_the_first_start_generates_a_private_secret_file(store: Store, tmp_path:
 
 
 def test_the_environment_secret_wins_and_nothing_is_written(store: Store, tmp_path: Path) -> None:
-    settings = load_settings({"DOSELEDGER_SECRETS_DIR": str(tmp_path), "DOSELEDGER_PATIENT_KEY_SECRET": SECRET})
+    settings = load_settings({"DOSELEDGER_DATA_DIR": str(tmp_path / "db"), "DOSELEDGER_PATIENT_KEY_SECRET": SECRET})
     assert site_keys(store, settings).key("H", "1") == PatientKeys(SECRET).key("H", "1")
     assert list(tmp_path.iterdir()) == []
 
@@ -74,14 +74,14 @@ def test_another_secret_is_refused_rather_than_breaking_the_links(store: Store, 
     other = load_settings({"DOSELEDGER_PATIENT_KEY_SECRET": "t" * 40})
     with pytest.raises(ConfigurationError, match="not the one this database's patient keys were made with"):
         site_keys(store, other)
-    lost = load_settings({"DOSELEDGER_SECRETS_DIR": str(tmp_path)})
+    lost = load_settings({"DOSELEDGER_DATA_DIR": str(tmp_path / "db")})
     with pytest.raises(ConfigurationError, match="Restore the file from your backup"):
         site_keys(store, lost)
     assert read_secret(lost) is None  # no new secret was generated
 
 
 def test_a_damaged_secret_file_is_refused(tmp_path: Path) -> None:
-    settings = load_settings({"DOSELEDGER_SECRETS_DIR": str(tmp_path)})
+    settings = load_settings({"DOSELEDGER_DATA_DIR": str(tmp_path / "db")})
     secret_path(settings).write_text("abc\n")
     with pytest.raises(ConfigurationError, match="holds 3 characters, not a patient-key secret"):
         read_secret(settings)
@@ -135,12 +135,15 @@ def test_the_key_cannot_be_chosen_by_the_sender(pipeline: Pipeline, store: Store
     assert patient["not_patient_indicator"] is None and patient["age_years"] == 67.0
 
 
-def test_extract_prints_the_key_only_with_a_configured_secret(runner: Runner, tmp_path: Path) -> None:
+def test_extract_prints_the_key_only_with_a_configured_secret(
+    runner: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "report.dcm"
     path.write_bytes(_report("PAT-77", issuer="HOSP"))
-    secrets_dir = tmp_path / "secrets"
-    without = runner.invoke(["extract", path], DOSELEDGER_SECRETS_DIR=str(secrets_dir))
+    monkeypatch.delenv("DOSELEDGER_PATIENT_KEY_SECRET")
+    state = tmp_path / "state"
+    without = runner.invoke(["extract", path], DOSELEDGER_DATA_DIR=str(state / "db"))
     assert without.exit_code == 0 and "PAT-77" not in without.stdout
-    assert "key" not in json.loads(without.stdout)["patient"] and not secrets_dir.exists()  # none generated
+    assert "key" not in json.loads(without.stdout)["patient"] and not state.exists()  # none generated
     with_secret = runner.invoke(["extract", path], DOSELEDGER_PATIENT_KEY_SECRET=SECRET)
     assert json.loads(with_secret.stdout)["patient"]["key"] == PatientKeys(SECRET).key("HOSP", "PAT-77")

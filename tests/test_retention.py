@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from service.errors import ConfigurationError
@@ -17,6 +18,7 @@ from service.storage.tallies import tally_documents
 from tests.conftest import Runner
 from tests.identities import identified_report
 from tests.samples import ct_report_bytes, to_bytes
+from tests.signin import client_with_roles
 
 
 def _study(pipeline: Pipeline, day: str | None, station: str = "CT1") -> tuple[str, str]:
@@ -59,7 +61,11 @@ def test_an_admin_deletes_a_study_over_the_api(client: FlaskClient, pipeline: Pi
     assert store.count_originals() == 1 and store.get_study(older)
     assert _tallies(store) == _recount(store) == {("CT", "CT1"): (1, datetime(2024, 1, 2, 10, 15))}
     [entry] = _events(store, "deleted")
-    assert (entry["study_instance_uid"], entry["client"], entry["via"]) == (newest, "127.0.0.1", "http")
+    assert (entry["study_instance_uid"], entry["client"], entry["via"]) == (
+        newest,
+        "tester[token tests]@127.0.0.1",
+        "http",
+    )
     assert entry["details"]["reason"] == "sent to the wrong system" and entry["at"] <= utcnow()
 
 
@@ -85,6 +91,7 @@ def test_the_study_page_deletes_after_confirmation(client: FlaskClient, pipeline
     assert f'href="/studies/{uid}/delete"' in page
     confirm = client.get(f"/studies/{uid}/delete")
     assert confirm.status_code == 200 and 'method="post"' in confirm.get_data(as_text=True)
+    assert 'name="csrf_token"' in confirm.get_data(as_text=True)  # a signed-in browser's post needs it
     refused = client.post(f"/studies/{uid}/delete", data={"reason": " "})
     assert refused.status_code == 400 and "reason is required" in refused.get_data(as_text=True)
     assert store.get_study(uid)
@@ -92,6 +99,16 @@ def test_the_study_page_deletes_after_confirmation(client: FlaskClient, pipeline
     assert done.status_code == 200 and "Study deleted" in done.get_data(as_text=True)
     assert client.get(f"/studies/{uid}").status_code == 404
     assert _events(store, "deleted")[0]["details"]["reason"] == "duplicate test import"
+
+
+def test_only_an_admin_is_offered_the_button(app: Flask, pipeline: Pipeline) -> None:
+    uid, _ = _study(pipeline, "20240301")
+    viewer = client_with_roles(app, ["viewer"])
+    assert "Delete study" not in viewer.get(f"/studies/{uid}").get_data(as_text=True)
+    assert viewer.get(f"/studies/{uid}/delete").status_code == 403
+    assert viewer.delete(f"/api/studies/{uid}", json={"reason": "x"}).status_code == 403
+    admin = client_with_roles(app, ["viewer", "admin"])
+    assert "Delete study" in admin.get(f"/studies/{uid}").get_data(as_text=True)
 
 
 def test_the_cli_deletes_a_study(runner: Runner, pipeline: Pipeline, store: Store) -> None:

@@ -7,8 +7,9 @@ turned back into the ID without the secret (a hash without a secret could:
 patient IDs are few enough to try them all).
 
 The secret is ``DOSELEDGER_PATIENT_KEY_SECRET`` when set, else the file
-``patient-key-secret`` in ``DOSELEDGER_SECRETS_DIR`` (default ``var/``), which
-the first start generates (32 random bytes as hex, mode 0600). Another secret
+``patient-key-secret`` in the state folder (the parent of ``DOSELEDGER_DATA_DIR``,
+``var/`` by default, beside the session secret and the first admin's password),
+which the first start generates (32 random bytes as hex, mode 0600). Another secret
 gives other keys and so breaks the links between the studies before and after
 it: the database keeps a fingerprint of the secret (an HMAC of a fixed text,
 which tells nothing of the secret) and :func:`site_keys` refuses a secret that
@@ -17,13 +18,12 @@ does not match it, rather than silently starting new links.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
+from service.access.bootstrap import write_private
 from service.config import MIN_SECRET_LENGTH, Settings
 from service.errors import ConfigurationError
 from service.storage import Store
@@ -61,7 +61,7 @@ class PatientKeys:
 
 def secret_path(settings: Settings) -> Path:
     """Return the file that holds the generated secret."""
-    return settings.secrets_dir / SECRET_FILE
+    return settings.state_dir / SECRET_FILE
 
 
 def read_secret(settings: Settings) -> str | None:
@@ -84,23 +84,19 @@ def read_secret(settings: Settings) -> str | None:
 def create_secret(settings: Settings) -> str:
     """Generate the secret file (mode 0600) unless another process just did; return the secret in it.
 
-    The secret is written to a temporary file and linked to its name, which
-    fails if the name exists: of two processes starting at once, one wins and
-    the other reads its secret.
+    The file appears whole or not at all, and only once: of two processes
+    starting at once, one writes it and the other reads it.
     """
     path = secret_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(secrets.token_hex(32) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        write_private(path, secrets.token_hex(32) + "\n", exclusive=True)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise ConfigurationError(
+            f"The patient-key secret cannot be kept in {path} ({e}); set DOSELEDGER_PATIENT_KEY_SECRET "
+            "or let DoseLedger write to that folder (DOSELEDGER_DATA_DIR's parent)."
+        ) from e
     secret = read_secret(settings)
     assert secret is not None
     return secret

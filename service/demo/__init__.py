@@ -56,7 +56,7 @@ def add_demo(store: Store, *, now: datetime, client: str) -> list[dict[str, Any]
 
 def remove_demo(store: Store, *, client: str) -> list[dict[str, Any]]:
     """Remove every demonstration study and the originals its reports came from, each logged; return them."""
-    removed = [doc for doc in demo_present(store) if store.delete_study(doc)]
+    removed = [doc for doc in demo_present(store) if store.delete_study(doc["study_instance_uid"]) is not None]
     kept = sorted({report["sha256"] for doc in removed for report in doc.get("reports", []) if "sha256" in report})
     store.delete_originals(kept)  # only an imported example has any
     store.append_events([_entry(doc, "deleted", client) for doc in removed])

@@ -159,17 +159,6 @@ class OriginalStore:
         )
 
     @guarded
-    def delete_originals(self, sha256s: list[str]) -> int:
-        """Delete the kept originals of these SHA-256s (the files entry first, then its chunks); return how many.
-
-        Only ``doseledger demo --remove`` deletes originals (those of an imported demonstration
-        report); what a modality sent is kept for good.
-        """
-        deleted = self.db[f"{ORIGINALS_BUCKET}.files"].delete_many({"_id": {"$in": sha256s}}).deleted_count
-        self.db[f"{ORIGINALS_BUCKET}.chunks"].delete_many({"files_id": {"$in": sha256s}})
-        return deleted
-
-    @guarded
     def count_originals(self) -> int:
         """Return the number of kept originals."""
         return self.db[f"{ORIGINALS_BUCKET}.files"].count_documents({})
@@ -209,7 +198,11 @@ class OriginalStore:
 
     @guarded
     def delete_originals(self, sha256s: Iterable[str]) -> int:
-        """Delete kept originals, ``files`` entries first (none is ever seen half there); return how many went."""
+        """Delete kept originals, ``files`` entries first (none is ever seen half there); return how many went.
+
+        Only a study's deletion (service.retention: by an admin, or past retention) and
+        ``doseledger demo --remove`` delete originals; what a modality sent is otherwise kept.
+        """
         ids = sorted(set(sha256s))
         if not ids:
             return 0

@@ -195,14 +195,6 @@ class StudyStore(TallyStore):
         return list(self.db.studies.find(query, dict.fromkeys(fields, 1)))
 
     @guarded
-    def delete_study(self, document: dict[str, Any]) -> bool:
-        """Delete a study read by :meth:`studies_under` and move the tallies; tell whether it was there."""
-        if self.db.studies.delete_one({"_id": document["_id"]}).deleted_count != 1:
-            return False
-        self.move_tallies(document, None)
-        return True
-
-    @guarded
     def patients_of(self, field: str, value: str) -> list[dict[str, Any]]:
         """Return the Study Instance UID and ``patient`` block of every study whose ``field`` is ``value``."""
         projection = {"_id": 0, "study_instance_uid": 1, "patient": 1}

@@ -7,8 +7,20 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register sign-in, the blueprints, the error handlers and the security headers on ``app``."""
-    from service.web import account, admin, api, arguments, audits, auth, deletion, errors, exports, headers, pages
-    from service.web import patient_sizes
+    from service.web import (
+        account,
+        admin,
+        api,
+        arguments,
+        audits,
+        auth,
+        deletion,
+        errors,
+        exports,
+        headers,
+        pages,
+        patient_sizes,
+    )
 
     auth.init_app(app)  # first: nothing reads a request before its credentials are checked
     app.register_blueprint(account.bp)

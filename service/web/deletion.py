@@ -5,7 +5,7 @@ query argument ``reason``; it is required (400 without it). The page is a
 plain form, so it works without JavaScript: the study page links to a
 confirmation page (``GET /studies/<uid>/delete``) that shows what will go and
 asks for the reason; posting it deletes the study and says what was done.
-Both log who (the client address, as every route does), when and why
+Both log who (the signed-in user or token and the address, as every route does), when and why
 (:func:`service.retention.delete_study`).
 """
 
@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from service.access import requires
 from service.errors import InvalidArgument
 from service.retention import MAX_REASON, check_reason, delete_study
+from service.web.auth import request_client
 from service.web.context import get_store
 
 bp = Blueprint("deletion", __name__)
@@ -31,7 +32,7 @@ def delete_study_api(study_instance_uid: str) -> Response:
     reason = body.get("reason") if body else request.values.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise InvalidArgument({"reason": [f"Expected text, found {type(reason).__name__}."]})
-    deleted = delete_study(get_store(), study_instance_uid, reason=reason or "", via="http", client=_client())
+    deleted = delete_study(get_store(), study_instance_uid, reason=reason or "", via="http", client=request_client())
     return jsonify(
         {"study_instance_uid": study_instance_uid, "deleted": True, "originals": deleted.originals, "seq": deleted.seq}
     )
@@ -55,10 +56,5 @@ def delete_study_page(study_instance_uid: str) -> tuple[str, int] | str:
         study = get_store().get_study(study_instance_uid)
         page = render_template("delete.html", study=study, max_reason=MAX_REASON, error=e.errors["reason"][0])
         return page, 400
-    deleted = delete_study(get_store(), study_instance_uid, reason=reason, via="http", client=_client())
+    deleted = delete_study(get_store(), study_instance_uid, reason=reason, via="http", client=request_client())
     return render_template("delete.html", deleted=deleted, reason=reason.strip())
-
-
-def _client() -> str:
-    """Return who asked, as the other routes name the client."""
-    return request.remote_addr or ""
