@@ -28,6 +28,9 @@ Decisions:
   patients by default. A list's export link carries only what the list was
   given, so exporting a list leaves its test patients out unless they were
   asked for.
+* ``patient_key`` selects one patient's studies by the pseudonymous key
+  (``patient.key``, 64 hexadecimal digits; service.access.patient_key), exactly.
+  Only the ``pid`` role may send it (service.access.redact).
 * Empty arguments (an empty field of the filter form) mean "no filter";
   unknown arguments are refused, so a misspelt filter never silently lists
   everything.
@@ -76,6 +79,11 @@ TEST_PATIENT_CHOICES = ("include", "exclude", "only")
 #: what exports and audits do when ``test_patients`` is not given
 REPORTS_TEST_PATIENTS = "exclude"
 
+#: the pseudonymous patient key: an HMAC-SHA256 in lower-case hexadecimal
+PATIENT_KEY_PATH = "patient.key"
+PATIENT_KEY_PATTERN = r"\A[0-9a-f]{64}\Z"
+PATIENT_KEY_ERROR = "Expected a patient key: 64 hexadecimal digits."
+
 #: Orderings: ``order`` value (``-`` prefix = descending) -> document path;
 #: ``total_dose`` -> the modality's main quantity.
 ORDERS: dict[str, str | None] = {
@@ -104,6 +112,7 @@ class StudyQuery:
     dose_min: float | None = None
     dose_max: float | None = None
     test_patients: str | None = None  # include, exclude, only; None: the reader's default (lists include)
+    patient_key: str | None = None  # one patient's studies (role pid)
     order: str = DEFAULT_ORDER
     page_size: int = DEFAULT_PAGE_SIZE
     after: str | None = None  # paging token from the previous answer's ``next``
@@ -114,7 +123,7 @@ class StudyQuery:
         found.update(date_from=self.date_from, date_to=self.date_to, dose_min=self.dose_min, dose_max=self.dose_max)
         for stem, low, high in self.ranges:
             found.update({f"{stem}_min": low, f"{stem}_max": high})
-        found["test_patients"] = self.test_patients
+        found.update(test_patients=self.test_patients, patient_key=self.patient_key)
         if self.order != DEFAULT_ORDER:
             found["order"] = self.order
         return {key: _format(value) for key, value in found.items() if value is not None}
@@ -170,6 +179,7 @@ class StudyQuerySchema(Schema.from_dict(_range_fields())):  # type: ignore[misc]
     test_patients = fields.String(
         validate=validate.OneOf(TEST_PATIENT_CHOICES, error=f"Expected one of {', '.join(TEST_PATIENT_CHOICES)}.")
     )
+    patient_key = fields.String(validate=validate.Regexp(PATIENT_KEY_PATTERN, error=PATIENT_KEY_ERROR))
     order = fields.String(
         load_default=DEFAULT_ORDER,
         validate=validate.OneOf(ORDER_CHOICES, error=f"Expected one of {', '.join(ORDER_CHOICES)}."),
@@ -220,6 +230,7 @@ class StudyQuerySchema(Schema.from_dict(_range_fields())):  # type: ignore[misc]
             dose_min=data.get("dose_min"),
             dose_max=data.get("dose_max"),
             test_patients=data.get("test_patients"),
+            patient_key=data.get("patient_key"),
             order=data["order"],
             page_size=data["page_size"],
             after=data.get("after"),

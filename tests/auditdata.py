@@ -168,6 +168,10 @@ def hybrid(**kwargs: Any) -> dict[str, Any]:
     return study("CT", section=section, modalities=["CT", "RF"], **kwargs)
 
 
+#: the patient key of three of :func:`filter_studies` (an HMAC-SHA256 in hexadecimal)
+PATIENT_KEY = "5e" * 32
+
+
 def filter_studies() -> list[dict[str, Any]]:
     """Return thirteen studies of every list modality on which each list filter selects some, not all.
 
@@ -175,6 +179,7 @@ def filter_studies() -> list[dict[str, Any]]:
     rows tell which studies a filter selected. Doses: CT total DLP 30, 120, 200, 80 (hybrid);
     RF total DAP 500, 20, 50 (hybrid) cGy·cm²; MG AGD left/right 2.7/1.0, 0.8/2.5, 0.9/1.1 mGy;
     NM administered activity 350, 185 MBq; a CT QA phantom (a test patient), DLP 25.
+    The first CT, the first RF and the PET study are one patient's (:data:`PATIENT_KEY`).
     """
     north, south = "North Hospital", "South Clinic"
     slots = (datetime(2025, 1, 6 + day, 8 + day) for day in itertools.count())  # an hour each
@@ -210,6 +215,8 @@ def filter_studies() -> list[dict[str, Any]]:
            **{**_about("CT-NORTH", "QA", "Siemens", "SOMATOM Force", north, "QA", "ACC-1013", 50, 70),
               "patient": {"not_patient_indicator": "IDs: qa | Names: phy"}}),
     ]  # fmt: skip
+    for index in (0, 3, 10):
+        made[index]["patient"]["key"] = PATIENT_KEY
     return made
 
 

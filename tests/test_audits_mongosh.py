@@ -135,6 +135,7 @@ FILTER_CASES = [
     ("rf_dap_by_protocol", {"per_station": "no"}, {"acquisition_protocol": "angio", "events_max": "2"}),
     ("workload", {}, {"test_patients": "include"}),  # audits leave test patients out unless asked
     ("ct_dlp_by_protocol", {"per_station": "no"}, {"test_patients": "only"}),
+    ("workload", {}, {"patient_key": data.PATIENT_KEY}),  # one patient's studies (the client holds pid)
 ]  # fmt: skip
 
 
@@ -198,6 +199,7 @@ BAD_PARAMETERS = [
     ({"date_to": "2025-02-30"}, "date_to: Expected a date as YYYY-MM-DD."),
     ({"station_name": "x" * 201}, "station_name: Expected at most 200 characters."),
     ({"test_patients": "yes"}, "test_patients: Expected one of include, exclude, only."),
+    ({"patient_key": "Smith"}, "patient_key: Expected a patient key: 64 hexadecimal digits."),
 ]
 
 

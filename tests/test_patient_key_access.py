@@ -87,3 +87,17 @@ def test_any_route_added_later_is_covered(app: Flask) -> None:
     assert pid.get("/api/later").get_json()["rows"][0]["patient"] == {"key": KEY, "sex": "F"}
     assert viewer.get("/later").get_data(as_text=True) == "key="
     assert pid.get("/later").get_data(as_text=True) == f"key={KEY}"
+
+
+def test_pid_lists_one_patients_studies_by_key(client_with: Callable[..., FlaskClient], store: Store) -> None:
+    study_with_key(store)
+    save_fragment(store, fragment("5.5.2", station="CT1", doses=(20.0,)), now=datetime(2024, 3, 6))
+    store.db.studies.update_one({"study_instance_uid": "5.5.2"}, {"$set": {"patient.key": "9" * 64}})
+    save_fragment(store, fragment("5.5.3", station="CT1", doses=(30.0,)), now=datetime(2024, 3, 7))  # no key
+    pid = client_with("viewer", "pid")
+    listed = pid.get(f"/api/studies?patient_key={KEY}").get_json()
+    assert [item["study_instance_uid"] for item in listed["items"]] == [UID]
+    refused = pid.get("/api/studies?patient_key=Robert").get_json()
+    assert refused["status"] == 400 and "64 hexadecimal digits" in str(refused["errors"]["patient_key"])
+    page = pid.get(f"/ct?patient_key={KEY}").get_data(as_text=True)
+    assert UID in page and "5.5.2" not in page and "5.5.3" not in page

@@ -26,6 +26,8 @@ from typing import Any
 
 from schemas.query import (
     MAX_TEXT,
+    PATIENT_KEY_ERROR,
+    PATIENT_KEY_PATH,
     RANGE_FILTERS,
     REPORTS_TEST_PATIENTS,
     TEST_PATIENT_CHOICES,
@@ -50,7 +52,7 @@ ABOUT = (
 def filter_arguments() -> list[str]:
     """Return the list arguments that select studies (the rest order or page a list)."""
     ranges = [f"{stem}_{end}" for stem in (*RANGE_FILTERS, "dose") for end in ("min", "max")]
-    return ["modality", "date_from", "date_to", *TEXT_FILTERS, *ranges, "test_patients"]
+    return ["modality", "date_from", "date_to", *TEXT_FILTERS, *ranges, "test_patients", "patient_key"]
 
 
 def definitions() -> dict[str, Any]:
@@ -76,6 +78,7 @@ def definitions() -> dict[str, Any]:
             "conditions": TEST_PATIENT_CONDITIONS,
             "default": REPORTS_TEST_PATIENTS,  # audits leave test patients out unless asked for
         },
+        "patient_key": {"path": PATIENT_KEY_PATH, "pattern": "^[0-9a-f]{64}$", "error": PATIENT_KEY_ERROR},
         # a list argument that selects nothing (or a new one audit.js cannot build) is refused by name
         "not_filters": [name for name in StudyQuerySchema().fields if name not in selecting],
     }

@@ -17,7 +17,15 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from schemas.query import ORDERS, RANGE_FILTERS, TEST_PATIENT_CONDITIONS, TEST_PATIENT_PATH, TEXT_FILTERS, StudyQuery
+from schemas.query import (
+    ORDERS,
+    PATIENT_KEY_PATH,
+    RANGE_FILTERS,
+    TEST_PATIENT_CONDITIONS,
+    TEST_PATIENT_PATH,
+    TEXT_FILTERS,
+    StudyQuery,
+)
 from service.modalities import MODALITIES, SECTIONS
 
 #: A text filter on a section's field applies to the list modalities that search that section
@@ -79,6 +87,8 @@ def _conditions(query: StudyQuery) -> list[dict[str, Any]]:
         found.append(_any_of([{f"summary.{name}": _between(low, high)} for name in quantity.fields]))
     if query.test_patients in TEST_PATIENT_CONDITIONS:
         found.append({TEST_PATIENT_PATH: dict(TEST_PATIENT_CONDITIONS[query.test_patients])})
+    if query.patient_key is not None:
+        found.append({PATIENT_KEY_PATH: query.patient_key})
     return found
 
 

@@ -40,6 +40,7 @@ INDEXES: tuple[Index, ...] = (
     ("studies", [("ct.events.acquisition_protocol", ASCENDING)], {}),
     ("studies", [("projection.events.acquisition_protocol", ASCENDING)], {}),
     ("studies", [("reports.sop_instance_uid", ASCENDING)], {}),
+    ("studies", [("patient.key", ASCENDING), ("study_date_time", DESCENDING)], {}),  # one patient's studies (pid)
     # the newest-first list reads date windows (service.reading.listing)
     ("studies", [("study_date_time", DESCENDING)], {}),
     ("studies", [("accession_number", ASCENDING)], {}),  # patient sizes from the RIS

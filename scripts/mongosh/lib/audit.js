@@ -92,6 +92,8 @@ function listArguments(params) {
   const tests = FILTERS.test_patients;
   args.test_patients = args.test_patients ?? tests.default;  // audits leave test patients out unless asked
   if (!tests.choices.includes(args.test_patients)) fail('test_patients', `Expected one of ${tests.choices.join(', ')}.`);
+  const key = FILTERS.patient_key;
+  if (args.patient_key !== undefined && !new RegExp(key.pattern).test(args.patient_key)) fail('patient_key', key.error);
   for (const name of ['date_from', 'date_to']) if (args[name] !== undefined) args[name] = day(args[name], name);
   for (const [low, high] of RANGES.slice(1)) {
     for (const name of [low, high]) if (args[name] !== undefined) args[name] = number(args[name], name);
@@ -166,6 +168,7 @@ function conditions(args) {
   }
   const condition = FILTERS.test_patients.conditions[args.test_patients];
   if (condition) found.push({ [FILTERS.test_patients.path]: { ...condition } });
+  if (args.patient_key !== undefined) found.push({ [FILTERS.patient_key.path]: args.patient_key });
   return found;
 }
 
