@@ -128,11 +128,16 @@ def _patient_key_secret() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run every test without the developer's DoseLedger settings."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run every test without the developer's DoseLedger settings, and with a data folder of its own.
+
+    The state files (the session and patient-key secrets, the first admin's password) go beside the
+    data folder, so a test that builds an app without one never writes into the checkout's ``var/``.
+    """
     for name in list(os.environ):
         if (name in _OWN_VARIABLES or name.startswith(_OWN_PREFIX)) and name not in _KEEP:
             monkeypatch.delenv(name)
+    monkeypatch.setenv("DOSELEDGER_DATA_DIR", str(tmp_path / "var" / "db"))
 
 
 @pytest.fixture
