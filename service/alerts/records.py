@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from service.alerts.evaluate import Finding, evaluate
-from service.alerts.rules import Rule, current_rules
+from service.alerts.rules import current_rules
 from service.audits.names import StandardNames
 from service.errors import Conflict, InvalidArgument, NotFound
 from service.modalities import MODALITIES
@@ -110,7 +110,7 @@ def alert_record(finding: Finding, document: dict[str, Any], *, now: datetime) -
         "test_patient": bool((document.get("patient") or {}).get("not_patient_indicator")),
         "value": finding.value,
         "level": finding.level,
-        "unit": shown_unit(rule, finding),
+        "unit": human_unit(finding.unit),
         "details": finding.details,
         "raised_at": now,
         "state": "open",
@@ -119,9 +119,8 @@ def alert_record(finding: Finding, document: dict[str, Any], *, now: datetime) -
     }
 
 
-def shown_unit(rule: Rule, finding: Finding) -> str | None:
-    """Return the unit of a finding as people write it (``Gy·cm²``, not ``Gy.cm2``)."""
-    unit = finding.unit
+def human_unit(unit: str | None) -> str | None:
+    """Return a unit as people write it (``Gy·cm²``, not ``Gy.cm2``)."""
     if unit is None:
         return None
     return unit.replace(".", "·").replace("cm2", "cm²").replace("m2", "m²")

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from schemas.alert_rules import WINDOW_DAYS, parse_alert_rules
 from service.alerts.quantities import STUDIES, Quantity, quantities_for, ucum
 from service.modalities import MODALITIES
+from service.storage.connection import utcnow
 from service.units import convert
 
 DEFAULTS = Path(__file__).resolve().parent / "default_rules.json"
@@ -37,6 +38,9 @@ class RuleStore(Protocol):
 
     def replace_alert_table(self, table: dict[str, Any]) -> int:
         """Replace the table; return its version."""
+
+    def append_event(self, type: str, **fields: Any) -> int:
+        """Append an event-log entry."""
 
 
 @dataclass(frozen=True)
@@ -153,3 +157,25 @@ def public_table(store: RuleStore) -> dict[str, Any]:
     current_rules(store)
     table = store.alert_table(fresh=True) or {}
     return {key: table.get(key) for key in PUBLIC_FIELDS}
+
+
+def audit_levels_in_force(store: RuleStore) -> dict[str, Any]:
+    """Return the audit levels of the table in force (see :func:`audit_levels`)."""
+    current_rules(store)
+    levels: dict[str, Any] = (store.alert_table() or {}).get("audit_levels") or {}
+    return levels
+
+
+def replace_rules(store: RuleStore, table: dict[str, Any], *, via: str, client: str) -> dict[str, Any]:
+    """Put a validated table in force, log who did it, and return it as ``GET /api/alert-rules`` shows it.
+
+    Alerts already raised stay; ``doseledger alerts evaluate --from DATE`` runs the new rules over a period.
+    """
+    version = store.replace_alert_table(stored_form(table, by=client, at=utcnow()))
+    names = [rule["name"] for rule in table["rules"]]
+    store.append_event(
+        "alert-rules", via=via, client=client, outcome="replaced",
+        message=f"Alert rules replaced (version {version}): {len(names)} rules, {len(table['routes'])} routes.",
+        details={"version": version, "rules": names},
+    )  # fmt: skip
+    return public_table(store)

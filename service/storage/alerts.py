@@ -160,6 +160,11 @@ class AlertStore:
         self.db.outbox.update_many({"_id": {"$in": ids}, "lease_owner": owner}, update)
 
     @guarded
+    def count_outbox(self, filter: dict[str, Any]) -> int:
+        """Count the outbox entries matching ``filter``."""
+        return self.db.outbox.count_documents(filter)
+
+    @guarded
     def outbox_items(self, filter: dict[str, Any], limit: int = 100) -> list[dict[str, Any]]:
         """Return outbox entries matching ``filter``, oldest first."""
         return list(self.db.outbox.find(filter, sort=[("created_at", ASCENDING)], limit=limit))
