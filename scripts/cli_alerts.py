@@ -57,7 +57,8 @@ def cmd_alert_rules(args: argparse.Namespace, settings: Settings) -> int:
         state = "" if rule["enabled"] else "\t(off)"
         print(f"{rule['name']}\t{rule['kind']}\t{rule['modality']}\t{stations}\t{_describe(rule)}{state}")
     for route in table["routes"]:
-        scope = [", ".join(route[key]) or f"every {key[:-1]}" for key in ("rules", "modalities", "stations")]
+        every = {"rules": "every rule", "modalities": "every modality", "stations": "every station"}
+        scope = [", ".join(route[key]) or every[key] for key in every]
         print(f"route\t{', '.join(route['recipients'])}\t{'; '.join(scope)}")
     if not table["rules"]:
         print(f"No alert rules: nothing raises an alert. Load a table with {program()} alert-rules load FILE.json")

@@ -128,10 +128,9 @@ def human_unit(unit: str | None) -> str | None:
 
 def describe(record: dict[str, Any]) -> str:
     """Say what an alert is about in one sentence (no patient data)."""
-    level = "" if record.get("level") is None else f" (level {record['level']:g} {record['unit']})"
-    return (
-        f"{record['rule']}: {record['value']:g} {record['unit'] or ''}{level} in study {record['study_instance_uid']}."
-    )
+    unit = f" {record['unit']}" if record.get("unit") else ""
+    level = "" if record.get("level") is None else f" (level {record['level']:g}{unit})"
+    return f"{record['rule']}: {record['value']:g}{unit}{level} in study {record['study_instance_uid']}."
 
 
 def _raised_entry(record: dict[str, Any], *, via: str, client: str) -> dict[str, Any]:
