@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +37,14 @@ def alerts(store: Store) -> list[dict[str, Any]]:
     return list(reversed(store.find_alerts({}, limit=0)))
 
 
-def patient(key: str) -> dict[str, Any]:
-    """Return the patient block of a study of patient ``key`` (the privacy work's HMAC; any text here)."""
-    return {"key": key, "age_years": 60.0, "sex": "M"}
+def key_of(name: str) -> str:
+    """Return a patient key made of ``name`` (64 hex digits, as service.access.patient_key makes them)."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def patient(name: str) -> dict[str, Any]:
+    """Return the patient block of a study of the patient called ``name`` in these tests (by key only)."""
+    return {"key": key_of(name), "age_years": 60.0, "sex": "M"}
 
 
 def day(n: int) -> datetime:
