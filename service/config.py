@@ -224,11 +224,11 @@ def _years(name: str, raw: str) -> int | None:
     return _int(1, 200)(name, raw) if raw.strip() else None
 
 
-def _retired_alert_levels(name: str, raw: str) -> None:
-    raise ConfigurationError(
-        f"{name} is no longer read: high-dose alert levels are alert rules now, stored in the database. "
-        "Unset it and load your levels as rules with `doseledger alert-rules load FILE` (README, Alerts)."
-    )
+#: variables no longer read, and what replaced them: a start with one set stops saying so
+RETIRED = {
+    "DOSELEDGER_ALERT_LEVELS": "high-dose alert levels are alert rules now, stored in the database. Unset it and "
+    "load your levels as rules with `doseledger alert-rules load FILE` (README, Alerts)",
+}
 
 
 def _delay(name: str, raw: str) -> float:
@@ -296,7 +296,6 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", _addresses),
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
     "DOSELEDGER_IMPORT_WORKERS": ("import_workers", _int(1, 32)),
-    "DOSELEDGER_ALERT_LEVELS": ("alert_levels", _retired_alert_levels),
     "DOSELEDGER_SECRET_KEY": ("secret_key", _secret_key),
     "DOSELEDGER_SECURE_COOKIES": ("secure_cookies", _flag),
     "DOSELEDGER_SESSION_HOURS": ("session_hours", _int(1, 24 * 30)),
@@ -334,6 +333,9 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     Flask settings such as ``TESTING``).
     """
     environ = os.environ if environ is None else environ
+    for variable, instead in RETIRED.items():
+        if variable in environ or variable in (overrides or {}):
+            raise ConfigurationError(f"{variable} is no longer read: {instead}.")
     values: dict[str, Any] = {}
     for variable, (field, parse) in VARIABLES.items():
         if variable in environ:
