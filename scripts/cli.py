@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from scripts.cli_access import add_parsers as add_access_parsers
+from scripts.cli_alerts import add_parsers as add_alert_parsers
 from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
@@ -65,17 +66,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from scripts.serving import web_server
     from service import create_app
     from service.access.bootstrap import first_start
+    from service.alerts.outbox import Notifier
     from service.web.context import close_store, get_pipeline, get_store
 
     app = create_app()
     host, port = args.host or settings.host, args.port or settings.port
     server = web_server(host, port, app)  # a port in use stops here, before anything is started
-    scp = None
+    scp = notifier = None
     try:
         with app.app_context():
             news = first_start(get_store(), settings)  # starts the database now, not on the first request
             pipeline = get_pipeline()  # checks the patient-key secret now, not on the first import
             scp = _start_scp(pipeline, settings) if settings.scp_enabled else None
+            notifier = Notifier(get_store(), settings)  # sends the alerts' e-mails and webhooks
+            notifier.start()
         print(
             (f"{news}\n\n" if news else "") + f"DoseLedger is serving on http://{host}:{server.port}/ (Ctrl-C to stop)",
             file=sys.stderr,
@@ -88,6 +92,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         server.server_close()
         if scp is not None:
             scp.stop()
+        if notifier is not None:
+            notifier.stop()
         close_store(app)
     return 0
 
@@ -303,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parsers(sub)
     add_access_parsers(sub)
     add_privacy_parsers(sub)
+    add_alert_parsers(sub)
     return parser
 
 

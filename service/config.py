@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.audits.pipeline import check_alert_levels, default_alert_levels, read_alert_levels
 from service.errors import ConfigurationError
 
 DEFAULT_PORT = 8080
@@ -56,8 +55,6 @@ class Settings:
     scp_allowed_addresses: tuple[str, ...] = ()
     scp_max_associations: int = 16
     import_workers: int = DEFAULT_IMPORT_WORKERS
-    #: high-dose alert levels of the audits (service/audits/alert_levels.json shape)
-    alert_levels: Mapping[str, Any] = dataclasses.field(default_factory=default_alert_levels)
     #: signs session cookies and CSRF tokens; ``None``: generated once into ``<state_dir>/secret-key``
     secret_key: str | None = None
     #: mark cookies Secure (only sent over HTTPS): set behind TLS
@@ -81,6 +78,21 @@ class Settings:
     patient_key_secret: str | None = dataclasses.field(default=None, repr=False)
     #: studies older than this many years are purged by ``doseledger purge`` without --before; None: kept
     retention_years: int | None = None
+    #: alert notifications (service.alerts.notify): the SMTP server; ``None``: e-mails wait in the outbox
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "doseledger@localhost"
+    #: the key webhook bodies are signed with (HMAC-SHA256); ``None``: webhooks wait in the outbox
+    webhook_secret: str | None = None
+    #: the address of DoseLedger that notifications link to; ``None``: http://<host>:<port>
+    public_url: str | None = None
+    #: seconds a recipient's first alert waits for others to join it in one digest
+    notify_digest_seconds: float = 60.0
+    #: seconds before the first retry of a notification that failed (doubling, at most an hour)
+    notify_retry_seconds: float = 30.0
 
     @property
     def embedded(self) -> bool:
@@ -212,11 +224,28 @@ def _years(name: str, raw: str) -> int | None:
     return _int(1, 200)(name, raw) if raw.strip() else None
 
 
-def _alert_levels(name: str, raw: str) -> dict[str, Any]:
+#: variables no longer read, and what replaced them: a start with one set stops saying so
+RETIRED = {
+    "DOSELEDGER_ALERT_LEVELS": "high-dose alert levels are alert rules now, stored in the database. Unset it and "
+    "load your levels as rules with `doseledger alert-rules load FILE` (README, Alerts)",
+}
+
+
+def _delay(name: str, raw: str) -> float:
     try:
-        return read_alert_levels(Path(_text(name, raw)))
-    except (OSError, ValueError) as e:
-        raise ConfigurationError(f"{name}={raw!r} cannot be used: {e}") from e
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds.") from None
+    if not 0 <= value <= 3600:
+        raise ConfigurationError(f"{name}={value} is out of range; use 0 to 3600 seconds.")
+    return value
+
+
+def _url(name: str, raw: str) -> str | None:
+    value = raw.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{name}={raw!r} is not a web address; write it as https://doseledger.example.org.")
+    return value or None
 
 
 def _optional(name: str, raw: str) -> str | None:
@@ -267,7 +296,6 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", _addresses),
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
     "DOSELEDGER_IMPORT_WORKERS": ("import_workers", _int(1, 32)),
-    "DOSELEDGER_ALERT_LEVELS": ("alert_levels", _alert_levels),
     "DOSELEDGER_SECRET_KEY": ("secret_key", _secret_key),
     "DOSELEDGER_SECURE_COOKIES": ("secure_cookies", _flag),
     "DOSELEDGER_SESSION_HOURS": ("session_hours", _int(1, 24 * 30)),
@@ -282,6 +310,16 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_LDAP_TIMEOUT": ("ldap_timeout", _seconds),
     "DOSELEDGER_PATIENT_KEY_SECRET": ("patient_key_secret", _secret),
     "DOSELEDGER_RETENTION_YEARS": ("retention_years", _years),
+    "DOSELEDGER_SMTP_HOST": ("smtp_host", _optional),
+    "DOSELEDGER_SMTP_PORT": ("smtp_port", _int(1, 65535)),
+    "DOSELEDGER_SMTP_STARTTLS": ("smtp_starttls", _flag),
+    "DOSELEDGER_SMTP_USER": ("smtp_user", _optional),
+    "DOSELEDGER_SMTP_PASSWORD": ("smtp_password", _optional),
+    "DOSELEDGER_SMTP_FROM": ("smtp_from", _text),
+    "DOSELEDGER_WEBHOOK_SECRET": ("webhook_secret", _optional),
+    "DOSELEDGER_PUBLIC_URL": ("public_url", _url),
+    "DOSELEDGER_NOTIFY_DIGEST_SECONDS": ("notify_digest_seconds", _delay),
+    "DOSELEDGER_NOTIFY_RETRY_SECONDS": ("notify_retry_seconds", _delay),
 }
 
 
@@ -295,6 +333,9 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     Flask settings such as ``TESTING``).
     """
     environ = os.environ if environ is None else environ
+    for variable, instead in RETIRED.items():
+        if variable in environ or variable in (overrides or {}):
+            raise ConfigurationError(f"{variable} is no longer read: {instead}.")
     values: dict[str, Any] = {}
     for variable, (field, parse) in VARIABLES.items():
         if variable in environ:
@@ -335,9 +376,8 @@ def _typed(variable: str, field: str, value: Any) -> Any:
         return VARIABLES[variable][1](variable, ",".join(map(str, value)))
     if field == "data_dir":
         return Path(value)
-    if field == "alert_levels" and isinstance(value, Mapping):
-        return check_alert_levels(value)
     nullable = ("mongodb_uri", "ldap_url", "ldap_user_base", "secret_key", "patient_key_secret", "retention_years")
+    nullable += ("smtp_host", "smtp_user", "smtp_password", "webhook_secret", "public_url")
     if value is None and field in nullable:
         return None
     return VARIABLES[variable][1](variable, str(value))

@@ -7,10 +7,13 @@ database, so production always points at a MongoDB.
 from __future__ import annotations
 
 import logging
+import threading
 
 from service import create_app
+from service.alerts.outbox import Notifier
 from service.config import load_settings
 from service.errors import ConfigurationError
+from service.web.context import get_settings, get_store
 
 if load_settings().mongodb_uri is None:
     raise ConfigurationError(
@@ -21,3 +24,18 @@ if load_settings().mongodb_uri is None:
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 app = create_app()
+_lock = threading.Lock()
+
+
+@app.before_request
+def _send_notifications() -> None:
+    """Start this worker process's sender of the alerts' notifications, at its first request.
+
+    Each worker sends; the outbox's leases keep two of them from sending one notification twice.
+    """
+    state = app.extensions["doseledger"]
+    if state.get("notifier") is None:
+        with _lock:
+            if state.get("notifier") is None:
+                state["notifier"] = Notifier(get_store(), get_settings())
+                state["notifier"].start()

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from service.alerts.rules import audit_levels, default_table
 from service.audits import pipeline
 from service.errors import InvalidArgument
 
@@ -88,12 +89,22 @@ def test_an_unknown_parameter_in_a_definition_is_an_error() -> None:
         pipeline.instantiate(audit, {}, match={})
 
 
-def test_alert_match_lists_each_level_of_each_modality_group() -> None:
-    levels = pipeline.default_alert_levels()
+def test_alert_match_lists_each_level_of_each_rule() -> None:
+    levels = audit_levels(default_table())
     assert pipeline.alert_match(levels) == {
         "$or": [
-            {"modalities": {"$in": ["RF", "XA"]}, "summary.total_dap": {"$gt": 2.0}},
-            {"modalities": {"$in": ["RF", "XA"]}, "summary.total_rp_dose": {"$gt": 2.0}},
+            {"modalities": {"$in": ["RF"]}, "summary.total_rp_dose": {"$gt": 5.0}},
+            {"modalities": {"$in": ["RF"]}, "summary.total_dap": {"$gt": 0.05}},  # 500 Gy·cm²
+        ]
+    }
+    cath = {"cath": {"modalities": ["RF"], "stations": ["CATH1"], "levels": {"total_dap": 0.01}}}
+    assert pipeline.alert_match(cath) == {
+        "$or": [
+            {
+                "modalities": {"$in": ["RF"]},
+                "equipment.station_name": {"$in": ["CATH1"]},
+                "summary.total_dap": {"$gt": 0.01},
+            }
         ]
     }
     assert pipeline.alert_match({}) == {"study_instance_uid": {"$in": []}}

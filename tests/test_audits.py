@@ -11,7 +11,6 @@ import pydicom
 import pytest
 
 from schemas.audits import parse_reference_levels
-from service.audits import pipeline
 from service.audits.run import run_audit
 from service.errors import InvalidArgument, NotFound
 from service.extract import extract
@@ -20,7 +19,7 @@ from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
 
-LEVELS = pipeline.default_alert_levels()
+LEVELS = {"fluoroscopy": {"modalities": ["RF"], "levels": {"total_dap": 2.0, "total_rp_dose": 2.0}}}
 HEAD = {"modality": "CT", "field": "acquisition_protocol"}
 
 

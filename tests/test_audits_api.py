@@ -14,7 +14,6 @@ from service.ingest.document import save_fragment
 from service.storage import Store
 from tests import auditdata as data
 from tests.auditdata import NOW
-from tests.signin import signed_in_client
 
 HEAD = {"modality": "CT", "field": "acquisition_protocol", "standard": "Head"}
 
@@ -140,27 +139,22 @@ def test_reference_levels_over_http_flag_groups(client: FlaskClient, ct_store: S
     assert len(client.get("/api/reference-levels").get_json()["reference_levels"]) == 2  # unchanged
 
 
-def test_alert_levels_are_configurable(test_config: dict[str, Any], tmp_path: Path) -> None:
+def test_the_high_dose_audit_lists_the_studies_above_the_study_total_alert_rules(
+    client: FlaskClient, store: Store, test_config: dict[str, Any]
+) -> None:
     from service import create_app
     from service.errors import ConfigurationError
-    from service.web.context import close_store
 
-    levels = tmp_path / "levels.json"
-    levels.write_text('{"ct": {"modalities": ["CT"], "levels": {"total_dlp": 150}}}')
-    app = create_app({**test_config, "DOSELEDGER_ALERT_LEVELS": str(levels)})
-    try:
-        with app.app_context():
-            from service.web.context import get_store
-
-            for fragment in data.ct_studies():
-                save_fragment(get_store(), fragment, now=NOW)
-        rows = signed_in_client(app).get("/api/audits/high_dose_alerts").get_json()["rows"]
-        assert [(r["study_description"], r["total_dlp"]) for r in rows] == [("CHEST", 200)]
-    finally:
-        close_store(app)
-    levels.write_text('{"ct": {"modalities": ["CT"], "levels": {"dlp_total": "high"}}}')
-    with pytest.raises(ConfigurationError, match="DOSELEDGER_ALERT_LEVELS"):
-        create_app({**test_config, "DOSELEDGER_ALERT_LEVELS": str(levels)})
+    for fragment in data.ct_studies():
+        save_fragment(store, fragment, now=NOW)
+    assert client.get("/api/audits/high_dose_alerts").get_json()["rows"] == []  # the defaults watch no CT total
+    rule = {"name": "CT DLP", "kind": "study_total", "modality": "CT", "quantity": "total_dlp", "level": 0.15,
+            "unit": "Gy.cm"}  # fmt: skip
+    assert client.put("/api/alert-rules", json={"rules": [rule]}).status_code == 200
+    rows = client.get("/api/audits/high_dose_alerts").get_json()["rows"]
+    assert [(r["study_description"], r["total_dlp"]) for r in rows] == [("CHEST", 200)]
+    with pytest.raises(ConfigurationError, match=r"DOSELEDGER_ALERT_LEVELS is no longer read.*alert-rules load"):
+        create_app({**test_config, "DOSELEDGER_ALERT_LEVELS": "levels.json"})
 
 
 def test_standard_names_and_reference_levels_on_the_command_line(runner: Any, tmp_path: Path) -> None:

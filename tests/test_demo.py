@@ -130,7 +130,12 @@ def test_demo_adds_logs_hides_from_reports_and_removes(
     assert [(row["name"], row["count"]) for row in audit] == [("CHEST", 2)]
     shown = client.get("/api/audits/ct_dlp_by_protocol?per_station=no&test_patients=only").get_json()["rows"]
     assert sum(row["count"] for row in shown) > in_ct  # a localiser and a scan or more each
-    alerts = client.get("/api/audits/high_dose_alerts?test_patients=only").get_json()["rows"]
+    high = "/api/audits/high_dose_alerts?test_patients=only"
+    assert client.get(high).get_json()["rows"] == []  # none reaches the shipped rules' 5 Gy or 500 Gy·cm²
+    rule = {"name": "RP 2 Gy", "kind": "study_total", "modality": "RF", "quantity": "total_rp_dose", "level": 2,
+            "unit": "Gy"}  # fmt: skip
+    assert client.put("/api/alert-rules", json={"rules": [rule]}).status_code == 200
+    alerts = client.get(high).get_json()["rows"]
     assert alerts and all(row["station"] == "DEMO-CATHLAB1" for row in alerts)
 
     again = runner.invoke(["demo", "--example-dir", tmp_path])

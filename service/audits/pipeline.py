@@ -23,14 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import InvalidArgument
-from service.ingest.summary import summarise
 
 HERE = Path(__file__).resolve().parent
 DEFINITIONS = HERE / "definitions"
 COMMON = HERE / "common.json"
-ALERT_LEVELS = HERE / "alert_levels.json"
-#: the per-study values an alert level can apply to
-SUMMARY_FIELDS = tuple(summarise({}))
 
 
 @dataclass(frozen=True)
@@ -143,53 +139,18 @@ def _is_param(node: Any) -> bool:
 
 
 def alert_match(levels: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the ``$match`` of studies above any alert level (``alert_levels.json`` shape)."""
-    clauses = [
-        {"modalities": {"$in": group["modalities"]}, f"summary.{field}": {"$gt": level}}
-        for key, group in levels.items()
-        if key != "about"
-        for field, level in group["levels"].items()
-    ]
+    """Return the ``$match`` of studies above any alert level.
+
+    ``levels`` maps a rule's name to ``{"modalities": [...], "stations": [...], "levels": {summary field: level}}``
+    (:func:`service.alerts.rules.audit_levels`, in the summary's units; no stations: all).
+    """
+    clauses = []
+    for group in levels.values():
+        where = {"modalities": {"$in": group["modalities"]}}
+        if group.get("stations"):
+            where["equipment.station_name"] = {"$in": group["stations"]}
+        clauses += [{**where, f"summary.{field}": {"$gt": level}} for field, level in group["levels"].items()]
     return {"$or": clauses} if clauses else {"study_instance_uid": {"$in": []}}
-
-
-def default_alert_levels() -> dict[str, Any]:
-    """Return the default alert levels (``alert_levels.json``)."""
-    return read_alert_levels(ALERT_LEVELS)
-
-
-def read_alert_levels(path: Path) -> dict[str, Any]:
-    """Read alert levels from a JSON file; raise ValueError saying what is wrong with it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not JSON: {e}") from e
-    return check_alert_levels(data)
-
-
-def check_alert_levels(data: Any) -> dict[str, Any]:
-    """Return ``data`` if it has the shape of ``alert_levels.json``; raise ValueError otherwise."""
-    groups = [group for key, group in data.items() if key != "about"] if isinstance(data, dict) else [None]
-    if not all(_is_alert_group(group) for group in groups):
-        raise ValueError(
-            'expected alert levels shaped like {"fluoroscopy": {"modalities": ["RF", "XA"], '
-            f'"levels": {{"total_dap": 2.0}}}}, levels being numbers of {", ".join(SUMMARY_FIELDS)}'
-        )
-    return dict(data)
-
-
-def _is_alert_group(group: Any) -> bool:
-    levels = group.get("levels") if isinstance(group, dict) else None
-    return (
-        isinstance(group, dict)
-        and isinstance(group.get("modalities"), list)
-        and isinstance(levels, dict)
-        and all(name in SUMMARY_FIELDS and _is_number(value) for name, value in levels.items())
-    )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def name_fields() -> dict[str, tuple[str, ...]]:

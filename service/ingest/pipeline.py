@@ -39,6 +39,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from service.access.patient_key import PatientKeys, site_keys
+from service.alerts.records import raise_alerts
 from service.config import Settings
 from service.errors import DatabaseUnavailable, InvalidDoseReport, RejectedObject, TooLarge
 from service.extract import extract
@@ -90,8 +91,8 @@ class _Arrival:
     size: int | None = None
 
 
-#: what happened to one object, and the event-log entry that says so
-_Result = tuple["Outcome", dict[str, Any]]
+#: what happened to one object, and the event-log entries that say so (the outcome's, then any alert's)
+_Result = tuple["Outcome", list[dict[str, Any]]]
 
 
 def _identity(ds: Dataset | None) -> tuple[str | None, str | None]:
@@ -120,12 +121,15 @@ class Pipeline:
         max_bytes: int,
         not_patient_patterns: Sequence[str],
         patient_keys: PatientKeys | None = None,
+        alerts: bool = True,
     ) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.not_patient_patterns = tuple(not_patient_patterns)
         #: None: studies get no patient key
         self.patient_keys = patient_keys
+        #: evaluate the alert rules on every study written (bench/import_rate.py measures it off too)
+        self.alerts = alerts
 
     @classmethod
     def from_settings(cls, store: Store, settings: Settings) -> Pipeline:
@@ -141,18 +145,18 @@ class Pipeline:
         """Take one object in and return what happened to it."""
         arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data))
         try:
-            outcome, entry = self._take(data, arrival)
+            outcome, entries = self._take(data, arrival)
         except Exception:
             self._log_received_alone(arrival)
             raise
-        self.store.append_events([self._received_entry(arrival), entry])
+        self.store.append_events([self._received_entry(arrival), *entries])
         return outcome
 
     def refuse_too_large(self, size: int, *, name: str, via: str, client: str) -> Outcome:
         """Log and report an object refused for its size before it was read."""
         arrival = _Arrival(name, via, client, None, utcnow(), size)
-        outcome, entry = self._reject(arrival, self._too_large(name, size))
-        self.store.append_events([self._received_entry(arrival), entry])
+        outcome, entries = self._reject(arrival, self._too_large(name, size))
+        self.store.append_events([self._received_entry(arrival), *entries])
         return outcome
 
     def _take(self, data: bytes, arrival: _Arrival) -> _Result:
@@ -170,7 +174,7 @@ class Pipeline:
             if ds is None:
                 self._keep(arrival, data, scrubbed=False)
             return self._reject(arrival, e, *_identity(ds))
-        return self._accept(arrival, result.outcome, result.document["study_instance_uid"], fragment["report"])
+        return self._accept(arrival, result.outcome, result.document, fragment["report"])
 
     def _too_large(self, name: str, size: int) -> TooLarge:
         return TooLarge(
@@ -242,10 +246,10 @@ class Pipeline:
         message = _with_name(arrival.name, str(error))
         log.info("%s", message)
         entry = self._outcome_entry(arrival, "rejected", study_uid, sop_uid, message, code=error.code)
-        return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256), entry
+        return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256), [entry]
 
-    def _accept(self, arrival: _Arrival, outcome: str, study_uid: str, report: dict[str, Any]) -> _Result:
-        sop_uid = report.get("sop_instance_uid")
+    def _accept(self, arrival: _Arrival, outcome: str, document: dict[str, Any], report: dict[str, Any]) -> _Result:
+        study_uid, sop_uid = document["study_instance_uid"], report.get("sop_instance_uid")
         message = {
             "created": f"{arrival.name} created study {study_uid}.",
             "merged": f"{arrival.name} was merged into study {study_uid}.",
@@ -256,7 +260,10 @@ class Pipeline:
         notes = report.get("notes") if outcome != "duplicate" else None
         details = {"notes": notes} if notes else None
         entry = self._outcome_entry(arrival, outcome, study_uid, sop_uid, message, details=details)
-        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256), entry
+        # The alert rules, on the study as merged (a growing report alerts once, when it crosses);
+        # a duplicate too, so an object sent again after a failure between write and check still alerts.
+        alerts = raise_alerts(self.store, document, via=arrival.via, client=arrival.client) if self.alerts else []
+        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256), [entry, *alerts]
 
     def _outcome_entry(
         self, arrival: _Arrival, outcome: str, study_uid: str | None, sop_uid: str | None, message: str, **extra: Any
@@ -284,8 +291,8 @@ class Pipeline:
 
     def _reprocess_one(self, original: Original, *, via: str, client: str) -> Outcome:
         arrival = _Arrival(f"{original.name} ({original.sha256[:12]})", via, client, original.sha256, utcnow())
-        outcome, entry = self._redo(original, arrival)
-        self.store.append_events([entry])
+        outcome, entries = self._redo(original, arrival)
+        self.store.append_events(entries)
         return outcome
 
     def _redo(self, original: Original, arrival: _Arrival) -> _Result:
@@ -299,7 +306,7 @@ class Pipeline:
             result = save_fragment(self.store, fragment, now=arrival.received_at, reprocess=True)
         except RejectedObject as e:
             return self._reject(arrival, e, *_identity(ds))
-        return self._accept(arrival, result.outcome, result.document["study_instance_uid"], fragment["report"])
+        return self._accept(arrival, result.outcome, result.document, fragment["report"])
 
     def _prepare_kept(self, ds: Dataset, name: str) -> None:
         """Give a kept original from before de-identification its key (in memory; scrub-originals rewrites it)."""

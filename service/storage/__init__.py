@@ -15,6 +15,7 @@ concurrency protocol:
 - ``users``, ``tokens`` and ``sign_in_failures`` (:mod:`.accounts`).
 - ``site`` (:mod:`.site`): named facts of the installation, such as the
   fingerprint of the patient-key secret.
+- ``alert_rules``, ``alerts`` and the notification ``outbox`` (:mod:`.alerts`).
 
 :mod:`.embedded` starts the embedded SecantusDB server when ``MONGODB_URI`` is unset.
 
@@ -33,8 +34,9 @@ import pymongo
 from pymongo.database import Database
 
 from service.config import Settings
-from service.storage import accounts, catalogue, event_log, originals, studies, tallies
+from service.storage import accounts, alerts, catalogue, event_log, originals, studies, tallies
 from service.storage.accounts import AccountStore
+from service.storage.alerts import AlertStore
 from service.storage.catalogue import STANDARD_NAME_KEY, Catalogue
 from service.storage.connection import guarded, ping_uri, utcnow
 from service.storage.embedded import database_uri
@@ -65,11 +67,12 @@ INDEXES = (
     *originals.INDEXES,
     *catalogue.INDEXES,
     *accounts.INDEXES,
+    *alerts.INDEXES,
 )
 
 
-class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore):
-    """Studies, tallies, event log, originals, names and levels, users and tokens, site values in one database."""
+class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore, AlertStore):
+    """Studies, tallies, event log, originals, names and levels, users, tokens, site values, alerts in one database."""
 
     def __init__(self, client: pymongo.MongoClient[dict[str, Any]], db_name: str) -> None:
         self.client = client

@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     from service.web import (
         account,
         admin,
+        alerts,
         api,
         arguments,
         audits,
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(patient_sizes.bp)
     app.register_blueprint(audits.bp)
     app.register_blueprint(deletion.bp)
+    app.register_blueprint(alerts.bp)
     app.before_request(arguments.check_query_string)
     errors.init_app(app)
     headers.init_app(app)

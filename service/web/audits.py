@@ -23,17 +23,18 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from schemas.audits import parse_name_modality, parse_reference_levels, parse_standard_name
 from service.access import requires
+from service.alerts.rules import audit_levels_in_force
 from service.audits import pipeline
 from service.audits.run import find_audit, parse_output, run_audit, to_csv
 from service.errors import NotFound
-from service.web.context import get_settings, get_store
+from service.web.context import get_store
 
 bp = Blueprint("audits", __name__)  # static files and templates: service/web (pages.bp)
 
 
 def _alert_levels() -> dict[str, Any]:
-    levels: dict[str, Any] = get_settings().alert_levels
-    return levels
+    """Return the high-dose audit's levels: the enabled study-total alert rules in force."""
+    return audit_levels_in_force(get_store())
 
 
 @bp.get("/api/audits")

@@ -194,12 +194,17 @@ function filters(params) {
   return match;
 }
 
-function alertMatch(levels) {
+// The high-dose audit's levels: the study-total alert rules in force, as the service stores them beside
+// its rule table (alert_rules, audit_levels: summary units); as service/audits/pipeline.py alert_match.
+function alertMatch() {
+  const table = db.getCollection('alert_rules').findOne({ _id: 'table' });
+  if (table === null) print('No alert rules are stored yet (the service stores its defaults at first use).');
   const clauses = [];
-  for (const [key, group] of Object.entries(levels)) {
-    if (key === 'about') continue;
+  for (const group of Object.values((table && table.audit_levels) || {})) {
+    const where = { modalities: { $in: group.modalities } };
+    if (group.stations && group.stations.length) where['equipment.station_name'] = { $in: group.stations };
     for (const [field, level] of Object.entries(group.levels)) {
-      clauses.push({ modalities: { $in: group.modalities }, [`summary.${field}`]: { $gt: level } });
+      clauses.push({ ...where, [`summary.${field}`]: { $gt: level } });
     }
   }
   return clauses.length ? { $or: clauses } : { study_instance_uid: { $in: [] } };
@@ -219,11 +224,10 @@ function pipeline(name, params) {
     }
     values[key] = common.values[key][choice];
   }
-  const levelsFile = process.env.DOSELEDGER_ALERT_LEVELS || path.join(HERE, 'alert_levels.json');
   Object.assign(values, audit.constants, {
     quantity: audit.quantity === undefined ? null : audit.quantity,
     match: filters(params),
-    alert_match: alertMatch(readJson(levelsFile)),
+    alert_match: audit.template === 'alerts' ? alertMatch() : {},
   });
   return { audit, stages: substitute(common.templates[audit.template], values) };
 }
