@@ -107,7 +107,7 @@ def _interventional_event(uid: str, n: int, start: datetime) -> dict[str, Any]:
         "reference_point_definition": REFERENCE_POINT,
         "target_region": _code("T-D0010", "SRT", "Entire body"),
         "dose_area_product": 0.0000012 * (1 + n % 13) * (8 if acquisition else 1),
-        "dose_rp": 0.000051 * (1 + n % 11) * (6 if acquisition else 1),
+        "dose_rp": 0.00077 * (1 + n % 11) * (6 if acquisition else 1),  # 2.5 Gy in all: above the alert level
         "positioner_primary_angle": -30.0 + n % 61,
         "positioner_secondary_angle": 12.5 - n % 25,
         "xray_filters": [
@@ -122,6 +122,7 @@ def _interventional_event(uid: str, n: int, start: datetime) -> dict[str, Any]:
         "pulse_rate": 15.0 if n % 3 else 7.5,
         "number_of_pulses": 20 + n % 90,
         "exposure_time": 120.5 + n,
+        "irradiation_duration": round((20 + n % 90) / (15.0 if n % 3 else 7.5), 2),
         "focal_spot_size": 0.4 if n % 2 else 0.7,
         "distance_source_to_detector": 1050.0 + n % 150,
         "distance_source_to_isocenter": 785.0,
