@@ -92,11 +92,12 @@ function drawTrend(result) {
   element.style.height = '';
   const trend = chart('chart-trend');
   trend.resize();
+  const options = DoseCharts.base(`${audit.title}: monthly median`, `${audit.name}-trend`, element);
   trend.setOption({
-    ...DoseCharts.base(`${audit.title}: monthly median`, `${audit.name}-trend`),
+    ...options,
     tooltip: { trigger: 'axis', valueFormatter: (v) => formatNumber(v) },
     legend: { type: 'scroll', bottom: 0, formatter: (name) => (name.length > 40 ? `${name.slice(0, 39)}…` : name), tooltip: { show: true } },
-    grid: { left: 8, right: 24, top: 56, bottom: 48, containLabel: true },
+    grid: { ...options.grid, bottom: 48 },
     xAxis: { type: 'category', data: months },
     yAxis: { type: 'value', name: unitOf(audit), axisLabel: { formatter: (v) => formatNumber(v) } },
     series: [...groups].map(([name, values]) => ({ name, type: 'line', connectNulls: true, data: months.map((m) => values.get(m) ?? null) })),
@@ -106,10 +107,11 @@ function drawTrend(result) {
 function drawWorkload(result) {
   const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, '0'));
   const data = result.rows.map((r) => [r.hour, r.weekday - 1, r.count]);
+  const options = DoseCharts.base('Studies per weekday and hour', 'workload', document.getElementById('chart-workload'));
   chart('chart-workload').setOption({
-    ...DoseCharts.base('Studies per weekday and hour', 'workload'),
+    ...options,
     tooltip: { trigger: 'item', formatter: (p) => `${WEEKDAYS[p.value[1]]} ${hours[p.value[0]]}:00: ${formatNumber(p.value[2])} studies` },
-    grid: { left: 8, right: 16, bottom: 70, top: 56, containLabel: true },
+    grid: { ...options.grid, right: 16, bottom: 70 },
     xAxis: { type: 'category', data: hours, name: 'hour', nameLocation: 'middle', nameGap: 24 },
     yAxis: { type: 'category', data: WEEKDAYS, inverse: true },
     visualMap: { min: 0, max: Math.max(1, ...data.map((d) => d[2])), calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120 },

@@ -45,7 +45,7 @@ window.DoseCharts = (() => {
 
   // Give a horizontal chart the height its groups need (and at least a readable minimum).
   function fitHeight(element, groups) {
-    element.style.height = `${Math.max(220, 90 + 28 * groups)}px`;
+    element.style.height = `${Math.max(220, 110 + 28 * groups)}px`;
   }
 
   function categoryAxis(labels, element) {
@@ -62,12 +62,15 @@ window.DoseCharts = (() => {
     return { type: 'value', name: unit, nameLocation: 'middle', nameGap: 26, axisLabel: { formatter: (v) => formatNumber(v) } };
   }
 
-  function base(title, saveName) {
+  // Options every chart shares; a long title wraps (never cut) and the plot starts below it.
+  function base(title, saveName, element) {
+    const width = Math.max(120, element.clientWidth - 48);
+    const lines = Math.ceil((title.length * 8.4) / width); // bold 14 px: about 8 px a character
     return {
       animation: false, // what is shown is what is saved, at once
-      title: { text: title, left: 0, right: 40, textStyle: { fontSize: 14, fontWeight: 600, color: '#1d2327' } },
+      title: { text: title, left: 0, textStyle: { fontSize: 14, lineHeight: 19, fontWeight: 600, color: '#1d2327', width, overflow: 'break' } },
       toolbox: { right: 0, feature: { saveAsImage: { title: 'Save', name: `doseledger-${saveName}` } } },
-      grid: { left: 8, right: 24, top: 56, bottom: 40, containLabel: true },
+      grid: { left: 8, right: 24, top: 30 + 20 * lines, bottom: 40, containLabel: true },
     };
   }
 
@@ -116,7 +119,7 @@ window.DoseCharts = (() => {
       series.push({ name: 'reference level', type: 'scatter', symbol: 'rect', symbolSize: [3, 18], itemStyle: { color: '#b45309' }, data: rows.map((r) => r.reference_level ?? null) });
     }
     chart.setOption({
-      ...base(title, saveName),
+      ...base(title, saveName, element),
       tooltip: tooltip(rows, unit),
       xAxis: valueAxis(unit),
       yAxis: categoryAxis(rows.map(groupLabel), element),
@@ -128,7 +131,7 @@ window.DoseCharts = (() => {
     fitHeight(element, rows.length);
     chart.resize();
     chart.setOption({
-      ...base(title, saveName),
+      ...base(title, saveName, element),
       tooltip: tooltip(rows, unit),
       xAxis: valueAxis(unit),
       yAxis: categoryAxis(rows.map(groupLabel), element),
