@@ -177,6 +177,7 @@ def test_every_study_page_fits_and_reads_well(tab: Any, site: Site, study: str) 
 )
 def test_the_first_screen_holds_totals_and_key_quantities(tab: Any, site: Site, study: str, columns: list[str]) -> None:
     tab.goto(f"/studies/{site.studies[study]}")
+    tab.screenshot(path=str(ARTIFACTS / f"first-screen-{study}-{tab.viewport_size['width']}.png"))
     seen = tab.evaluate(browsing.FIRST_SCREEN, columns)
     assert seen["totals"] <= seen["height"] and seen["row"] <= seen["height"], seen
     assert None not in seen["columns"] and max(seen["columns"]) <= seen["width"], seen
@@ -192,6 +193,7 @@ def test_the_316_event_page_is_under_300_kb(tab: Any, site: Site) -> None:
 def test_charts_are_drawn(tab: Any, name: str) -> None:
     url, ready = PAGES[name]
     visit(tab, url, name, ready)
+    tab.screenshot(path=str(ARTIFACTS / f"first-screen-{name}-{tab.viewport_size['width']}.png"))
     charts = (
         ["chart-median", "chart-spread"]
         if name.startswith("list")
