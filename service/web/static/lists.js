@@ -37,7 +37,8 @@
     const parts = [`${groups} group${groups === 1 ? '' : 's'}`];
     if (shown < groups) parts[0] = `the ${shown} most frequent of ${groups} groups`;
     if (since && since !== asked) parts.push(`studies since ${since} (the newest)`);
-    return `Showing ${parts.join(', ')}.`;
+    const left = new URLSearchParams(section.dataset.filters).get('test_patients') ? '' : ' Test patients are left out, as in exports.';
+    return `Showing ${parts.join(', ')}.${left}`;
   }
 
   async function draw() {
