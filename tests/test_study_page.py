@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 
 from service.ingest.document import save_fragment
 from service.storage import Store
+from service.web.events_table import EVENTS_PER_PAGE
 from service.web.identifiers import event_numbers, is_identifier, split_identifiers
-from service.web.study_view import EVENTS_PER_PAGE
 from tests.studies import fragment, interventional_study
 
 NOW = datetime(2024, 3, 5)
