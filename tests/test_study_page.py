@@ -138,6 +138,7 @@ def test_unknown_or_bad_arguments_are_a_400_naming_them(client: FlaskClient, big
     assert "ct-page: Unknown argument" in page(client, f"/studies/{BIG}?ct-page=2", status=400)
     assert "rf-page: Expected a page number" in page(client, f"/studies/{BIG}?rf-page=0", status=400)
     assert "rf-page: Expected a page number" in page(client, f"/studies/{BIG}?rf-page=%D9%A3", status=400)
+    assert "rf-type: Expected at most 100 characters" in page(client, f"/studies/{BIG}?rf-type={'x' * 101}", status=400)
 
 
 def test_small_tables_offer_no_filter_and_one_plane_is_no_column(client: FlaskClient, store: Store) -> None:

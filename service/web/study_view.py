@@ -28,6 +28,8 @@ SHOWN_ABOVE: dict[str, tuple[str, ...]] = {
     "patient": ("age_years", "sex", "height_m", "weight_kg", "not_patient_indicator"),
     "equipment": ("station_name", "manufacturer", "manufacturer_model_name"),
 }
+#: the longest value an argument of the page may have (a code as ``scheme:value``, a page number)
+MAX_VALUE = 100
 TOP_SHOWN = ("study_date_time", "study_description", "accession_number", "modalities", "summary")
 
 
@@ -144,10 +146,11 @@ def check_arguments(document: Mapping[str, Any], args: Mapping[str, str]) -> Non
         for key in list_modalities(document.get("modalities") or [])
         for suffix in ("page", *(FILTER_NAMES.get(n, n) for n in MODALITIES[key].event_filters))
     }
-    unknown = sorted(set(args) - known)
-    if unknown:
-        expected = ", ".join(sorted(known)) or "none"
-        raise InvalidArgument({name: [f"Unknown argument; this study's page takes {expected}."] for name in unknown})
+    expected = ", ".join(sorted(known)) or "none"
+    errors = {name: [f"Unknown argument; this study's page takes {expected}."] for name in sorted(set(args) - known)}
+    errors.update({name: [f"Expected at most {MAX_VALUE} characters."] for name in args if len(args[name]) > MAX_VALUE})
+    if errors:
+        raise InvalidArgument(errors)
 
 
 def _rest(document: Mapping[str, Any]) -> dict[str, Any]:
