@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, Response
+from flask import Flask
 from werkzeug.serving import make_server
 
 from schemas.display import format_number
@@ -28,19 +28,16 @@ from service.ingest.document import save_fragment
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
 from service.web.context import close_store, get_store
+from service.web.headers import CONTENT_SECURITY_POLICY
 from tests import browsing
 from tests.arrivals import corpus_files
 from tests.conftest import ROOT
+from tests.signin import TEST_TOKEN, secret_of, signed_in_client
 from tests.studies import interventional_study
 
 ARTIFACTS = ROOT / "test-artifacts" / "pages"
 WIDTHS = {1280: 900, 390: 844}
 BIG = "1.2.826.0.1.3680043.10.316"
-#: the policy the service sends (service.web.headers); set here too while a branch lacks it
-POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 @dataclass(frozen=True)
@@ -53,18 +50,9 @@ class Site:
 
 
 def credentials(app: Flask) -> dict[str, str]:
-    """Return the headers that sign a browser in where sign-in is enforced (tests.signin), else none."""
-    try:
-        from tests.signin import TEST_TOKEN, secret_of, signed_in_client  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
+    """Return the headers that sign a browser in with every role (the test user's API token)."""
     signed_in_client(app)
     return {"Authorization": f"Bearer {secret_of(TEST_TOKEN)}"}
-
-
-def _policy(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", POLICY)
-    return response
 
 
 def _studies(store: Store) -> dict[str, str]:
@@ -76,6 +64,11 @@ def _studies(store: Store) -> dict[str, str]:
     return found
 
 
+def test_the_site_sends_its_content_security_policy(tab: Any, site: Site) -> None:
+    response = tab.request.get("/")
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+
+
 @pytest.fixture(scope="module")
 def site(mongo_uri: str, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Import the corpus and the 316-event study into a database of this module; serve it from a thread."""
@@ -84,7 +77,6 @@ def site(mongo_uri: str, corpus: Path, tmp_path_factory: pytest.TempPathFactory)
     app = create_app(
         {"TESTING": True, "MONGODB_URI": mongo_uri, "DOSELEDGER_DB_NAME": name, "DOSELEDGER_DATA_DIR": str(data)}
     )
-    app.after_request(_policy)
     with app.app_context():
         store = get_store()
         pipeline = Pipeline.from_settings(store, app.config["DOSELEDGER_SETTINGS"])
