@@ -1,7 +1,7 @@
 """Identifiers on the study page: UIDs and hashes, kept apart from the values a physicist reads.
 
 A field identifies when its name ends with ``_uid`` or ``_uids``, is a hash
-(``sha256``) or lists folded objects (``also_in``), or when it is a sub-document
+(``sha256``, the patient ``key`` that only the ``pid`` role sees) or lists folded objects (``also_in``), or when it is a sub-document
 (or list of them) made only of such fields (an acquired image's references).
 The study page shows them in a collapsed "Identifiers" section; a report's
 event UIDs are shown as the numbers of those events on the page.
@@ -16,8 +16,8 @@ from service.codes import is_coded
 from service.modalities import MODALITIES, list_modalities
 from service.web.present import pluck
 
-#: fields that identify rather than describe (with every ``*_uid`` and ``*_uids``)
-IDENTIFIERS = frozenset({"sha256", "also_in"})
+#: fields that identify rather than describe (with every ``*_uid`` and ``*_uids``); ``key``: the patient key
+IDENTIFIERS = frozenset({"sha256", "also_in", "key"})
 
 
 def is_identifier(name: str, value: Any) -> bool:
