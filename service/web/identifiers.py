@@ -1,8 +1,9 @@
 """Identifiers on the study page: UIDs and hashes, kept apart from the values a physicist reads.
 
 A field identifies when its name ends with ``_uid`` or ``_uids``, is a hash
-(``sha256``, the patient ``key`` that only the ``pid`` role sees) or lists folded objects (``also_in``), or when it is a sub-document
-(or list of them) made only of such fields (an acquired image's references).
+(``sha256``, the patient ``key`` only the ``pid`` role sees) or lists folded
+objects (``also_in``), or when it is a sub-document (or list of them) made only
+of such fields (an acquired image's references).
 The study page shows them in a collapsed "Identifiers" section; a report's
 event UIDs are shown as the numbers of those events on the page.
 """
