@@ -3,7 +3,8 @@
 Numbers are stored in the template's unit (``unit`` in each field's metadata).
 A few are shown in the unit users read on their consoles instead:
 dose-area product in cGy·cm² (stored as Gy·m², the RDSR unit; fluoroscopy
-consoles and OpenREM show cGy·cm²).
+consoles and OpenREM show cGy·cm²), and the tube current-time product in mAs
+(stored as µAs, the unit of TID 10003 and of the image header's Exposure in µAs).
 :data:`SHOWN_UNITS` is the one place that says so; pages, list filters and
 their headings all go through :func:`shown`.
 
@@ -30,6 +31,7 @@ FIGURES = 4
 #: stored unit -> (shown unit, power of ten: shown = stored * 10**scale)
 SHOWN_UNITS: dict[str, tuple[str, int]] = {
     "Gy·m²": ("cGy·cm²", 6),
+    "µAs": ("mAs", -3),
 }
 
 
@@ -92,7 +94,7 @@ def shown_field(field: fields.Field | None) -> Shown:
 WORDS: dict[str, str] = {
     "uid": "UID", "uids": "UIDs", "sop": "SOP", "ct": "CT", "dlp": "DLP", "dap": "DAP", "rp": "RP",
     "agd": "AGD", "kvp": "kVp", "ctdivol": "CTDIvol", "ctdiw": "CTDIw", "xray": "X-ray", "pet": "PET",
-    "sha256": "SHA-256", "id": "ID",
+    "sha256": "SHA-256", "id": "ID", "ii": "II",
 }  # fmt: skip
 
 

@@ -45,9 +45,22 @@ class When(fields.Field):
         return value
 
 
-def num(label: str, unit: str | None = None, *, dose: bool = False) -> Number:
-    """Declare a number with its label and unit; doses may not be negative."""
-    return Number(minimum=0 if dose else None, metadata={"label": label, "unit": unit})
+def num(label: str, unit: str | None = None, *, dose: bool = False, figures: int | None = None) -> Number:
+    """Declare a number with its label and unit (and significant figures shown, if not 4); doses may not be negative."""
+    metadata: dict[str, Any] = {"label": label, "unit": unit}
+    if figures is not None:
+        metadata["figures"] = figures
+    return Number(minimum=0 if dose else None, metadata=metadata)
+
+
+def unit(unit: str) -> Number:
+    """Declare the unit of a number kept as sent but not exported (no label: pages make one of its name)."""
+    return Number(metadata={"unit": unit})
+
+
+def units(unit: str) -> fields.List:
+    """Declare the unit of a list of numbers kept as sent (per-pulse values), not exported."""
+    return fields.List(Number(), allow_none=True, metadata={"unit": unit})
 
 
 def text(label: str) -> fields.String:
@@ -89,11 +102,11 @@ class Patient(Open):
     """
 
     key = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"), metadata={"role": "pid"})
-    age = text("Age")
-    age_years = num("Age", "years")
+    age = text("Age as sent")
+    age_years = num("Age", "years", figures=3)
     sex = text("Sex")
-    weight_kg = num("Weight", "kg")
-    height_m = num("Height", "m")
+    weight_kg = num("Weight", "kg", figures=3)
+    height_m = num("Height", "m", figures=3)
     not_patient_indicator = text("Test patient?")
 
 
@@ -157,6 +170,7 @@ class CtEvent(IrradiationEvent):
     dlp = num("DLP", "mGy·cm", dose=True)
     sources = fields.List(fields.Nested(CtSource), metadata={"label": "X-ray sources"})
     dose_check = fields.Dict(allow_none=True, metadata={"label": "Dose check"})
+    exposed_range = unit("mm")  # kept as sent (Siemens), declared for its unit on pages
 
 
 class CtAccumulated(Open):
@@ -255,6 +269,18 @@ class ProjectionEvent(IrradiationEvent):
     percent_fibroglandular_tissue = num("% Fibroglandular tissue", "%")
     exposure_control_mode = text("Exposure control mode")
     exposure_control_mode_description = text("Exposure mode description")
+    # kept as sent without an export column; declared for the unit pages show
+    distance_source_to_reference_point = unit("mm")
+    collimated_field_height = unit("mm")
+    collimated_field_width = unit("mm")
+    table_longitudinal_position = unit("mm")
+    table_lateral_position = unit("mm")
+    table_height_position = unit("mm")
+    ii_field_size = unit("mm")
+    kvp_per_pulse = units("kV")
+    xray_tube_current_per_pulse = units("mA")
+    pulse_width_per_pulse = units("ms")
+    exposure_per_pulse = units("µAs")
 
 
 class Projection(Open):

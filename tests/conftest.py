@@ -303,9 +303,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Return a headless chromium from /usr/bin/chromium (skip without it or Playwright)."""
+    """Return a headless chromium from /usr/bin/chromium, one per test module (skip without it or Playwright)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra (playwright) is not installed")

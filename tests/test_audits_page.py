@@ -62,7 +62,12 @@ def test_charts_render_and_save_as_svg(page: Any, store: Store) -> None:
         "  .map(s => s.data.length))",
         list(CHARTS),
     )
-    assert drawn == [[3, 3, 3], [3], [2, 2, 2], [3]]  # 3 groups; a line of 2 months per group; 3 cells
+    assert drawn == [
+        [3, 3],
+        [3],
+        [2, 2, 2],
+        [3],
+    ]  # 3 groups (no reference levels); a line of 2 months per group; 3 cells
     for chart in CHARTS:
         assert page.locator(f"#{chart} canvas").count() >= 1, chart
     assert page.locator("#results tbody tr").count() == 3
@@ -84,7 +89,10 @@ def test_the_page_shows_the_apis_numbers_for_the_corpus(
     headers = page.locator("#results thead th").all_inner_texts()
     cells = [row.locator("td").all_inner_texts() for row in page.locator("#results tbody tr").all()]
     shown = [dict(zip(headers, row, strict=True)) for row in cells]
-    assert [(r["name"], r["count"]) for r in shown] == [(r["name"] or "(blank)", str(r["count"])) for r in rows]
+    assert [(r["Acquisition protocol"], r["Count"]) for r in shown] == [
+        (r["name"] or "(blank)", str(r["count"])) for r in rows
+    ]
     for row, api in zip(shown, rows, strict=True):
-        assert float(row["median"].replace(",", "")) == pytest.approx(api["median"], rel=1e-3)  # 4 significant digits
+        median = float(row["Median (mGy·cm)"].replace(",", ""))
+        assert median == pytest.approx(api["median"], rel=1e-3)  # 4 significant digits
     assert errors == []

@@ -57,8 +57,8 @@ def test_home_station_filter_and_study_in_a_browser(page: Any, store: Store) -> 
     rows.first.get_by_role("link", name="2024-03-01 09:30").click()
     page.wait_for_url("**/studies/5.1")
     shot(page, "study")
-    events = page.locator("table.detail", has=page.get_by_role("columnheader", name="DLP (mGy·cm)"))
-    assert events.locator("tbody tr").count() == 2
+    events = page.locator("table.events", has=page.get_by_role("columnheader", name="DLP (mGy·cm)"))
+    assert events.locator("tbody tr.event").count() == 2
     assert "Thorax" in events.inner_text() and "120.5" in events.inner_text()
 
     page.goto("/rf")
@@ -90,7 +90,7 @@ def test_reading_needs_no_javascript_and_works_from_the_keyboard(
         quiet.goto("/ct?station_name=ct7")
         quiet.get_by_role("link", name="2024-03-01 09:30").click()
         quiet.wait_for_url("**/studies/5.8")
-        assert "42" in quiet.locator("table.detail").first.inner_text()
+        assert "42" in quiet.locator("table.events").first.inner_text()
     finally:
         context.close()
     page.goto("/")

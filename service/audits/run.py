@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from schemas.display import format_number
-from schemas.query import parse_study_query
+from schemas.query import StudyQuery, parse_study_query
 from service.audits import pipeline
 from service.errors import InvalidArgument, NotFound
 from service.export.csv import Figure, SafeWriter
 from service.reading.filters import study_filter
+from service.reading.listing import newest_since
 
 #: request arguments that are neither audit parameters nor list filters
-OUTPUT_ARGUMENTS = ("format", "precision")
+OUTPUT_ARGUMENTS = ("format", "precision", "newest")
 #: ``precision`` of the CSV: numbers as the audits page's table shows them, or as computed
 PRECISIONS = ("shown", "full")
+#: the most studies ``newest`` may ask for
+MAX_NEWEST = 100_000
 #: result columns that carry the audit quantity's unit
 STATISTICS = ("mean", "p25", "median", "p75", "min", "max", "reference_level")
 
@@ -32,6 +36,9 @@ class Aggregates(Protocol):
 
     def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run a pipeline over the studies."""
+
+    def count_studies_matching(self, filter: dict[str, Any], *, limit: int) -> int:
+        """Count the matching studies, stopping at ``limit`` (for ``newest``)."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +81,37 @@ def run_audit(store: Aggregates, name: str, args: Mapping[str, str], *, alert_le
         query = parse_study_query({key: args[key] for key in args if key not in skip})
     except InvalidArgument as e:
         errors.update(e.errors)
+    newest = _newest(args.get("newest"), errors)
     if errors:
         raise InvalidArgument(errors)
     query = query.for_reports()  # test patients left out unless asked for
+    if newest is not None:
+        query = _since(store, query, newest)
     match = study_filter(query)
     stages = pipeline.instantiate(audit, choices, match=match, alert_match=pipeline.alert_match(alert_levels))
     return AuditResult(audit, choices, query.arguments(), store.aggregate(stages))
+
+
+def _newest(raw: str | None, errors: dict[str, Any]) -> int | None:
+    """Return the ``newest`` argument as a number of studies, noting in ``errors`` if it is not one."""
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_NEWEST:
+        errors["newest"] = [f"Expected a number of studies from 1 to {MAX_NEWEST:,}."]
+        return None
+    return int(raw)
+
+
+def _since(store: Aggregates, query: StudyQuery, newest: int) -> StudyQuery:
+    """Narrow ``query`` to the days of its newest studies, at least ``newest`` of them (all if fewer match).
+
+    The date windows of the lists bound the reads (:func:`service.reading.listing.newest_since`):
+    a chart over a large database reads the recent studies, not every one.
+    """
+    since = newest_since(store, query, newest, now=datetime.now())
+    if since is None or (query.date_from is not None and since.date() <= query.date_from):
+        return query
+    return replace(query, date_from=since.date())
 
 
 def parse_output(args: Mapping[str, str]) -> tuple[str, str]:

@@ -219,6 +219,30 @@ def count_studies(store: StudyReader, query: StudyQuery, *, now: datetime) -> tu
     return total, total < COUNT_CAP
 
 
+class StudyCounter(Protocol):
+    """The store function :func:`newest_since` needs."""
+
+    def count_studies_matching(self, filter: dict[str, Any], *, limit: int) -> int:
+        """Count the matching studies, stopping at ``limit``."""
+
+
+def newest_since(store: StudyCounter, query: StudyQuery, limit: int, *, now: datetime) -> datetime | None:
+    """Return where the newest date windows holding at least ``limit`` of ``query``'s studies begin.
+
+    None when fewer studies match in all (every one of them is then among the newest).
+    Windows widen as they go back, so the studies since then number from ``limit`` to
+    about :data:`WINDOW_GROWTH` + 1 times as many when dates are spread evenly; counting
+    stops at ``limit``, so the reads stay bounded however many match.
+    """
+    match, (low, high) = match_filter(query), date_bounds(query)
+    total = 0
+    for bottom, top in date_windows(low, high, now=now):
+        total += store.count_studies_matching({**date_clause(bottom, top), **match}, limit=limit - total)
+        if total >= limit:
+            return bottom
+    return None
+
+
 def list_studies(store: StudyReader, query: StudyQuery, *, now: datetime) -> Page:
     """Return the page of studies ``query`` asks for."""
     cursor = decode_cursor(query)

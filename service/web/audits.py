@@ -27,9 +27,12 @@ from service.alerts.rules import audit_levels_in_force
 from service.audits import pipeline
 from service.audits.run import find_audit, parse_output, run_audit, to_csv
 from service.errors import NotFound
+from service.web import present
 from service.web.context import get_store
 
 bp = Blueprint("audits", __name__)  # static files and templates: service/web (pages.bp)
+#: the list filters the audits page offers (the API takes every one of the lists')
+PAGE_FILTERS = ("date_from", "date_to", "station_name", "study_description", "test_patients")
 
 
 def _alert_levels() -> dict[str, Any]:
@@ -107,11 +110,15 @@ def audits_page() -> str:
     statistics = [audit for audit in catalogue if audit["parameters"]]
     selected = request.args.get("audit", "ct_dlp_by_protocol")
     find_audit(selected)  # an unknown audit is a 404 naming the known ones, as in the API
+    filters = {name: request.args[name] for name in PAGE_FILTERS if request.args.get(name)}
     return render_template(
         "audits.html",
         audits=statistics,
         selected=selected,
+        filters=filters,
+        renderer=request.args.get("renderer"),
         catalogue=catalogue,
         alert_levels=_alert_levels(),
+        summary_fields=present.summary_fields(),
         current="audits",
     )

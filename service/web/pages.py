@@ -13,15 +13,17 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
-from schemas.query import parse_study_query
+from schemas.query import DEFAULT_PAGE_SIZE, parse_study_query
 from service.access import requires
 from service.access.redact import redact
 from service.errors import NotFound
 from service.modalities import MODALITIES
-from service.reading.listing import list_studies
+from service.reading.listing import decode_cursor, list_studies
+from service.reading.previous import previous_token
 from service.web import present
 from service.web.auth import may_see_patient_key
 from service.web.context import get_store
+from service.web.study_view import study_view
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
@@ -50,30 +52,37 @@ def study_list(modality: str) -> str:
     if modality != modality.lower() or modality.upper() not in MODALITIES:
         raise NotFound(f"Not found: there is no study list at /{modality}; the lists are {list_paths()}.")
     query = parse_study_query(request.args, modality=modality.upper())
-    page = list_studies(get_store(), query, now=datetime.now())
-    arguments = {k: v for k, v in query.arguments().items() if k != "modality"}
+    now = datetime.now()
+    page = list_studies(get_store(), query, now=now)
+    cursor = decode_cursor(query)
+    back = previous_token(get_store(), query, cursor, now=now) if cursor else None
+    arguments = {k: v for k, v in query.arguments().items() if k != "modality"}  # what exports take
+    links = {**arguments, **({"page_size": str(query.page_size)} if query.page_size != DEFAULT_PAGE_SIZE else {})}
     return render_template(
         "list.html",
         modality=query.modality,
         query=query,
         page=page,
         arguments=arguments,
+        links=links,
         columns=present.list_columns(modality.upper()),
         form=present.filter_form(modality.upper()),
         orders=present.ORDER_LABELS.items(),
         test_patient_choices=present.LIST_TEST_PATIENTS.items(),
-        next_url=page.next and url_for(".study_list", modality=modality, **arguments, after=page.next),
+        next_url=page.next and url_for(".study_list", modality=modality, **links, after=page.next),
+        previous_url=cursor and url_for(".study_list", modality=modality, **links, **({"after": back} if back else {})),
+        charts=present.charts(modality.upper(), arguments),
     )
 
 
 @bp.get("/studies/<study_instance_uid>")
 @requires("viewer")
 def study_detail(study_instance_uid: str) -> str:
-    """Show every stored value of one study."""
+    """Show one study: header, totals, its events by modality, then every other stored value."""
     document = get_store().get_study(study_instance_uid)
     if not may_see_patient_key():
-        redact(document)  # before the page's blocks are built from it
-    return render_template("study.html", study=document, blocks=present.detail_blocks(document))
+        redact(document)  # before the page's view is built from it
+    return render_template("study.html", study=document, view=study_view(document, request.args))
 
 
 def list_paths() -> str:

@@ -9,6 +9,7 @@ shown under its field name made readable. Nothing here escapes: templates do
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from marshmallow import Schema
 from schemas.display import Shown, label_of, nested_schema, shown_field
 from schemas.query import TEXT_FILTERS
 from schemas.study import Study, Summary
+from service.audits import pipeline
 from service.codes import is_coded
 from service.modalities import LIST_COLUMNS, MODALITIES
 
@@ -68,10 +70,19 @@ def text(value: Any, unit: Shown | None = None) -> str:
     if isinstance(value, datetime | date):
         return when(value)
     if is_coded(value):
-        return str(value.get("code_meaning") or f"{value['code_value']} ({value['coding_scheme_designator']})")
+        meaning = value.get("code_meaning")
+        return superscripts(str(meaning)) if meaning else f"{value['code_value']} ({value['coding_scheme_designator']})"
     if isinstance(value, list):
         return ", ".join(text(item, unit) for item in value)
     return str(value)
+
+
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def superscripts(meaning: str) -> str:
+    """Write a code meaning's ``^18^`` (DICOM's mark of a superscript: ``^18^Fluorine``) as ``¹⁸Fluorine``."""
+    return re.sub(r"\^(\d+)\^", lambda m: m.group(1).translate(SUPERSCRIPT), meaning)
 
 
 def code_of(value: Any) -> str | None:
@@ -93,25 +104,45 @@ class Column:
     filter: str | None = None  # the text filter its links set
     opens_study: bool = False  # its cell links to the study page
     numeric: bool = False
+    fallback: str | None = None  # the path read where ``path`` holds nothing
 
     def value(self, row: dict[str, Any]) -> Any:
         """Return the stored value this column reads from a list row."""
-        found: Any = row
-        for part in self.path.split("."):
-            found = found.get(part) if isinstance(found, dict) else None
-        return found
+        found = pluck(row, self.path)
+        return pluck(row, self.fallback) if found in (None, []) and self.fallback else found
 
     def cell(self, row: dict[str, Any]) -> str:
         """Return this column's text for a list row."""
         return text(self.value(row), self.unit)
 
 
+def pluck(document: Any, path: str) -> Any:
+    """Return the value at a dotted path; through a list of sub-documents, every entry's value (once each)."""
+    found: Any = document
+    for part in path.split("."):
+        if isinstance(found, list):
+            values = [item.get(part) for item in found if isinstance(item, dict)]
+            found = _unique([v for value in values for v in (value if isinstance(value, list) else [value])])
+        else:
+            found = found.get(part) if isinstance(found, dict) else None
+    return found
+
+
+def _unique(values: list[Any]) -> list[Any] | None:
+    """Return the values that are not None, each once, in order (None when there are none)."""
+    kept: list[Any] = []
+    for value in values:
+        if value is not None and value not in kept:
+            kept.append(value)
+    return kept or None
+
+
 def list_columns(modality: str) -> list[Column]:
-    """Return the columns of a modality's list: the common ones, then its summary totals from the registry."""
+    """Return the columns of a modality's list: the common ones, its own, then its summary totals."""
     entry = MODALITIES[modality]
     common = [
-        Column(c.path, c.label, shown_field(field_at(c.path)), c.order, c.filter, c.opens_study, c.numeric)
-        for c in LIST_COLUMNS
+        Column(c.path, c.label, shown_field(field_at(c.path)), c.order, c.filter, c.opens_study, c.numeric, c.fallback)
+        for c in (*LIST_COLUMNS, *entry.columns)
     ]
     summary = Summary().fields
     totals = [
@@ -120,6 +151,31 @@ def list_columns(modality: str) -> list[Column]:
         for n in entry.summary
     ]  # fmt: skip
     return common + totals
+
+
+@dataclass(frozen=True)
+class Charts:
+    """The charts above a list: the audits it can draw (name, title) and the list's filters they take."""
+
+    audits: list[tuple[str, str]]
+    filters: dict[str, str]
+
+
+def charts(modality: str, arguments: dict[str, str]) -> Charts | None:
+    """Return the charts above a modality's list (the registry's audits), with the list's filters."""
+    known = pipeline.audits()
+    audits = [(name, known[name].title) for name in MODALITIES[modality].charts if name in known]
+    filters = {k: v for k, v in arguments.items() if k != "order"}
+    return Charts(audits, {"modality": modality, **filters}) if audits else None
+
+
+def summary_fields() -> dict[str, dict[str, Any]]:
+    """Return each summary field's label, shown unit and scale (shown = stored x 10^scale), for scripts."""
+    found = {}
+    for name, declared in Summary().fields.items():
+        unit = shown_field(declared)
+        found[name] = {"label": label_of(declared, name), "unit": unit.unit, "scale": unit.scale}
+    return found
 
 
 def dose_label(modality: str) -> str:
@@ -136,6 +192,12 @@ def field_at(path: str) -> Any:
         found = schema.fields.get(part) if schema is not None else None
         schema = nested_schema(found)
     return found
+
+
+def event_field(modality: str, name: str) -> Any:
+    """Return the schema field of an event field of a list modality (``sources.kvp`` through its list)."""
+    entry = MODALITIES[modality]
+    return field_at(f"{entry.events_path}.{name}")
 
 
 def filter_label(name: str) -> str:
