@@ -30,6 +30,7 @@ from service.storage import Store
 from service.web.context import close_store, get_store
 from service.web.headers import CONTENT_SECURITY_POLICY
 from tests import browsing
+from tests.alerting import rule, use_rules
 from tests.arrivals import corpus_files
 from tests.conftest import ROOT
 from tests.signin import TEST_TOKEN, secret_of, signed_in_client
@@ -80,6 +81,7 @@ def site(mongo_uri: str, corpus: Path, tmp_path_factory: pytest.TempPathFactory)
     with app.app_context():
         store = get_store()
         pipeline = Pipeline.from_settings(store, app.config["DOSELEDGER_SETTINGS"])
+        use_rules(store, rule("Fluoroscopy DAP", "study_total", "RF", quantity="total_dap", level=5, unit="Gy.cm2"))
         for path in corpus_files(corpus):
             pipeline.ingest(path.read_bytes(), name=path.name, via="cli", client="test")
         save_fragment(store, interventional_study(BIG), now=datetime(2024, 3, 5))
@@ -222,8 +224,8 @@ def test_the_alerts_table_is_labelled_with_units_and_links(tab: Any, site: Site)
     assert heads[:4] == ["Date and time", "Station", "Study description", "Modalities"]
     assert all("_" not in head for head in heads) and "Total DAP (cGy·cm²)" in heads
     assert (
-        "Total DAP above 2,000,000 cGy·cm²" in tab.locator("#alert-levels").inner_text()
-    )  # 2 Gy·m², as the lists show DAP
+        "Total DAP above 500 cGy·cm²" in tab.locator("#alert-levels").inner_text()
+    )  # the site's rule: 5 Gy·cm², as the lists show DAP
     results = tab.locator("#results thead th").all_inner_texts()
     assert "Median (cGy·cm²)" in results and "Acquisition protocol" in results
 
