@@ -12,6 +12,13 @@ parsed by pydicom into a Dataset per item while the file is read, the cost that
 :mod:`service.extract.content` exists to avoid. Reading stops before it, finds
 its end, keeps its bytes as a raw element like a defined-length one, and reads
 on after it.
+
+A data set in the Deflated Explicit VR Little Endian transfer syntax (PS3.5
+A.5) is inflated here, in one bounded step, before pydicom sees it: pydicom
+would inflate it whole, and a megabyte of deflated zeros inflates to a
+gigabyte. Inflation stops past ``max_bytes`` (``DOSELEDGER_MAX_UPLOAD_BYTES``)
+and the object is refused as too large; this is the one place every way in
+(HTTP, CLI, zip members, C-STORE, reprocess) inflates.
 """
 
 from __future__ import annotations
@@ -20,16 +27,19 @@ import io
 import logging
 import re
 import struct
+import zlib
 
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset as read_elements
 from pydicom.filereader import read_partial
+from pydicom.filewriter import write_file_meta_info
 from pydicom.tag import BaseTag
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
-from service.errors import NotDicom
+from service.config import DEFAULT_MAX_UPLOAD_BYTES
+from service.errors import NotDicom, TooLarge
 from service.extract.content import UNDEFINED, MalformedContent, Syntax, undefined_length_end
 
 log = logging.getLogger(__name__)
@@ -64,8 +74,11 @@ class _CutOffDetector(io.BytesIO):
         return data
 
 
-def read_dataset(data: bytes, name: str) -> Dataset:
-    """Parse ``data`` into a Dataset, or raise :class:`NotDicom` naming ``name`` and the evidence."""
+def read_dataset(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> Dataset:
+    """Parse ``data`` into a Dataset, or raise :class:`NotDicom` naming ``name`` and the evidence.
+
+    A deflated data set that inflates to more than ``max_bytes`` raises :class:`TooLarge`.
+    """
     if not data:
         raise NotDicom(f"{name} is empty (0 bytes); it is not a DICOM file.")
     has_header = data[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] == MAGIC
@@ -74,6 +87,7 @@ def read_dataset(data: bytes, name: str) -> Dataset:
             f"{name} is not a DICOM file: it has no 'DICM' marker at byte 128 and does not start "
             f"like a DICOM data set (first bytes {data[:16]!r}, {len(data)} bytes in all)."
         )
+    data, deflated = _inflated(data, name, max_bytes, PREAMBLE_LENGTH + len(MAGIC) if has_header else 0)
     stream = _CutOffDetector(data)
     try:
         ds = _read(stream, data, force=not has_header)
@@ -88,7 +102,52 @@ def read_dataset(data: bytes, name: str) -> Dataset:
         )
     if not has_header:
         _require_identity(ds, name)
+    if deflated:
+        ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian  # as received
     return ds
+
+
+def _inflated(data: bytes, name: str, max_bytes: int, meta_start: int) -> tuple[bytes, bool]:
+    """Return ``data`` with a deflated data set inflated and its file meta saying so, and whether it was."""
+    stream = io.BytesIO(data)
+    stream.seek(meta_start)
+    try:
+        meta = read_elements(stream, False, True, stop_when=lambda tag, vr, length: tag.group != 2)
+        deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+    except Exception:  # a broken file meta: pydicom, reading it the same way, says what is wrong
+        return data, False
+    if not deflated:
+        return data, False
+    body = _inflate(data[stream.tell() :], name, max_bytes)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    buffer.write(data[:meta_start])
+    write_file_meta_info(buffer, pydicom.dataset.FileMetaDataset(meta), enforce_standard=False)
+    buffer.write(body)
+    return buffer.getvalue(), True
+
+
+def _inflate(deflated: bytes, name: str, max_bytes: int) -> bytes:
+    """Inflate a deflated data set (PS3.5 A.5), stopping as soon as it passes ``max_bytes``."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(deflated, max_bytes + 1)
+    except zlib.error as e:
+        raise NotDicom(
+            f"{name} is corrupt: its data set is deflated (Deflated Explicit VR Little Endian) "
+            f"but its {len(deflated)} deflated bytes cannot be inflated."
+        ) from e
+    if len(body) > max_bytes:
+        raise TooLarge(
+            f"{name} is {len(deflated)} bytes deflated but inflates to more than the limit of {max_bytes} bytes "
+            "(DOSELEDGER_MAX_UPLOAD_BYTES); inflation stopped at the limit and it was not read."
+        )
+    if not inflater.eof:
+        raise NotDicom(
+            f"{name} is truncated: its deflated data set (Deflated Explicit VR Little Endian) ends "
+            f"after {len(deflated)} bytes, before the end of the deflated stream."
+        )
+    return body
 
 
 def _read(stream: _CutOffDetector, data: bytes, *, force: bool) -> Dataset:
@@ -102,8 +161,6 @@ def _read(stream: _CutOffDetector, data: bytes, *, force: bool) -> Dataset:
     ds = read_partial(stream, stop_when=at_undefined_length_content, force=force)
     if not (stopped and stopped[-1]):
         return ds
-    if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
-        return pydicom.dcmread(io.BytesIO(data), force=force)  # positions in the inflated data are not ours
     implicit, little = ds.original_encoding
     header = stream.tell()
     start = header + (8 if implicit else 12)

@@ -165,7 +165,7 @@ class Pipeline:
             return self._reject(arrival, self._too_large(arrival.name, len(data)))
         ds: Dataset | None = None
         try:
-            ds = read_dataset(data, arrival.name)
+            ds = read_dataset(data, arrival.name, max_bytes=self.max_bytes)
             self._keep(arrival, *self._deidentified(ds, data, arrival.name), study_uid=_identity(ds)[0])
             fragment = self._extract(ds, arrival.name)
             fragment = stamp(fragment, sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
@@ -299,7 +299,7 @@ class Pipeline:
         """Extract and save one kept original again; return what happened and its event-log entry."""
         ds: Dataset | None = None
         try:
-            ds = read_dataset(original.data, arrival.name)
+            ds = read_dataset(original.data, arrival.name, max_bytes=self.max_bytes)
             self._prepare_kept(ds, arrival.name)
             fragment = self._extract(ds, arrival.name)
             fragment = stamp(fragment, sha256=original.sha256, received_at=original.received_at, via=original.via)

@@ -38,7 +38,7 @@ def preview(paths: Iterable[Path | str], settings: Settings) -> tuple[list[dict[
     for path in paths:
         try:
             data = Path(path).read_bytes()
-            ds = read_dataset(data, str(path))
+            ds = read_dataset(data, str(path), max_bytes=settings.max_upload_bytes)
             prepare(ds, keys, settings.not_patient_patterns, kept=True)
             fragment = extract(ds, not_patient_patterns=settings.not_patient_patterns)
             now = utcnow()
