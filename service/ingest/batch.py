@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from service.ingest.pipeline import Outcome, Pipeline
-from service.ingest.sources import Source
+from service.ingest.sources import PartlyRead, Source
 
 #: objects submitted but not yet yielded, per worker: enough to keep every worker busy,
 #: few enough that memory holds at most this many objects' bytes per worker
@@ -29,10 +29,14 @@ IN_FLIGHT_PER_WORKER = 2
 
 
 def ingest_source(pipeline: Pipeline, source: Source, *, via: str, client: str) -> Outcome:
-    """Ingest one object, refusing it unread when it is over the size limit."""
+    """Ingest one object, refusing it unread when it is over the size limit, and as far as read when damaged."""
     if source.size > pipeline.max_bytes:
         return pipeline.refuse_too_large(source.size, name=source.name, via=via, client=client)
-    return pipeline.ingest(source.read(), name=source.name, via=via, client=client)
+    try:
+        data = source.read()
+    except PartlyRead as e:
+        return pipeline.refuse_unreadable(e.data, str(e), name=source.name, via=via, client=client)
+    return pipeline.ingest(data, name=source.name, via=via, client=client)
 
 
 def ingest_all(

@@ -41,7 +41,7 @@ from pydicom.dataset import Dataset
 from service.access.patient_key import PatientKeys, site_keys
 from service.alerts.records import raise_alerts
 from service.config import Settings
-from service.errors import DatabaseUnavailable, InvalidDoseReport, RejectedObject, TooLarge
+from service.errors import DatabaseUnavailable, InvalidDoseReport, NotDicom, RejectedObject, TooLarge
 from service.extract import extract
 from service.ingest.deidentify import prepare
 from service.ingest.dicomfile import bytes_to_keep, read_dataset
@@ -157,6 +157,14 @@ class Pipeline:
         arrival = _Arrival(name, via, client, None, utcnow(), size)
         outcome, entries = self._reject(arrival, self._too_large(name, size))
         self.store.append_events([self._received_entry(arrival), *entries])
+        return outcome
+
+    def refuse_unreadable(self, data: bytes, reason: str, *, name: str, via: str, client: str) -> Outcome:
+        """Keep, log and report an object of which only ``data`` could be read (a damaged zip member)."""
+        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data))
+        self._keep(arrival, data, len(data))
+        outcome, entry = self._reject(arrival, NotDicom(reason))
+        self.store.append_events([self._received_entry(arrival), entry])
         return outcome
 
     def _take(self, data: bytes, arrival: _Arrival) -> _Result:
