@@ -22,6 +22,8 @@ from service.errors import ConfigurationError
 DEFAULT_PORT = 8080
 DEFAULT_EMBEDDED_PORT = 27018
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+#: how much of an object that cannot be read as DICOM is kept (with the SHA-256 and length of the whole)
+DEFAULT_KEEP_NOT_DICOM_BYTES = 1024 * 1024
 DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
 DEFAULT_SCP_PORT = 11112  # the registered DICOM port (PS3.15 E.1); 104 needs root
 DEFAULT_SCP_AE_TITLE = "DOSELEDGER"
@@ -44,6 +46,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    keep_not_dicom_bytes: int = DEFAULT_KEEP_NOT_DICOM_BYTES
     not_patient_patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
     log_level: str = "INFO"
     #: the DICOM Storage SCP (service.dicomnet) that ``doseledger serve`` starts beside the web service
@@ -286,6 +289,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_HOST": ("host", _text),
     "DOSELEDGER_PORT": ("port", _int(1, 65535)),
     "DOSELEDGER_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1, 2**40)),
+    "DOSELEDGER_KEEP_NOT_DICOM_BYTES": ("keep_not_dicom_bytes", _int(0, 2**40)),
     "DOSELEDGER_NOT_PATIENT_PATTERNS": ("not_patient_patterns", _patterns),
     "DOSELEDGER_LOG_LEVEL": ("log_level", _log_level),
     "DOSELEDGER_SCP_ENABLED": ("scp_enabled", _flag),

@@ -12,7 +12,7 @@ The rule is that nothing is acknowledged that was not written:
   shutting down, or the object is larger than ``DOSELEDGER_MAX_UPLOAD_BYTES``
   (it is then refused unread, as an upload would be; raise the limit and the
   sender's next attempt succeeds), or is deflated and inflates past it (its
-  deflated bytes are kept).
+  first deflated bytes are kept).
 - A data set that cannot be parsed is answered Cannot Understand; its bytes
   are kept for inspection, but resending them would not help. So is an
   unexpected error in DoseLedger itself (logged with its traceback), with

@@ -24,6 +24,13 @@ as the database lets, before the error goes up.
 One exception to "keep the bytes": an object over ``DOSELEDGER_MAX_UPLOAD_BYTES``
 is refused before it is read (the limit protects the store), so only the
 refusal is logged. The sender was told (HTTP 413, CLI summary) and still holds it.
+And a bound: bytes that cannot be read as a DICOM data set at all (not DICOM,
+corrupt, a damaged zip member, a deflated object inflating past the limit) are
+kept only up to ``DOSELEDGER_KEEP_NOT_DICOM_BYTES`` (default 1 MiB), with the
+SHA-256 and length of the whole: a modality means to send DICOM, and its first
+megabyte shows what arrived, while ten 60 MB members of zeros in a 612 KB zip
+no longer cost the database 2.5 GB. A DICOM object that is rejected is kept
+whole, pixel data removed.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from pydicom.dataset import Dataset
 
 from service.access.patient_key import PatientKeys, site_keys
 from service.alerts.records import raise_alerts
-from service.config import Settings
+from service.config import DEFAULT_KEEP_NOT_DICOM_BYTES, Settings
 from service.errors import DatabaseUnavailable, InvalidDoseReport, NotDicom, RejectedObject, TooLarge
 from service.extract import extract
 from service.ingest.deidentify import prepare
@@ -122,6 +129,7 @@ class Pipeline:
         not_patient_patterns: Sequence[str],
         patient_keys: PatientKeys | None = None,
         alerts: bool = True,
+        keep_not_dicom_bytes: int = DEFAULT_KEEP_NOT_DICOM_BYTES,
     ) -> None:
         self.store = store
         self.max_bytes = max_bytes
@@ -130,6 +138,7 @@ class Pipeline:
         self.patient_keys = patient_keys
         #: evaluate the alert rules on every study written (bench/import_rate.py measures it off too)
         self.alerts = alerts
+        self.keep_not_dicom_bytes = keep_not_dicom_bytes
 
     @classmethod
     def from_settings(cls, store: Store, settings: Settings) -> Pipeline:
@@ -139,6 +148,7 @@ class Pipeline:
             max_bytes=settings.max_upload_bytes,
             not_patient_patterns=settings.not_patient_patterns,
             patient_keys=site_keys(store, settings),
+            keep_not_dicom_bytes=settings.keep_not_dicom_bytes,
         )
 
     def ingest(self, data: bytes, *, name: str, via: str, client: str) -> Outcome:
@@ -162,8 +172,7 @@ class Pipeline:
     def refuse_unreadable(self, data: bytes, reason: str, *, name: str, via: str, client: str) -> Outcome:
         """Keep, log and report an object of which only ``data`` could be read (a damaged zip member)."""
         arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data))
-        self._keep(arrival, data, len(data))
-        outcome, entry = self._reject(arrival, NotDicom(reason))
+        outcome, entry = self._reject(arrival, NotDicom(reason), note=self._keep_unreadable(arrival, data))
         self.store.append_events([self._received_entry(arrival), entry])
         return outcome
 
@@ -179,9 +188,8 @@ class Pipeline:
             fragment = stamp(fragment, sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
             result = save_fragment(self.store, fragment, now=arrival.received_at)
         except RejectedObject as e:
-            if ds is None:
-                self._keep(arrival, data, scrubbed=False)
-            return self._reject(arrival, e, *_identity(ds))
+            note = self._keep_unreadable(arrival, data) if ds is None else ""
+            return self._reject(arrival, e, *_identity(ds), note=note)
         return self._accept(arrival, result.outcome, result.document, fragment["report"])
 
     def _too_large(self, name: str, size: int) -> TooLarge:
@@ -215,7 +223,9 @@ class Pipeline:
         kept = bytes_to_keep(ds)
         return (data, False) if kept is None else (kept, True)
 
-    def _keep(self, arrival: _Arrival, data: bytes, scrubbed: bool, study_uid: str | None = None) -> None:
+    def _keep(
+        self, arrival: _Arrival, data: bytes, scrubbed: bool, study_uid: str | None = None, *, truncated: bool = False
+    ) -> None:
         assert arrival.sha256 is not None and arrival.size is not None
         self.store.keep_original(
             arrival.sha256,
@@ -227,6 +237,18 @@ class Pipeline:
             size=arrival.size,
             study_instance_uid=study_uid,
             scrubbed=scrubbed,
+            truncated=truncated,
+        )
+
+    def _keep_unreadable(self, arrival: _Arrival, data: bytes) -> str:
+        """Keep bytes that are no readable DICOM up to the configured bound; return what to add to the reason."""
+        limit = self.keep_not_dicom_bytes
+        self._keep(arrival, data[:limit], scrubbed=False, truncated=len(data) > limit)
+        if len(data) <= limit:
+            return ""
+        return (
+            f" Only its first {limit} bytes are kept (DOSELEDGER_KEEP_NOT_DICOM_BYTES), "
+            f"with the SHA-256 and length of all {len(data)}."
         )
 
     def _received_entry(self, arrival: _Arrival) -> dict[str, Any]:
@@ -250,8 +272,10 @@ class Pipeline:
         error: RejectedObject,
         study_uid: str | None = None,
         sop_uid: str | None = None,
+        *,
+        note: str = "",
     ) -> _Result:
-        message = _with_name(arrival.name, str(error))
+        message = _with_name(arrival.name, str(error)) + note
         log.info("%s", message)
         entry = self._outcome_entry(arrival, "rejected", study_uid, sop_uid, message, code=error.code)
         return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256), [entry]

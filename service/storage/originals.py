@@ -90,11 +90,14 @@ class OriginalStore:
         size: int,
         study_instance_uid: str | None = None,
         scrubbed: bool = False,
+        truncated: bool = False,
     ) -> bool:
         """Store ``data`` under ``sha256`` in the GridFS bucket unless it is kept; tell whether it was new.
 
         ``size`` is the length of the bytes received, which differs from
-        ``len(data)`` when pixel data was removed before keeping. The chunks go
+        ``len(data)`` when pixel data was removed before keeping, or when only
+        the first bytes of an object that is not DICOM are kept (``truncated``,
+        noted in the metadata). The chunks go
         first, with no look-up before them: the unique index on (files_id, n)
         tells when the original is there already. The same SHA-256 means the
         same kept bytes, so the same chunks, whoever writes them: a writer that
@@ -103,6 +106,8 @@ class OriginalStore:
         """
         metadata = {"name": name, "via": via, "client": client, "received_at": received_at, "size": size}
         metadata |= {"study_instance_uid": study_instance_uid, "scrubbed": scrubbed}
+        if truncated:
+            metadata["truncated"] = True
         chunks = _chunks(sha256, data)
         file = {"_id": sha256, "length": len(data), "chunkSize": GRIDFS_CHUNK_SIZE, "uploadDate": utcnow()}
         file |= {"filename": name, "metadata": metadata}
