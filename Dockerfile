@@ -1,6 +1,7 @@
 # DoseLedger under gunicorn against an external MongoDB.
 #   docker build -t doseledger .
-#   docker run -p 8080:8080 -e MONGODB_URI=mongodb://mongo:27017/ doseledger
+#   docker run -p 8080:8080 -e MONGODB_URI=mongodb://mongo:27017/ -e DOSELEDGER_TRUSTED_HOSTS=dose.example.org doseledger
+# DOSELEDGER_TRUSTED_HOSTS: the names users reach the service by (other Host headers get 400).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -23,7 +23,7 @@ from pydicom import config as pydicom_config
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from service.errors import InvalidDoseReport, NotADoseObject
+from service.errors import InvalidDoseReport, NotADoseObject, RejectedObject
 from service.extract import (
     breast,
     ct,
@@ -33,6 +33,7 @@ from service.extract import (
     nm_images,
     projection,
     radiopharmaceutical,
+    structure,
 )
 from service.extract.header import DEFAULT_NOT_PATIENT_PATTERNS
 from service.extract.sr import Notes, code_key, describe_code, document_title
@@ -225,6 +226,17 @@ def _identify_events(content: dict[str, Any], sop_instance_uid: str, notes: Note
 
 
 def extract(ds: Dataset, *, not_patient_patterns: Sequence[str] = DEFAULT_NOT_PATIENT_PATTERNS) -> dict[str, Any]:
+    """Build a study document fragment from one dose object; name a broken element when reading it fails."""
+    try:
+        return _extract(ds, not_patient_patterns)
+    except (RejectedObject, RecursionError, MemoryError):
+        raise
+    except Exception:
+        structure.check(ds)  # raises InvalidDoseReport naming the element, when one is broken
+        raise
+
+
+def _extract(ds: Dataset, not_patient_patterns: Sequence[str]) -> dict[str, Any]:
     """Build a study document fragment from one dose object."""
     reader = choose_reader(ds)
     notes: Notes = []

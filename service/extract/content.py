@@ -27,6 +27,9 @@ from pydicom.valuerep import VR
 ITEM, ITEM_END, SEQUENCE_END, UNDEFINED = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD, 0xFFFFFFFF
 #: PS3.5 7.1.2: explicit VRs with a 2-byte reserved field and a 4-byte length
 LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+#: how deep sequences may nest: a dose report nests about ten levels (TID 10011 under its document);
+#: deeper is a broken or hostile object, refused before Python's recursion limit is met
+MAX_NESTING = 64
 #: the VRs of PS3.5 6.2 by their two encoded bytes, those with a 2-byte length and the others
 _SHORT_LENGTH_VRS = {str(vr).encode("ascii"): str(vr) for vr in VR if vr not in LONG_LENGTH_VRS}
 _LONG_LENGTH_VRS = {vr.encode("ascii"): vr for vr in LONG_LENGTH_VRS}
@@ -60,7 +63,7 @@ class Item(dict[int, Any]):
 
 
 @lru_cache(maxsize=4096)
-def _implicit_vr(tag: int) -> str:
+def implicit_vr(tag: int) -> str:
     """Return the dictionary VR of ``tag`` (UN for private and unknown tags; the first of ``US or SS``)."""
     try:
         return str(dictionary_VR(tag)).split(" or ")[0]
@@ -80,8 +83,10 @@ class _Reader:
         self.long_length = struct.Struct(order + "L").unpack_from
         self.element_header = self._implicit_element if syntax.implicit else self._explicit_element
 
-    def sequence(self, pos: int, end: int | None) -> tuple[list[Item], int]:
+    def sequence(self, pos: int, end: int | None, depth: int = 0) -> tuple[list[Item], int]:
         """Read items from ``pos`` to ``end`` (or, when ``end`` is None, to the sequence delimiter)."""
+        if depth > MAX_NESTING:
+            raise MalformedContent(f"nests sequences more than {MAX_NESTING} deep (at byte {pos})")
         items: list[Item] = []
         stop = len(self.data) if end is None else end
         while pos < stop:
@@ -94,18 +99,18 @@ class _Reader:
             if tag != ITEM:
                 raise MalformedContent(f"byte {pos - 8} holds ({group:04X},{element:04X}) where an item must start")
             if length == UNDEFINED:
-                item, pos = self.item(pos, None)
+                item, pos = self.item(pos, None, depth)
             elif pos + length > stop:
                 raise MalformedContent(f"an item of {length} bytes at byte {pos} runs past byte {stop}")
             else:
-                item, _ = self.item(pos, pos + length)
+                item, _ = self.item(pos, pos + length, depth)
                 pos += length
             items.append(item)
         if end is None:
             raise MalformedContent(f"the data ends at byte {stop} inside a sequence of undefined length")
         return items, pos
 
-    def item(self, pos: int, end: int | None) -> tuple[Item, int]:
+    def item(self, pos: int, end: int | None, depth: int) -> tuple[Item, int]:
         """Read one item's elements from ``pos`` to ``end`` (None: to the item delimiter)."""
         item = Item(self.syntax)
         data, header = self.data, self.element_header
@@ -114,8 +119,8 @@ class _Reader:
             tag, vr, length, pos = header(pos, stop)
             if tag == ITEM_END:
                 return item, pos
-            if vr == "SQ" or length == UNDEFINED:
-                item[tag], pos = self._nested(vr, pos, length, stop)
+            if vr == "SQ" or length == UNDEFINED or (vr == "UN" and implicit_vr(tag) == "SQ"):
+                item[tag], pos = self._nested(vr, pos, length, stop, depth + 1)
             elif pos + length > stop:
                 raise MalformedContent(f"a value of {length} bytes at byte {pos} runs past byte {stop}")
             else:
@@ -125,16 +130,16 @@ class _Reader:
             raise MalformedContent(f"the data ends at byte {stop} inside an item of undefined length")
         return item, pos
 
-    def _nested(self, vr: str, pos: int, length: int, stop: int) -> tuple[list[Item], int]:
-        """Read a nested sequence; an undefined-length UN holds implicit VR little endian (PS3.5 6.2.2)."""
+    def _nested(self, vr: str, pos: int, length: int, stop: int, depth: int) -> tuple[list[Item], int]:
+        """Read a nested sequence; a UN sequence holds implicit VR little endian (PS3.5 6.2.2)."""
         reader = self
         if vr == "UN" and not self.syntax.implicit:
             reader = _Reader(self.data, Syntax(True, True, self.syntax.encodings))
         if length == UNDEFINED:
-            return reader.sequence(pos, None)
+            return reader.sequence(pos, None, depth)
         if pos + length > stop:
             raise MalformedContent(f"a sequence of {length} bytes at byte {pos} runs past byte {stop}")
-        items, _ = reader.sequence(pos, pos + length)
+        items, _ = reader.sequence(pos, pos + length, depth)
         return items, pos + length
 
     def _implicit_element(self, pos: int, stop: int) -> tuple[int, str, int, int]:
@@ -143,7 +148,7 @@ class _Reader:
             raise MalformedContent(f"an element header at byte {pos} runs past byte {stop}")
         group, element, length = self.implicit_header(self.data, pos)
         tag = group << 16 | element
-        return tag, _implicit_vr(tag), length, pos + 8
+        return tag, implicit_vr(tag), length, pos + 8
 
     def _explicit_element(self, pos: int, stop: int) -> tuple[int, str, int, int]:
         """Return (tag, VR, length, value position) of the explicit VR element at ``pos``."""
@@ -158,7 +163,7 @@ class _Reader:
             return tag, "", 0, pos + 8
         vr = _LONG_LENGTH_VRS.get(vr_bytes)
         if vr is None:  # not a VR: the writer switched to implicit VR here
-            return tag, _implicit_vr(tag), self.long_length(self.data, pos + 4)[0], pos + 8
+            return tag, implicit_vr(tag), self.long_length(self.data, pos + 4)[0], pos + 8
         if pos + 12 > stop:
             raise MalformedContent(f"an element header at byte {pos} runs past byte {stop}")
         return tag, vr, self.long_length(self.data, pos + 8)[0], pos + 12

@@ -25,7 +25,8 @@ from pydicom.dataset import Dataset
 from pydicom.values import convert_value
 
 from service.errors import InvalidDoseReport
-from service.extract.content import Item, MalformedContent, Syntax, read_items
+from service.extract.content import Item, MalformedContent, Syntax, implicit_vr, read_items
+from service.extract.structure import describe, problem
 
 #: A content, measurement or code item: a pydicom Dataset or a light Item
 ContentItem = Dataset | Item
@@ -87,10 +88,16 @@ def _item_value(item: Item, tag: int, default: Any) -> Any:
     if type(element) is list:
         return element
     vr, raw = element
-    if vr in ASCII_TEXT and is_plain_ascii(raw):
+    if vr in ASCII_TEXT and is_plain_ascii(raw) and implicit_vr(tag) != "SQ":
         return _from_ascii(raw, vr)
+    found = problem(tag, vr, len(raw))
+    if found:
+        raise InvalidDoseReport(f"{found} (in a content item)")
     syntax = item.syntax
-    return convert_value(vr, syntax.raw(tag, vr, raw), syntax.encodings)
+    try:
+        return convert_value(vr, syntax.raw(tag, vr, raw), syntax.encodings)
+    except Exception as e:  # pydicom's converters raise many types on bad bytes; each means "cannot be read"
+        raise InvalidDoseReport(f"its element {describe(tag)} ({vr}) in a content item cannot be decoded") from e
 
 
 #: per thread, the raw Content Sequence bytes last read and their items (a report is read by several steps)

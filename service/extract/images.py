@@ -225,7 +225,10 @@ def collimated_field(ds: Dataset) -> dict[str, float]:
     dimensions = ds.get("FieldOfViewDimensions")
     if not dimensions or len(dimensions) != 2 or str(ds.get("FieldOfViewShape", "RECTANGLE")) != "RECTANGLE":
         return {}
-    height, width = (float(d) for d in dimensions)
+    try:
+        height, width = (float(d) for d in dimensions)
+    except ValueError:  # not numbers: the field is unknown, not an error of the exposure
+        return {}
     return {
         "collimated_field_height": height,
         "collimated_field_width": width,

@@ -19,7 +19,9 @@ from pydicom.dataset import Dataset
 
 from service import units
 from service.codes import CodeKey, normalised, snake_case, standard_name
+from service.errors import InvalidDoseReport
 from service.extract import lenient
+from service.extract.content import MAX_NESTING
 from service.extract.dicomtime import parse_date, parse_datetime, parse_time
 from service.extract.elements import (
     CODE_MEANING,
@@ -99,7 +101,9 @@ def _put(target: dict[str, Any], path: str, value: Any, repeats: bool, notes: No
     *parents, name = path.split(".")
     for parent in parents:
         target = target.setdefault(parent, {})
-    if repeats:
+        if not isinstance(target, dict):
+            raise InvalidDoseReport(f"its content gives {parent} both as a value and as a container of {name}")
+    if repeats and isinstance(target.get(name, []), list):
         target.setdefault(name, []).append(value)
     elif name not in target:
         target[name] = value
@@ -123,6 +127,7 @@ class Walker:
     def __init__(self, template: Template, notes: Notes) -> None:
         self.template = template
         self.notes = notes
+        self._depth = 0
         self.readers: dict[str, Callable[[ContentItem, CodeKey, str], Any]] = {
             "CONTAINER": self._container,
             "NUM": self._num,
@@ -139,10 +144,16 @@ class Walker:
         }
 
     def walk(self, items: Iterable[ContentItem]) -> dict[str, Any]:
-        """Return the dict built from a sequence of content items."""
+        """Return the dict built from a sequence of content items (nested at most MAX_NESTING deep)."""
+        if self._depth >= MAX_NESTING:
+            raise InvalidDoseReport(f"its content items are nested more than {MAX_NESTING} deep")
+        self._depth += 1
         out: dict[str, Any] = {}
-        for item in items:
-            self._item(item, out)
+        try:
+            for item in items:
+                self._item(item, out)
+        finally:
+            self._depth -= 1
         return out
 
     def _item(self, item: ContentItem, out: dict[str, Any]) -> None:

@@ -94,7 +94,11 @@ def read_dataset(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_UPLOAD_
     except MalformedContent as e:
         raise NotDicom(f"{name} is corrupt or truncated ({len(data)} bytes): its Content Sequence {e}") from e
     except Exception as e:  # pydicom raises many types on bad bytes; each means "not readable"
-        raise NotDicom(f"{name} is corrupt or truncated ({len(data)} bytes): {e}") from e
+        log.info("pydicom could not read %s: %s", name, e)
+        raise NotDicom(
+            f"{name} is corrupt or truncated ({len(data)} bytes): its data elements cannot be read "
+            "as PS3.5 encodes them."
+        ) from e
     if stream.cut_off_at is not None:
         raise NotDicom(
             f"{name} is truncated: it ends after {len(data)} bytes, inside the data element "
@@ -193,7 +197,7 @@ def _require_identity(ds: Dataset, name: str) -> None:
     try:
         missing = [keyword for keyword in ("SOPClassUID", "SOPInstanceUID") if not ds.get(keyword)]
     except Exception as e:  # a forced read of non-DICOM bytes fails on first use of a value
-        raise NotDicom(f"{name} has no DICOM file header and does not read as a data set: {e}") from e
+        raise NotDicom(f"{name} has no DICOM file header and does not read as a data set.") from e
     if missing:
         raise NotDicom(
             f"{name} has no DICOM file header and, read as a bare data set, lacks {' and '.join(missing)}; "

@@ -113,6 +113,11 @@ def _identity(ds: Dataset | None) -> tuple[str | None, str | None]:
     return (str(study) if study else None), (str(sop) if sop else None)
 
 
+def _size(size: int | None) -> str:
+    """Say how many bytes arrived (None: a body refused before its length was known)."""
+    return "more bytes than the limit" if size is None else f"{size} bytes"
+
+
 def _with_name(name: str, message: str) -> str:
     """Make sure a message names the object it is about."""
     return message if name in message else f"{name} was rejected: {message}"
@@ -162,18 +167,20 @@ class Pipeline:
         self.store.append_events([self._received_entry(arrival), *entries])
         return outcome
 
-    def refuse_too_large(self, size: int, *, name: str, via: str, client: str) -> Outcome:
-        """Log and report an object refused for its size before it was read."""
+    def refuse_too_large(
+        self, size: int | None, *, name: str, via: str, client: str, reason: str | None = None
+    ) -> Outcome:
+        """Log and report an object refused for its size (None: unknown, past the limit) before it was read."""
         arrival = _Arrival(name, via, client, None, utcnow(), size)
-        outcome, entries = self._reject(arrival, self._too_large(name, size))
+        outcome, entries = self._reject(arrival, TooLarge(reason) if reason else self._too_large(name, size))
         self.store.append_events([self._received_entry(arrival), *entries])
         return outcome
 
     def refuse_unreadable(self, data: bytes, reason: str, *, name: str, via: str, client: str) -> Outcome:
         """Keep, log and report an object of which only ``data`` could be read (a damaged zip member)."""
         arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data))
-        outcome, entry = self._reject(arrival, NotDicom(reason), note=self._keep_unreadable(arrival, data))
-        self.store.append_events([self._received_entry(arrival), entry])
+        outcome, entries = self._reject(arrival, NotDicom(reason), note=self._keep_unreadable(arrival, data))
+        self.store.append_events([self._received_entry(arrival), *entries])
         return outcome
 
     def _take(self, data: bytes, arrival: _Arrival) -> _Result:
@@ -192,10 +199,10 @@ class Pipeline:
             return self._reject(arrival, e, *_identity(ds), note=note)
         return self._accept(arrival, result.outcome, result.document, fragment["report"])
 
-    def _too_large(self, name: str, size: int) -> TooLarge:
+    def _too_large(self, name: str, size: int | None) -> TooLarge:
+        found = f"is {size} bytes, more" if size is not None else "was sent without its length and is more"
         return TooLarge(
-            f"{name} is {size} bytes, more than the limit of {self.max_bytes} bytes "
-            "(DOSELEDGER_MAX_UPLOAD_BYTES); it was not stored."
+            f"{name} {found} than the limit of {self.max_bytes} bytes (DOSELEDGER_MAX_UPLOAD_BYTES); it was not stored."
         )
 
     def _extract(self, ds: Dataset, name: str) -> dict[str, Any]:
@@ -204,11 +211,12 @@ class Pipeline:
             return extract(ds, not_patient_patterns=self.not_patient_patterns)
         except RejectedObject:
             raise
-        except Exception as e:
+        except Exception as e:  # a fault of DoseLedger's reading, said in a sentence; the details go to the log
             log.exception("Extraction failed on %s", name)
             raise InvalidDoseReport(
-                f"{name} could not be read as a dose report ({type(e).__name__}: {e}); "
-                "it is kept and `doseledger reprocess` will try it again."
+                f"{name} could not be read as a dose report: its content is arranged in a way DoseLedger's "
+                "extraction does not handle (the details are in the service log). It is kept, and "
+                "`doseledger reprocess` will read it again once the extractor is fixed."
             ) from e
 
     def _deidentified(self, ds: Dataset, data: bytes, name: str) -> tuple[bytes, bool]:
@@ -258,7 +266,7 @@ class Pipeline:
             client=arrival.client,
             name=arrival.name,
             sha256=arrival.sha256,
-            message=f"{arrival.name}: {arrival.size} bytes received.",
+            message=f"{arrival.name}: {_size(arrival.size)} received.",
         )
 
     def _log_received_alone(self, arrival: _Arrival) -> None:

@@ -22,7 +22,7 @@ from werkzeug.http import parse_options_header
 from schemas.query import EventLogArgs, parse_study_query
 from service.access import requires
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
-from service.ingest.pipeline import Outcome
+from service.ingest.pipeline import Outcome, Pipeline
 from service.reading import listing
 from service.web.auth import request_client
 from service.web.context import get_pipeline, get_store
@@ -60,10 +60,34 @@ def create_import() -> Response:
                 f"Send one object as application/dicom or several as multipart/form-data field 'files', "
                 f"not {request.mimetype or 'a body without Content-Type'}."
             )
-        outcome = pipeline.ingest(request.get_data(cache=False), name=_body_name(), via="http", client=client)
+        data = request.get_data(cache=False)
+        if len(data) > pipeline.max_bytes:  # a body without Content-Length, read one byte past the limit
+            raise RequestEntityTooLarge()
+        outcome = pipeline.ingest(data, name=_body_name(), via="http", client=client)
     except RequestEntityTooLarge:
-        outcome = pipeline.refuse_too_large(request.content_length or 0, name=_body_name(), via="http", client=client)
+        if not _body_over_the_limit(pipeline.max_bytes):
+            return _single_response(_refuse_parts(pipeline, client))
+        outcome = pipeline.refuse_too_large(request.content_length, name=_body_name(), via="http", client=client)
     return _single_response(outcome)
+
+
+def _body_over_the_limit(max_bytes: int) -> bool:
+    """Tell whether a 413 from Werkzeug was for the body's size, rather than the number of multipart parts."""
+    if request.content_length is not None:
+        return request.content_length > max_bytes
+    return request.mimetype != "multipart/form-data" or bool(getattr(request.stream, "is_exhausted", True))
+
+
+def _refuse_parts(pipeline: Pipeline, client: str) -> Outcome:
+    """Refuse a multipart request with more parts than Werkzeug parses (MAX_FORM_PARTS)."""
+    parts = request.max_form_parts
+    reason = (
+        f"The multipart request has more than {parts} parts, the limit of parts in one request "
+        f"(Flask's MAX_FORM_PARTS); nothing in it was stored. Send at most {parts} objects per request."
+    )
+    return pipeline.refuse_too_large(
+        request.content_length, name="multipart request", via="http", client=client, reason=reason
+    )
 
 
 def _body_name() -> str:
