@@ -25,7 +25,7 @@ from service.storage.embedded import EmbeddedServer, free_port
 from tests import dcmtk
 from tests.arrivals import Received, corpus_files, received, studies
 from tests.conftest import ROOT
-from tests.samples import ct_report, to_bytes
+from tests.samples import ct_report, ct_report_bytes, image_without_dose, to_bytes
 from tests.signin import make_user
 
 
@@ -209,3 +209,15 @@ def _wait_for_line(process: subprocess.Popen[str], text: str) -> None:
         if text in line:
             return
     pytest.fail(f"the command ended without saying {text!r}")
+
+
+def test_an_invalid_dose_report_is_kept_and_answered_an_error(scp: StorageSCP, store: Store, tmp_path: Path) -> None:
+    """The report carries a dose: a failure at the modality shows it is not recorded (status.py says why)."""
+    invalid, image = tmp_path / "malformed-dlp.dcm", tmp_path / "image-no-dose.dcm"
+    invalid.write_bytes(ct_report_bytes(dlp_total="abc"))
+    image.write_bytes(image_without_dose())
+    answers = dcmtk.storescu(scp.port, [invalid, image], calling="CT_SCANNER")
+    assert answers == {"malformed-dlp.dcm": "Error: DataSetDoesNotMatchSOPClass", "image-no-dose.dcm": "Success"}
+    rejected = {e["code"]: e for e in store.events_after(0) if e["type"] == "rejected"}
+    assert set(rejected) == {"invalid-dose-report", "not-a-dose-object"}
+    assert store.has_original(rejected["invalid-dose-report"]["sha256"])

@@ -13,6 +13,15 @@ The rule is that nothing is acknowledged that was not written:
   (it is then refused unread, as an upload would be; raise the limit and the
   sender's next attempt succeeds), or is deflated and inflates past it (its
   first deflated bytes are kept).
+- A dose report that breaks its template (an X-Ray Radiation Dose SR without
+  its accumulated DLP, a value that is no number) is answered Error: Data Set
+  Does Not Match SOP Class (0xA900), though it is kept and logged: the report
+  carries a patient's dose, and a failure shows at the modality or router (its
+  queue, its log) that this dose is not recorded, where a Success would hide it
+  until someone read DoseLedger's event log. Resending the same bytes would not
+  help, and the 0xA9xx class says so (PS3.4 B.2.3: an error, not a refusal for
+  now). An object that is no dose object at all (an image without dose
+  attributes) stays Success: routers send DoseLedger everything.
 - A data set that cannot be parsed is answered Cannot Understand; its bytes
   are kept for inspection, but resending them would not help. So is an
   unexpected error in DoseLedger itself (logged with its traceback), with
@@ -26,6 +35,7 @@ from __future__ import annotations
 STORE_STATUS: dict[str, int] = {
     "written": 0x0000,  # Success (PS3.4 B.2.3)
     "not-dicom": 0xC000,  # Error: Cannot Understand (PS3.4 B.2.3, 0xCxxx)
+    "invalid-dose-report": 0xA900,  # Error: Data Set Does Not Match SOP Class (PS3.4 B.2.3): kept and logged
     "database-unavailable": 0xA700,  # Refused: Out of Resources (PS3.4 B.2.3, 0xA7xx): retry later
     "shutting-down": 0xA701,  # Refused: Out of Resources, while the server stops: retry later
     "too-large": 0xA702,  # Refused: Out of Resources, over DOSELEDGER_MAX_UPLOAD_BYTES: nothing kept
