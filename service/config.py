@@ -58,6 +58,12 @@ class Settings:
     scp_allowed_ae_titles: tuple[str, ...] = ()
     scp_allowed_addresses: tuple[str, ...] = ()
     scp_max_associations: int = 16
+    scp_max_associations_per_address: int = 4
+    #: seconds an association (or a PDU once begun, or a connection before its request) may stay silent
+    scp_idle_timeout: float = 10.0
+    #: the maximum PDU length DoseLedger receives (PS3.8 D.1), announced in its A-ASSOCIATE-AC
+    scp_max_pdu_bytes: int = 65536
+    scp_require_called_ae_title: bool = True
     import_workers: int = DEFAULT_IMPORT_WORKERS
     #: Host header names served (Flask's TRUSTED_HOSTS); empty: localhost and the bound address
     trusted_hosts: tuple[str, ...] = ()
@@ -332,6 +338,10 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_ALLOWED_AE_TITLES": ("scp_allowed_ae_titles", _ae_titles),
     "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", _addresses),
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
+    "DOSELEDGER_SCP_MAX_ASSOCIATIONS_PER_ADDRESS": ("scp_max_associations_per_address", _int(1, 1000)),
+    "DOSELEDGER_SCP_IDLE_TIMEOUT": ("scp_idle_timeout", _seconds),
+    "DOSELEDGER_SCP_MAX_PDU_BYTES": ("scp_max_pdu_bytes", _int(4096, 16 * 1024 * 1024)),
+    "DOSELEDGER_SCP_REQUIRE_CALLED_AE_TITLE": ("scp_require_called_ae_title", _flag),
     "DOSELEDGER_IMPORT_WORKERS": ("import_workers", _int(1, 32)),
     "DOSELEDGER_SECRET_KEY": ("secret_key", _secret_key),
     "DOSELEDGER_SECURE_COOKIES": ("secure_cookies", _flag),

@@ -1,8 +1,14 @@
 """The Storage SCP: pynetdicom's server with DoseLedger's event handlers (PS3.4 Annex B, PS3.7 9.1.1).
 
 Each association runs in its own thread (pynetdicom's threaded server), so a
-slow or broken sender holds up only itself; pynetdicom's network timeout ends an
-association that goes quiet. pynetdicom writes each data set to a temporary
+slow or broken sender holds up only itself. Every connection is read through a
+:class:`~service.dicomnet.guard.PduGuard` (PDU lengths and times checked before
+anything is buffered) and let in by :class:`~service.dicomnet.admission.Admission`
+(addresses, places per address and in all); an association, or a connection
+that has not asked for one, that stays silent for ``idle_timeout`` seconds is
+closed (pynetdicom's network and ACSE timeouts). The association request is
+checked before anything else is read: the allow-list, the called AE title
+(unless a router needs another), the number of associations. pynetdicom writes each data set to a temporary
 file as its fragments arrive (``STORE_RECV_CHUNKED_DATASET``), so an object is
 never held whole in memory before its size is checked. The C-STORE handler
 passes that file *as received* (file meta information rebuilt from the
@@ -17,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import socketserver
 import threading
 import time
@@ -26,8 +33,10 @@ from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.transport import ThreadedAssociationServer
 
-from service.config import Settings
-from service.dicomnet.acl import AllowList, Peer
+from service.config import DEFAULT_MAX_UPLOAD_BYTES, Settings
+from service.dicomnet.acl import AllowList, Peer, Refusal
+from service.dicomnet.admission import Admission
+from service.dicomnet.guard import PduGuard, PduLimits
 from service.dicomnet.presentation import add_contexts
 from service.dicomnet.status import STORE_STATUS
 from service.errors import ConfigurationError, DatabaseUnavailable
@@ -42,9 +51,10 @@ Receive = Callable[[Source, str], str]
 #: ``refused(client, reason)`` records a refused association
 Refused = Callable[[str, str], None]
 
-#: A-ASSOCIATE-RJ result and source for a refused peer (PS3.8 Table 9-21)
-REJECTED_PERMANENT = 0x01
-SERVICE_USER = 0x01
+#: A-ASSOCIATE-RJ result, source and reason (PS3.8 Table 9-21)
+REJECTED_PERMANENT, REJECTED_TRANSIENT = 0x01, 0x02
+SERVICE_USER, SERVICE_PROVIDER_PRESENTATION = 0x01, 0x03
+CALLED_AE_TITLE_NOT_RECOGNIZED, LOCAL_LIMIT_EXCEEDED = 0x07, 0x02
 
 
 class StorageSCP:
@@ -60,14 +70,23 @@ class StorageSCP:
         port: int,
         allow: AllowList | None = None,
         max_associations: int = 16,
+        per_address: int = 4,
+        limits: PduLimits | None = None,
+        require_called_ae_title: bool = True,
     ) -> None:
         self._receive = receive
         self._refused = refused
         self._address = (host, port)
         self._port = port
         self._allow = allow or AllowList()
+        self._admission = Admission(max_associations=max_associations, per_address=per_address)
+        self.limits = limits or PduLimits(max_pdu=65536, idle_timeout=10.0, max_object_bytes=DEFAULT_MAX_UPLOAD_BYTES)
+        self._require_called_ae_title = require_called_ae_title
         self.ae = AE(ae_title)
-        self.ae.maximum_associations = max_associations
+        # Admission counts associations; pynetdicom's own count (connections included) is only a backstop.
+        self.ae.maximum_associations = 2 * max_associations
+        self.ae.maximum_pdu_size = self.limits.max_pdu
+        self.ae.network_timeout = self.ae.acse_timeout = self.ae.dimse_timeout = self.limits.idle_timeout
         add_contexts(self.ae)
         self._server: ThreadedAssociationServer | None = None
         self._in_flight = 0
@@ -95,6 +114,9 @@ class StorageSCP:
             port=settings.scp_port if port is None else port,
             allow=AllowList.parse(settings.scp_allowed_ae_titles, settings.scp_allowed_addresses),
             max_associations=settings.scp_max_associations,
+            per_address=settings.scp_max_associations_per_address,
+            limits=PduLimits(settings.scp_max_pdu_bytes, settings.scp_idle_timeout, pipeline.max_bytes),
+            require_called_ae_title=settings.scp_require_called_ae_title,
         )
 
     @property
@@ -117,6 +139,7 @@ class StorageSCP:
                 f"The DICOM Storage SCP cannot listen on {self._address[0]}:{self._address[1]} ({e}); "
                 "choose another DOSELEDGER_SCP_PORT (or --port), or set DOSELEDGER_SCP_ENABLED=false."
             ) from e
+        self._guard_connections(self._server)
         self._port = int(self._server.server_address[1])
         log.info("DICOM Storage SCP %s listening on %s:%d", self.ae.ae_title, self._address[0], self.port)
 
@@ -135,11 +158,34 @@ class StorageSCP:
         with self._idle:
             self._closing = True
         for assoc in server.active_associations:
-            assoc.abort()
+            self._end(assoc)
         with self._idle:
             self._idle.wait_for(lambda: self._in_flight == 0)
         server.shutdown()
         log.info("DICOM Storage SCP %s stopped", self.ae.ae_title)
+
+    def _guard_connections(self, server: ThreadedAssociationServer) -> None:
+        """Read every new connection through a PduGuard, once Admission lets it in (else close it unread)."""
+        process = server.process_request
+
+        def admit(request: socket.socket, client_address: tuple[str, int]) -> None:
+            address = str(client_address[0])
+            guard = self._admission.connect(address, lambda closed: PduGuard(request, address, self.limits, closed))
+            if guard is None:
+                server.shutdown_request(request)
+                return
+            process(guard, client_address)  # type: ignore[arg-type]
+
+        server.process_request = admit  # type: ignore[method-assign]
+
+    @staticmethod
+    def _end(assoc: Association) -> None:
+        """Abort an association; close a connection that has not associated (it cannot take an A-ABORT)."""
+        guard = getattr(assoc.dul.socket, "socket", None)
+        if assoc.is_established or not isinstance(guard, PduGuard):
+            assoc.abort()
+        else:
+            guard.evict()
 
     @staticmethod
     def _wait_for_associations(server: ThreadedAssociationServer, deadline: float) -> None:
@@ -148,19 +194,42 @@ class StorageSCP:
             time.sleep(0.05)
 
     def _on_requested(self, event: evt.Event) -> None:
-        """Refuse an association from a peer outside the allow-list (PS3.8 7.1.1.7)."""
+        """Refuse a peer outside the allow-list, calling another AE, or over the limits (PS3.8 7.1.1.7)."""
         assoc: Association = event.assoc
-        peer = Peer(assoc.requestor.primitive.calling_ae_title, assoc.requestor.address)
-        refusal = self._allow.refusal(peer)
-        if refusal is None:
+        primitive = assoc.requestor.primitive
+        peer = Peer(primitive.calling_ae_title, assoc.requestor.address)
+        refusal = self._allow.refusal(peer) or self._called_refusal(str(primitive.called_ae_title).strip())
+        if refusal is not None:
+            message = f"Association from {peer.client} refused: {refusal.reason}."
+            self._log_refusal(peer, message)
+            self._reject(assoc, REJECTED_PERMANENT, SERVICE_USER, refusal.diagnostic)
             return
-        message = f"Association from {peer.client} refused: {refusal.reason}."
+        guard = getattr(assoc.dul.socket, "socket", None)
+        over = self._admission.associate(guard) if isinstance(guard, PduGuard) else None
+        if over is not None:
+            log.warning("Association from %s refused for now: %s.", peer.client, over)
+            self._reject(assoc, REJECTED_TRANSIENT, SERVICE_PROVIDER_PRESENTATION, LOCAL_LIMIT_EXCEEDED)
+
+    def _called_refusal(self, called: str) -> Refusal | None:
+        """Refuse an association addressed to another AE title, unless told not to (a router's)."""
+        if not self._require_called_ae_title or called == self.ae.ae_title.strip():
+            return None
+        reason = (
+            f"it called AE title {called!r}, not {self.ae.ae_title!r} "
+            "(DOSELEDGER_SCP_REQUIRE_CALLED_AE_TITLE=false accepts any)"
+        )
+        return Refusal(reason, CALLED_AE_TITLE_NOT_RECOGNIZED)
+
+    def _log_refusal(self, peer: Peer, message: str) -> None:
         log.warning("%s", message)
         try:
             self._refused(peer.client, message)
         except Exception:
             log.exception("The refusal of %s could not be written to the event log", peer.client)
-        assoc.acse.send_reject(REJECTED_PERMANENT, SERVICE_USER, refusal.diagnostic)
+
+    @staticmethod
+    def _reject(assoc: Association, result: int, source: int, diagnostic: int) -> None:
+        assoc.acse.send_reject(result, source, diagnostic)
         assoc.kill()
 
     @staticmethod
@@ -191,6 +260,17 @@ class StorageSCP:
             with self._idle:
                 self._in_flight -= 1
                 self._idle.notify_all()
+            self._answered(event.assoc)
+
+    @staticmethod
+    def _answered(assoc: Association) -> None:
+        """Start the next object's data count, and its silence from now: ingest time is not the sender's."""
+        guard = getattr(assoc.dul.socket, "socket", None)
+        if isinstance(guard, PduGuard):
+            guard.answered()
+        idle = getattr(assoc.dul, "_idle_timer", None)  # pynetdicom's, restarted only when a PDU arrives
+        if idle is not None:
+            idle.restart()
 
     def _ingest(self, event: evt.Event) -> str:
         """Run ingest on the data set as received; turn errors into status keys."""
