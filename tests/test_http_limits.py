@@ -23,9 +23,13 @@ from flask.testing import FlaskClient
 from service.config import load_settings
 from service.errors import ConfigurationError
 from service.storage import Store
+from service.web.context import close_store
 from tests.samples import ct_report_bytes
+from tests.signin import TEST_TOKEN, secret_of
 
 LIMIT = 1 << 20
+#: the token of the ``client`` fixture's user, who holds every role
+BEARER = f"Bearer {secret_of(TEST_TOKEN)}"
 
 
 @pytest.fixture
@@ -64,7 +68,7 @@ def post_chunked(base: str, data: bytes, name: str) -> tuple[int, dict[str, Any]
     address = urlsplit(base)
     connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=60)
     try:
-        headers = {"Content-Type": "application/dicom", "X-Filename": name}
+        headers = {"Content-Type": "application/dicom", "X-Filename": name, "Authorization": BEARER}
         connection.request("POST", "/api/imports", body=chunks(data), headers=headers, encode_chunked=True)
         response = connection.getresponse()
         return response.status, json.loads(response.read())
@@ -72,7 +76,9 @@ def post_chunked(base: str, data: bytes, name: str) -> tuple[int, dict[str, Any]
         connection.close()
 
 
-def test_a_chunked_body_over_the_limit_is_413_and_keeps_nothing(live_server: str, store: Store) -> None:
+def test_a_chunked_body_over_the_limit_is_413_and_keeps_nothing(
+    live_server: str, client: FlaskClient, store: Store
+) -> None:
     status, body = post_chunked(live_server, ct_report_bytes() + bytes(LIMIT), "chunked.dcm")
     assert status == 413 and body["code"] == "too-large"
     assert body["message"] == (
@@ -82,7 +88,7 @@ def test_a_chunked_body_over_the_limit_is_413_and_keeps_nothing(live_server: str
     assert store.count_originals() == 0
 
 
-def test_a_chunked_body_within_the_limit_is_imported(live_server: str) -> None:
+def test_a_chunked_body_within_the_limit_is_imported(live_server: str, client: FlaskClient) -> None:
     status, body = post_chunked(live_server, ct_report_bytes(), "chunked.dcm")
     assert (status, body["outcome"]) == (201, "created")
 
@@ -124,9 +130,12 @@ def test_a_configured_name_is_served_and_localhost_no_more(test_config: dict[str
     from service import create_app
 
     app = create_app({**test_config, "DOSELEDGER_TRUSTED_HOSTS": "dose.example.org"})
-    client = app.test_client()
-    assert client.get("/api/event-log", headers={"Host": "dose.example.org"}).status_code == 200
-    assert client.get("/api/event-log", headers={"Host": "localhost"}).status_code == 400
+    try:
+        client = app.test_client()
+        assert client.get("/healthz", headers={"Host": "dose.example.org"}).status_code == 200
+        assert client.get("/healthz", headers={"Host": "localhost"}).status_code == 400
+    finally:
+        close_store(app)
 
 
 def test_a_bad_host_name_is_a_configuration_error() -> None:
