@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from service.config import VARIABLES, load_settings
+from service.hosts import served_hosts
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -36,7 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_upload_bytes
     # A Host header naming another site is refused (400), so that links and
     # redirects the service builds never point elsewhere.
-    app.config["TRUSTED_HOSTS"] = settings.served_hosts
+    app.config["TRUSTED_HOSTS"] = served_hosts(settings.trusted_hosts, settings.host)
     app.config.update({key: value for key, value in (test_config or {}).items() if key not in VARIABLES})
     logging.getLogger("service").setLevel(settings.log_level)
     context.init_app(app, settings)

@@ -12,13 +12,13 @@ import dataclasses
 import ipaddress
 import os
 import re
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from service.errors import ConfigurationError
+from service.hosts import parse_host_names
 
 DEFAULT_PORT = 8080
 DEFAULT_EMBEDDED_PORT = 27018
@@ -59,9 +59,7 @@ class Settings:
     scp_allowed_addresses: tuple[str, ...] = ()
     scp_max_associations: int = 16
     scp_max_associations_per_address: int = 4
-    #: seconds an association (or a PDU once begun, or a connection before its request) may stay silent
     scp_idle_timeout: float = 10.0
-    #: the maximum PDU length DoseLedger receives (PS3.8 D.1), announced in its A-ASSOCIATE-AC
     scp_max_pdu_bytes: int = 65536
     scp_require_called_ae_title: bool = True
     import_workers: int = DEFAULT_IMPORT_WORKERS
@@ -105,20 +103,6 @@ class Settings:
     notify_digest_seconds: float = 60.0
     #: seconds before the first retry of a notification that failed (doubling, at most an hour)
     notify_retry_seconds: float = 30.0
-
-    @property
-    def served_hosts(self) -> list[str] | None:
-        """Return the Host header names to serve (Flask's TRUSTED_HOSTS); None serves any (``*``)."""
-        if "*" in self.trusted_hosts:
-            return None
-        if self.trusted_hosts:
-            return list(self.trusted_hosts)
-        names = ["localhost", "127.0.0.1"]
-        if self.host in ("0.0.0.0", "::", ""):  # every interface: the names of this machine too
-            names += [socket.gethostname(), socket.getfqdn()]
-        else:
-            names.append(self.host)
-        return list(dict.fromkeys(name.lower() for name in names))
 
     @property
     def embedded(self) -> bool:
@@ -257,21 +241,6 @@ RETIRED = {
 }
 
 
-_HOST_NAME = re.compile(r"^\.?[A-Za-z0-9.-]+$")
-
-
-def _host_names(name: str, raw: str) -> tuple[str, ...]:
-    """Check Host header names: DNS names or IPv4 addresses, a leading dot for subdomains, or ``*``."""
-    names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-    for part in names:
-        if part != "*" and not _HOST_NAME.match(part):
-            raise ConfigurationError(
-                f"{name} holds {part!r}, which is not a host name; give names such as dose.example.org, "
-                "an IPv4 address, .example.org for every subdomain, or * for any host."
-            )
-    return names
-
-
 def _delay(name: str, raw: str) -> float:
     try:
         value = float(raw.strip())
@@ -326,7 +295,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_DB_TIMEOUT": ("db_timeout", _seconds),
     "DOSELEDGER_HOST": ("host", _text),
     "DOSELEDGER_PORT": ("port", _int(1, 65535)),
-    "DOSELEDGER_TRUSTED_HOSTS": ("trusted_hosts", _host_names),
+    "DOSELEDGER_TRUSTED_HOSTS": ("trusted_hosts", parse_host_names),
     "DOSELEDGER_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1, 2**40)),
     "DOSELEDGER_KEEP_NOT_DICOM_BYTES": ("keep_not_dicom_bytes", _int(0, 2**40)),
     "DOSELEDGER_NOT_PATIENT_PATTERNS": ("not_patient_patterns", _patterns),
