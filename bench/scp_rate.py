@@ -37,7 +37,7 @@ from werkzeug.serving import make_server
 from bench.import_rate import CORPUS, CT_FILES, copies
 from service import create_app
 from service.config import load_settings
-from service.dicomnet.scp import StorageSCP
+from service.dicomnet.scp import MoveOrigin, StorageSCP
 from service.ingest.pipeline import Pipeline
 from service.ingest.sources import Source
 from service.storage import Store
@@ -75,7 +75,7 @@ def send_dicom(uri: str) -> Send:
     return send
 
 
-def read_only(source: Source, client: str) -> str:
+def read_only(source: Source, client: str, move: MoveOrigin | None) -> str:
     """Read the object the SCP received and do nothing else (a no-op ingest)."""
     source.read()
     return "written"

@@ -9,7 +9,7 @@ fix it, so a bad deployment fails before it serves a single request.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
+import datetime as dt
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.dicomnet.settings import addresses, ae_title, ae_titles, time_of_day
 from service.errors import ConfigurationError
 from service.hosts import parse_host_names
 
@@ -63,6 +64,11 @@ class Settings:
     scp_max_pdu_bytes: int = 65536
     scp_require_called_ae_title: bool = True
     import_workers: int = DEFAULT_IMPORT_WORKERS
+    #: query/retrieve (service.dicomnet): seconds to wait for a PACS; the nightly run's node (None: off), days, time
+    pacs_timeout: float = 30.0
+    pacs_nightly_node: str | None = None
+    pacs_nightly_days: int = 7
+    pacs_nightly_at: dt.time = dt.time(2, 0)
     #: Host header names served (Flask's TRUSTED_HOSTS); empty: localhost and the bound address
     trusted_hosts: tuple[str, ...] = ()
     #: signs session cookies and CSRF tokens; ``None``: generated once into ``<state_dir>/secret-key``
@@ -190,32 +196,6 @@ def _flag(name: str, raw: str) -> bool:
     return _FLAGS[value]
 
 
-def _ae_title(name: str, raw: str) -> str:
-    """Check an AE title: 1-16 characters of the default repertoire, no backslash (PS3.5 6.2, AE)."""
-    value = raw.strip()
-    if not 0 < len(value) <= 16 or not value.isascii() or not value.isprintable() or "\\" in value:
-        raise ConfigurationError(
-            f"{name}={raw!r} is not a DICOM AE title; use 1 to 16 printable ASCII characters without '\\'."
-        )
-    return value
-
-
-def _ae_titles(name: str, raw: str) -> tuple[str, ...]:
-    return tuple(_ae_title(name, part) for part in raw.split(",") if part.strip())
-
-
-def _addresses(name: str, raw: str) -> tuple[str, ...]:
-    parts = tuple(part.strip() for part in raw.split(",") if part.strip())
-    for part in parts:
-        try:
-            ipaddress.ip_network(part, strict=False)
-        except ValueError:
-            raise ConfigurationError(
-                f"{name} holds {part!r}, which is neither an IP address nor a network such as 10.1.0.0/16."
-            ) from None
-    return parts
-
-
 #: the shortest patient-key secret accepted (characters); ``secrets.token_hex(32)`` gives 64
 MIN_SECRET_LENGTH = 32
 
@@ -303,9 +283,9 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_ENABLED": ("scp_enabled", _flag),
     "DOSELEDGER_SCP_HOST": ("scp_host", _text),
     "DOSELEDGER_SCP_PORT": ("scp_port", _int(1, 65535)),
-    "DOSELEDGER_SCP_AE_TITLE": ("scp_ae_title", _ae_title),
-    "DOSELEDGER_SCP_ALLOWED_AE_TITLES": ("scp_allowed_ae_titles", _ae_titles),
-    "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", _addresses),
+    "DOSELEDGER_SCP_AE_TITLE": ("scp_ae_title", ae_title),
+    "DOSELEDGER_SCP_ALLOWED_AE_TITLES": ("scp_allowed_ae_titles", ae_titles),
+    "DOSELEDGER_SCP_ALLOWED_ADDRESSES": ("scp_allowed_addresses", addresses),
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS": ("scp_max_associations", _int(1, 1000)),
     "DOSELEDGER_SCP_MAX_ASSOCIATIONS_PER_ADDRESS": ("scp_max_associations_per_address", _int(1, 1000)),
     "DOSELEDGER_SCP_IDLE_TIMEOUT": ("scp_idle_timeout", _seconds),
@@ -336,6 +316,10 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_PUBLIC_URL": ("public_url", _url),
     "DOSELEDGER_NOTIFY_DIGEST_SECONDS": ("notify_digest_seconds", _delay),
     "DOSELEDGER_NOTIFY_RETRY_SECONDS": ("notify_retry_seconds", _delay),
+    "DOSELEDGER_PACS_TIMEOUT": ("pacs_timeout", _seconds),
+    "DOSELEDGER_PACS_NIGHTLY_NODE": ("pacs_nightly_node", _optional),
+    "DOSELEDGER_PACS_NIGHTLY_DAYS": ("pacs_nightly_days", _int(1, 3650)),
+    "DOSELEDGER_PACS_NIGHTLY_AT": ("pacs_nightly_at", time_of_day),
 }
 
 
@@ -393,7 +377,7 @@ def _typed(variable: str, field: str, value: Any) -> Any:
     if field == "data_dir":
         return Path(value)
     nullable = ("mongodb_uri", "ldap_url", "ldap_user_base", "secret_key", "patient_key_secret", "retention_years")
-    nullable += ("smtp_host", "smtp_user", "smtp_password", "webhook_secret", "public_url")
-    if value is None and field in nullable:
-        return None
+    nullable += ("smtp_host", "smtp_user", "smtp_password", "webhook_secret", "public_url", "pacs_nightly_node")
+    if (value is None and field in nullable) or isinstance(value, dt.time):
+        return value
     return VARIABLES[variable][1](variable, str(value))

@@ -69,6 +69,12 @@ class DatabaseUnavailable(DoseLedgerError):
     """The database cannot be reached; the caller should retry later."""
 
 
+class PacsError(DoseLedgerError):
+    """A remote DICOM node failed us: association refused or aborted, no answer in time, a failure status."""
+
+    code = "pacs-error"
+
+
 class InvalidArgument(DoseLedgerError):
     """Request arguments that break their schema; ``errors`` maps each argument to what was expected."""
 
@@ -107,6 +113,6 @@ class TooManyAttempts(DoseLedgerError):
 
 
 class Conflict(DoseLedgerError):
-    """A name that is already taken (a user, a token)."""
+    """A name that is already taken (a user, a token, a PACS node), or a query/retrieve run already under way."""
 
     code = "conflict"

@@ -30,7 +30,7 @@ from pynetdicom.dimse_messages import C_STORE_RQ
 from pynetdicom.dimse_primitives import C_STORE
 
 from service.dicomnet.acl import AllowList
-from service.dicomnet.scp import StorageSCP
+from service.dicomnet.scp import MoveOrigin, StorageSCP
 from service.errors import DatabaseUnavailable
 from service.ingest.sources import Source
 from tests import dcmtk
@@ -44,7 +44,7 @@ class Recorder:
         self.refusals: list[tuple[str, str]] = []
         self.answer: Callable[[str], str] = lambda name: "written"
 
-    def receive(self, source: Source, client: str) -> str:
+    def receive(self, source: Source, client: str, move: MoveOrigin | None) -> str:
         self.received[source.name] = (source.read(), client)
         return self.answer(source.name)
 

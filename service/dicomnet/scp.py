@@ -16,6 +16,12 @@ presentation context, the data set bytes untouched) to ``receive`` as a
 :class:`~service.ingest.sources.Source` and answers the status of
 :data:`service.dicomnet.status.STORE_STATUS` for the result. A handler error
 becomes a logged failure status; the server carries on.
+
+An object sent by a C-MOVE that a query/retrieve run asked for carries the run's
+AE title and message ID (Move Originator, PS3.7 9.1.1.1); the SCP looks the move
+up in the store (:mod:`service.storage.pacs`), so the event log names the node
+and the run, and records what became of the object for the run, whichever
+process runs the SCP.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ import socketserver
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.transport import ThreadedAssociationServer
 
 from service.config import DEFAULT_MAX_UPLOAD_BYTES, Settings
@@ -41,13 +49,22 @@ from service.dicomnet.presentation import add_contexts
 from service.dicomnet.status import STORE_STATUS
 from service.errors import ConfigurationError, DatabaseUnavailable
 from service.ingest.batch import ingest_source
-from service.ingest.pipeline import Pipeline
+from service.ingest.pipeline import Outcome, Pipeline
 from service.ingest.sources import Source
 
 log = logging.getLogger(__name__)
 
-#: ``receive(source, client)`` ingests one object and returns its STORE_STATUS key
-Receive = Callable[[Source, str], str]
+
+@dataclass(frozen=True)
+class MoveOrigin:
+    """The C-MOVE a C-STORE sub-operation belongs to: the originator's AE title and message ID (PS3.7 9.1.1.1)."""
+
+    ae_title: str
+    message_id: int
+
+
+#: ``receive(source, client, move)`` ingests one object and returns its STORE_STATUS key
+Receive = Callable[[Source, str, MoveOrigin | None], str]
 #: ``refused(client, reason)`` records a refused association
 Refused = Callable[[str, str], None]
 
@@ -99,9 +116,13 @@ class StorageSCP:
     ) -> StorageSCP:
         """Build the SCP that ``settings`` describe, ingesting into ``pipeline`` with ``via="dicom"``."""
 
-        def receive(source: Source, client: str) -> str:
-            outcome = ingest_source(pipeline, source, via="dicom", client=client)
-            return outcome.code if outcome.code in STORE_STATUS else "written"
+        def receive(source: Source, client: str, move: MoveOrigin | None) -> str:
+            found = pipeline.store.find_move(move.ae_title, move.message_id) if move else None
+            origin = {"node": found["node"], "run": found["run"]} if found else None
+            outcome = ingest_source(pipeline, source, via="dicom", client=client, origin=origin)
+            if found:
+                pipeline.store.record_move_arrival(found["_id"], source.name, outcome.outcome, outcome.code)
+            return status_key(outcome)
 
         def refused(client: str, message: str) -> None:
             pipeline.store.append_event("association-refused", via="dicom", client=client, message=message)
@@ -276,13 +297,43 @@ class StorageSCP:
         """Run ingest on the data set as received; turn errors into status keys."""
         requestor = event.assoc.requestor
         client = Peer(requestor.ae_title, requestor.address).client
-        name = str(event.request.AffectedSOPInstanceUID)
+        move = move_origin(event.request)
+        return receive_safely(lambda source: self._receive(source, client, move), event, client)
+
+
+def status_key(outcome: Outcome) -> str:
+    """Return the STORE_STATUS key of an ingest outcome: a rejection answered as such, else ``written``."""
+    return outcome.code if outcome.code in STORE_STATUS else "written"
+
+
+def move_origin(request: C_STORE) -> MoveOrigin | None:
+    """Return the C-MOVE a C-STORE request belongs to, or None when it is a C-STORE of its own."""
+    ae_title = getattr(request, "MoveOriginatorApplicationEntityTitle", None)
+    message_id = getattr(request, "MoveOriginatorMessageID", None)
+    if not ae_title or message_id is None:
+        return None
+    return MoveOrigin(str(ae_title).strip(), int(message_id))
+
+
+def source_of(event: evt.Event) -> Source:
+    """Return the data set of a C-STORE request as received: its spool file, or its bytes in memory."""
+    name = str(event.request.AffectedSOPInstanceUID)
+    try:
         path = event.dataset_path
-        try:
-            return self._receive(Source(name, path.stat().st_size, path.read_bytes), client)
-        except DatabaseUnavailable as e:
-            log.warning("Refused %s from %s for now: %s", name, client, e)
-            return "database-unavailable"
-        except Exception:
-            log.exception("Ingest of %s from %s failed", name, client)
-            return "failed"
+    except AttributeError:  # STORE_RECV_CHUNKED_DATASET is off in this process: the data set is in memory
+        data = event.encoded_dataset()
+        return Source(name, len(data), lambda: data)
+    return Source(name, path.stat().st_size, path.read_bytes)
+
+
+def receive_safely(receive: Callable[[Source], str], event: evt.Event, client: str) -> str:
+    """Hand a C-STORE data set to ``receive``; turn errors into status keys, logging them."""
+    name = str(event.request.AffectedSOPInstanceUID)
+    try:
+        return receive(source_of(event))
+    except DatabaseUnavailable as e:
+        log.warning("Refused %s from %s for now: %s", name, client, e)
+        return "database-unavailable"
+    except Exception:
+        log.exception("Ingest of %s from %s failed", name, client)
+        return "failed"

@@ -19,6 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from service.ingest.pipeline import Outcome, Pipeline
 from service.ingest.sources import PartlyRead, Source
@@ -28,15 +29,18 @@ from service.ingest.sources import PartlyRead, Source
 IN_FLIGHT_PER_WORKER = 2
 
 
-def ingest_source(pipeline: Pipeline, source: Source, *, via: str, client: str) -> Outcome:
-    """Ingest one object, refusing it unread when it is over the size limit, and as far as read when damaged."""
+def ingest_source(
+    pipeline: Pipeline, source: Source, *, via: str, client: str, origin: dict[str, Any] | None = None
+) -> Outcome:
+    """Ingest one object: refused unread over the size limit, as far as read when damaged (``origin``: of a PACS run)."""
+    arrival = {"name": source.name, "via": via, "client": client, "origin": origin}
     if source.size > pipeline.max_bytes:
-        return pipeline.refuse_too_large(source.size, name=source.name, via=via, client=client)
+        return pipeline.refuse_too_large(source.size, **arrival)
     try:
         data = source.read()
     except PartlyRead as e:
-        return pipeline.refuse_unreadable(e.data, str(e), name=source.name, via=via, client=client)
-    return pipeline.ingest(data, name=source.name, via=via, client=client)
+        return pipeline.refuse_unreadable(e.data, str(e), **arrival)
+    return pipeline.ingest(data, **arrival)
 
 
 def ingest_all(

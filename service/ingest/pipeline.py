@@ -96,6 +96,8 @@ class _Arrival:
     received_at: datetime
     #: the number of bytes received (None when reprocessing a kept original)
     size: int | None = None
+    #: the query/retrieve run that asked for the object (``{"node", "run"}``), for the event log's ``details.pacs``
+    origin: dict[str, Any] | None = None
 
 
 #: what happened to one object, and the event-log entries that say so (the outcome's, then any alert's)
@@ -111,6 +113,13 @@ def _identity(ds: Dataset | None) -> tuple[str | None, str | None]:
     except Exception:  # a malformed UID value must not hide the real rejection reason
         return None, None
     return (str(study) if study else None), (str(sop) if sop else None)
+
+
+def _origin_details(arrival: _Arrival, details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Add the PACS run an object came from to an event-log entry's ``details``."""
+    if arrival.origin is None:
+        return details
+    return {**(details or {}), "pacs": arrival.origin}
 
 
 def _size(size: int | None) -> str:
@@ -156,9 +165,9 @@ class Pipeline:
             keep_not_dicom_bytes=settings.keep_not_dicom_bytes,
         )
 
-    def ingest(self, data: bytes, *, name: str, via: str, client: str) -> Outcome:
-        """Take one object in and return what happened to it."""
-        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data))
+    def ingest(self, data: bytes, *, name: str, via: str, client: str, origin: dict[str, Any] | None = None) -> Outcome:
+        """Take one object in and return what happened to it (``origin``: the PACS run that asked for it)."""
+        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
         try:
             outcome, entries = self._take(data, arrival)
         except Exception:
@@ -168,17 +177,26 @@ class Pipeline:
         return outcome
 
     def refuse_too_large(
-        self, size: int | None, *, name: str, via: str, client: str, reason: str | None = None
+        self,
+        size: int | None,
+        *,
+        name: str,
+        via: str,
+        client: str,
+        reason: str | None = None,
+        origin: dict[str, Any] | None = None,
     ) -> Outcome:
         """Log and report an object refused for its size (None: unknown, past the limit) before it was read."""
-        arrival = _Arrival(name, via, client, None, utcnow(), size)
+        arrival = _Arrival(name, via, client, None, utcnow(), size, origin)
         outcome, entries = self._reject(arrival, TooLarge(reason) if reason else self._too_large(name, size))
         self.store.append_events([self._received_entry(arrival), *entries])
         return outcome
 
-    def refuse_unreadable(self, data: bytes, reason: str, *, name: str, via: str, client: str) -> Outcome:
+    def refuse_unreadable(
+        self, data: bytes, reason: str, *, name: str, via: str, client: str, origin: dict[str, Any] | None = None
+    ) -> Outcome:
         """Keep, log and report an object of which only ``data`` could be read (a damaged zip member)."""
-        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data))
+        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
         outcome, entries = self._reject(arrival, NotDicom(reason), note=self._keep_unreadable(arrival, data))
         self.store.append_events([self._received_entry(arrival), *entries])
         return outcome
@@ -267,6 +285,7 @@ class Pipeline:
             name=arrival.name,
             sha256=arrival.sha256,
             message=f"{arrival.name}: {_size(arrival.size)} received.",
+            details=_origin_details(arrival, None),
         )
 
     def _log_received_alone(self, arrival: _Arrival) -> None:
@@ -309,6 +328,8 @@ class Pipeline:
         self, arrival: _Arrival, outcome: str, study_uid: str | None, sop_uid: str | None, message: str, **extra: Any
     ) -> dict[str, Any]:
         """Return the event-log entry that says what happened to one object."""
+        if arrival.origin is not None:
+            extra["details"] = _origin_details(arrival, extra.get("details"))
         return event_entry(
             outcome,
             via=arrival.via,

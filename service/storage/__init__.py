@@ -16,6 +16,8 @@ concurrency protocol:
 - ``site`` (:mod:`.site`): named facts of the installation, such as the
   fingerprint of the patient-key secret.
 - ``alert_rules``, ``alerts`` and the notification ``outbox`` (:mod:`.alerts`).
+- ``pacs_nodes`` and ``pacs_moves`` (:mod:`.pacs`); ``pacs_runs`` and
+  ``pacs_run_studies`` (:mod:`.runs`): query/retrieve from remote PACS.
 
 :mod:`.embedded` starts the embedded SecantusDB server when ``MONGODB_URI`` is unset.
 
@@ -34,7 +36,7 @@ import pymongo
 from pymongo.database import Database
 
 from service.config import Settings
-from service.storage import accounts, alerts, catalogue, event_log, originals, studies, tallies
+from service.storage import accounts, alerts, catalogue, event_log, originals, pacs, runs, studies, tallies
 from service.storage.accounts import AccountStore
 from service.storage.alerts import AlertStore
 from service.storage.catalogue import STANDARD_NAME_KEY, Catalogue
@@ -42,6 +44,8 @@ from service.storage.connection import guarded, ping_uri, utcnow
 from service.storage.embedded import database_uri
 from service.storage.event_log import EventLog, event_entry
 from service.storage.originals import Original, OriginalStore
+from service.storage.pacs import PacsStore
+from service.storage.runs import RunStore
 from service.storage.site import SiteStore
 from service.storage.studies import StudyStore
 
@@ -68,11 +72,13 @@ INDEXES = (
     *catalogue.INDEXES,
     *accounts.INDEXES,
     *alerts.INDEXES,
+    *pacs.INDEXES,
+    *runs.INDEXES,
 )
 
 
-class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore, AlertStore):
-    """Studies, tallies, event log, originals, names and levels, users, tokens, site values, alerts in one database."""
+class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore, AlertStore, PacsStore, RunStore):
+    """Studies, tallies, event log, originals, names and levels, users, tokens, site values, alerts, PACS and runs."""
 
     def __init__(self, client: pymongo.MongoClient[dict[str, Any]], db_name: str) -> None:
         self.client = client
