@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm import tqdm
 
@@ -28,15 +28,13 @@ from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
 from scripts.cli_exports import add_parsers as add_export_parsers
+from scripts.cli_pacs import add_parsers as add_pacs_parsers
 from scripts.cli_privacy import add_parsers as add_privacy_parsers
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError
 from service.ingest.batch import ingest_all
 from service.ingest.pipeline import OUTCOMES, Outcome, Pipeline
 from service.ingest.sources import iter_sources
-
-if TYPE_CHECKING:
-    from service.dicomnet.scp import StorageSCP
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -63,6 +61,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the web application, and the DICOM Storage SCP unless disabled, until interrupted."""
+    from scripts.services import start_services
     from scripts.serving import web_server
     from service import create_app
     from service.access.bootstrap import first_start
@@ -72,12 +71,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app()
     host, port = args.host or settings.host, args.port or settings.port
     server = web_server(host, port, app)  # a port in use stops here, before anything is started
-    scp = notifier = None
+    services = notifier = None
     try:
         with app.app_context():
             news = first_start(get_store(), settings)  # starts the database now, not on the first request
             pipeline = get_pipeline()  # checks the patient-key secret now, not on the first import
-            scp = _start_scp(pipeline, settings) if settings.scp_enabled else None
+            services = start_services(pipeline, settings, scp=settings.scp_enabled)
             notifier = Notifier(get_store(), settings)  # sends the alerts' e-mails and webhooks
             notifier.start()
         print(
@@ -90,39 +89,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             server.serve_forever()
     finally:
         server.server_close()
-        if scp is not None:
-            scp.stop()
+        if services is not None:
+            services.stop()
         if notifier is not None:
             notifier.stop()
         close_store(app)
     return 0
 
 
-def _start_scp(pipeline: Pipeline, settings: Settings, **options: Any) -> StorageSCP:
-    """Start the DICOM Storage SCP and say where it listens."""
-    from service.dicomnet.scp import StorageSCP
-
-    scp = StorageSCP.for_pipeline(pipeline, settings, **options)
-    scp.start()
-    print(
-        f"DoseLedger DICOM Storage SCP {scp.ae.ae_title} is listening on {settings.scp_host}:{scp.port}",
-        file=sys.stderr,
-        flush=True,
-    )
-    return scp
-
-
 def cmd_scp(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the DICOM Storage SCP alone until interrupted."""
+    """Run the DICOM Storage SCP (and the query/retrieve scheduler) alone until interrupted."""
+    from scripts.services import start_services
+
     with _pipeline(settings) as pipeline:
-        scp = _start_scp(pipeline, settings, port=args.port, ae_title=args.ae_title)
+        services = start_services(pipeline, settings, port=args.port, ae_title=args.ae_title)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             signal.pause()
         except KeyboardInterrupt:
             pass
         finally:
-            scp.stop()
+            services.stop()
     return 0
 
 
@@ -310,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_access_parsers(sub)
     add_privacy_parsers(sub)
     add_alert_parsers(sub)
+    add_pacs_parsers(sub)
     return parser
 
 

@@ -56,15 +56,21 @@ def associate(
     ae = make_ae(calling_ae_title, timeout)
     for abstract_syntax, transfer_syntaxes in contexts:
         ae.add_requested_context(abstract_syntax, list(transfer_syntaxes) or DEFAULT_TRANSFER_SYNTAXES)
+    connected: list[bool] = []
+
+    def on_connected(event: evt.Event) -> None:
+        connected.append(True)
+        _no_delay(event)
+
     assoc = ae.associate(
         node.host,
         node.port,
         ae_title=node.ae_title,
         ext_neg=list(roles) or None,
-        evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay), *handlers],
+        evt_handlers=[(evt.EVT_CONN_OPEN, on_connected), *handlers],
     )
     if not assoc.is_established:
-        raise PacsError(refusal(node, assoc, timeout))
+        raise PacsError(refusal(node, assoc, timeout, connected=bool(connected)))
     _check_contexts(node, assoc, contexts)
     try:
         yield assoc
@@ -96,18 +102,23 @@ def settle(assoc: Association, timeout: float = 1.0) -> None:
         time.sleep(0.0001)
 
 
-def refusal(node: Node, assoc: Association, timeout: float) -> str:
+def refusal(node: Node, assoc: Association, timeout: float, *, connected: bool) -> str:
     """Say why an association with ``node`` was not established (PS3.8 Table 9-21)."""
     answer = assoc.acceptor.primitive
+    calling = assoc.requestor.ae_title
     if assoc.is_rejected and answer is not None:
         return (
             f"{node.address} rejected the association ({answer.result_str}, source: {answer.source_str}, "
-            f"reason: {answer.reason_str}); check that it knows DoseLedger's AE title "
-            f"{assoc.requestor.ae_title!r} at this address."
+            f"reason: {answer.reason_str}); check that it knows DoseLedger's AE title {calling!r} at this address."
         )
-    if answer is None and not assoc.is_aborted:
-        return f"{node.address} could not be reached (connection refused or no answer within {timeout:g} s)."
-    return f"{node.address} aborted the association or did not answer within {timeout:g} s."
+    if not connected:
+        return f"{node.address} could not be reached (connection refused, or no answer within {timeout:g} s)."
+    if assoc.is_aborted and answer is None:
+        return (
+            f"{node.address} aborted the association request; check that it knows DoseLedger's AE title "
+            f"{calling!r} at this address."
+        )
+    return f"{node.address} did not answer the association request within {timeout:g} s."
 
 
 def _check_contexts(node: Node, assoc: Association, contexts: Sequence[Context]) -> None:

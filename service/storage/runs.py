@@ -74,6 +74,11 @@ class RunStore:
         return list(self.db.pacs_runs.find(query).sort("created_at", DESCENDING).limit(limit))
 
     @guarded
+    def active_run(self, node: str) -> dict[str, Any] | None:
+        """Return the run a node has under way, if any."""
+        return self.db.pacs_runs.find_one({"active_node": node})
+
+    @guarded
     def update_run(self, run_id: str, owner: str, fields: dict[str, Any]) -> bool:
         """Set fields of a run this owner holds; tell whether it still holds it."""
         return self.db.pacs_runs.update_one({"_id": run_id, "owner": owner}, {"$set": fields}).matched_count == 1

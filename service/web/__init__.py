@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         errors,
         exports,
         headers,
+        pacs,
         pages,
         patient_sizes,
     )
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audits.bp)
     app.register_blueprint(deletion.bp)
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(pacs.bp)
     app.before_request(arguments.check_query_string)
     errors.init_app(app)
     headers.init_app(app)

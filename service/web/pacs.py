@@ -1,0 +1,190 @@
+"""Query/retrieve routes: remote PACS nodes, their runs, and the page that lists them.
+
+- ``GET /api/pacs``, ``GET /api/pacs/<node>``: the nodes; ``POST /api/pacs`` adds
+  one (JSON, :mod:`schemas.pacs`), ``DELETE /api/pacs/<node>`` deletes one (409
+  while it has a run under way); ``POST /api/pacs/<node>/echo`` sends it a C-ECHO
+  (502 naming the problem when it fails).
+- ``POST /api/pacs/<node>/queries`` starts a run in the background (JSON criteria;
+  202 with the run and its ``Location``; 409 when the node has one under way);
+  ``GET /api/pacs/<node>/queries`` lists its latest runs; ``GET
+  /api/pacs/<node>/queries/<id>`` follows one (with its failed studies);
+  ``GET .../<id>/studies?status=&limit=`` lists its studies; ``POST .../<id>/cancel``
+  cancels it.
+- ``GET /pacs`` (nodes and latest runs) and ``GET /pacs/<node>/queries/<id>`` (one
+  run and its studies): pages for administrators, refreshed every 10 s while a
+  run is under way (a meta refresh: the pages run no script).
+
+Changes and C-ECHO need ``admin``; reading needs ``viewer``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request, url_for
+
+from schemas.pacs import parse_criteria, parse_node
+from service.access import requires
+from service.dicomnet.association import echo
+from service.dicomnet.nodes import Node
+from service.dicomnet.progress import STUDY_STATES
+from service.dicomnet.schedule import start_run
+from service.errors import Conflict, InvalidArgument, NotFound
+from service.storage import utcnow
+from service.web.context import get_pipeline, get_settings, get_store
+
+bp = Blueprint("pacs", __name__)  # templates and static files: service/web (pages.bp)
+
+#: the most study records one answer lists
+MAX_STUDIES = 1000
+#: seconds between two refreshes of a page that shows a run under way
+REFRESH = 10
+
+
+def present_run(run: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Return a run as the API shows it: ``id``, and whether it waits to be resumed (``interrupted``)."""
+    shown = {key: value for key, value in run.items() if key not in ("_id", "active_node", "schedule_key")}
+    lease = run.get("lease_until")
+    shown["id"] = str(run["_id"])
+    shown["interrupted"] = bool(run.get("active_node") and lease is not None and lease < now)
+    return shown
+
+
+def _node(name: str) -> Node:
+    return Node.from_document(get_store().pacs_node(name))
+
+
+def _run_of(name: str, run_id: str) -> dict[str, Any]:
+    """Return a run of node ``name``; 404 when there is none, or it is another node's."""
+    run = get_store().get_run(run_id)
+    if run["node"] != name:
+        raise NotFound(f"Run {run_id} is not a run of PACS node {name!r}.")
+    return run
+
+
+@bp.get("/api/pacs")
+@requires("viewer")
+def list_nodes() -> Response:
+    """List the remote nodes."""
+    return jsonify({"nodes": get_store().pacs_nodes()})
+
+
+@bp.post("/api/pacs")
+@requires("admin")
+def add_node() -> tuple[Response, int]:
+    """Add a remote node."""
+    node = parse_node(request.get_json(silent=True))
+    get_store().add_pacs_node(node.as_document())
+    return jsonify(node.as_document()), 201
+
+
+@bp.get("/api/pacs/<name>")
+@requires("viewer")
+def show_node(name: str) -> Response:
+    """Show one remote node."""
+    return jsonify(_node(name).as_document())
+
+
+@bp.delete("/api/pacs/<name>")
+@requires("admin")
+def delete_node(name: str) -> tuple[str, int]:
+    """Delete a remote node (its runs stay listed)."""
+    store = get_store()
+    _node(name)
+    if (active := store.active_run(name)) is not None:
+        raise Conflict(f"PACS node {name!r} has run {active['_id']} under way; cancel it first.")
+    store.delete_pacs_node(name)
+    return "", 204
+
+
+@bp.post("/api/pacs/<name>/echo")
+@requires("admin")
+def echo_node(name: str) -> Response:
+    """Send a C-ECHO to a node and say how long it took."""
+    settings = get_settings()
+    node = _node(name)
+    seconds = echo(node, settings.scp_ae_title, settings.pacs_timeout)
+    return jsonify({"node": node.name, "status": "ok", "seconds": round(seconds, 3)})
+
+
+@bp.post("/api/pacs/<name>/queries")
+@requires("admin")
+def start_query(name: str) -> tuple[Response, int, dict[str, str]]:
+    """Start a query/retrieve run of a node in the background."""
+    criteria = parse_criteria(request.get_json(silent=True))
+    _node(name)
+    run = start_run(get_pipeline(), get_settings(), name, criteria, trigger="api", client=request.remote_addr or "")
+    location = url_for(".show_query", name=name, run_id=run["_id"])
+    return jsonify(present_run(run, utcnow())), 202, {"Location": location}
+
+
+@bp.get("/api/pacs/<name>/queries")
+@requires("viewer")
+def list_queries(name: str) -> Response:
+    """List the latest runs of a node, newest first."""
+    _node(name)
+    now = utcnow()
+    return jsonify({"runs": [present_run(run, now) for run in get_store().runs(name)]})
+
+
+@bp.get("/api/pacs/<name>/queries/<run_id>")
+@requires("viewer")
+def show_query(name: str, run_id: str) -> Response:
+    """Follow one run: its state, counts and failed studies."""
+    run = present_run(_run_of(name, run_id), utcnow())
+    run["failures"] = get_store().run_studies(run_id, status="failed", limit=MAX_STUDIES)
+    return jsonify(run)
+
+
+@bp.get("/api/pacs/<name>/queries/<run_id>/studies")
+@requires("viewer")
+def list_query_studies(name: str, run_id: str) -> Response:
+    """List the studies of one run, in the order it takes them (``status``, ``limit`` optional)."""
+    _run_of(name, run_id)
+    status = request.args.get("status") or None
+    if status is not None and status not in STUDY_STATES:
+        raise InvalidArgument({"status": [f"Expected one of {', '.join(STUDY_STATES)}."]})
+    try:
+        limit = int(request.args.get("limit", MAX_STUDIES))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_STUDIES:
+        raise InvalidArgument({"limit": [f"Expected a whole number from 1 to {MAX_STUDIES}."]})
+    return jsonify({"studies": get_store().run_studies(run_id, status=status, limit=limit)})
+
+
+@bp.post("/api/pacs/<name>/queries/<run_id>/cancel")
+@requires("admin")
+def cancel_query(name: str, run_id: str) -> tuple[Response, int]:
+    """Cancel a run: it stops before its next request (at once if no process runs it)."""
+    _run_of(name, run_id)
+    now = utcnow()
+    return jsonify(present_run(get_store().request_cancel(run_id, now), now)), 202
+
+
+@bp.get("/pacs")
+@requires("admin")
+def pacs_page() -> str:
+    """Show the remote nodes and the latest runs."""
+    store, now = get_store(), utcnow()
+    runs = [present_run(run, now) for run in store.runs()]
+    return render_template(
+        "pacs.html",
+        nodes=store.pacs_nodes(),
+        runs=runs,
+        refresh=REFRESH if any(run["status"] in ("queued", "running") for run in runs) else None,
+        current="pacs",
+    )
+
+
+@bp.get("/pacs/<name>/queries/<run_id>")
+@requires("admin")
+def run_page(name: str, run_id: str) -> str:
+    """Show one run and its studies."""
+    run = present_run(_run_of(name, run_id), utcnow())
+    studies = get_store().run_studies(run_id, limit=MAX_STUDIES)
+    refresh = REFRESH if run["status"] in ("queued", "running") else None
+    return render_template(
+        "pacs_run.html", run=run, studies=studies, limit=MAX_STUDIES, refresh=refresh, current="pacs"
+    )
