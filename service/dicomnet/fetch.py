@@ -65,13 +65,12 @@ class Stop:
         """Tell whether the run must stop and be resumed later."""
         return self.interrupt.is_set()
 
-    def requested(self) -> bool:
-        """Tell whether to stop; read the run's record for a cancellation at most once a second."""
+    def requested(self, *, now: bool = False) -> bool:
+        """Tell whether to stop; read the run's record for a cancellation at most once a second (``now``: at once)."""
         if self.cancel.is_set() or self.interrupt.is_set():
             return True
-        now = time.monotonic()
-        if now >= self._next_check:
-            self._next_check = now + CANCEL_CHECK_EVERY
+        if now or time.monotonic() >= self._next_check:
+            self._next_check = time.monotonic() + CANCEL_CHECK_EVERY
             with contextlib.suppress(DatabaseUnavailable):
                 if self._store.cancel_requested(self._run_id):
                     self.cancel.set()
@@ -147,7 +146,11 @@ class Fetcher:
             answer = get(assoc, request, msg_id=next(self._message_ids), should_stop=self.stop.requested)
             return self._tally(record, pick, wanted, answer, list(arrived))
         message_id = self.store.start_move(
-            calling_ae_title=self.ae_title, run=self.run_id, node=self.node.name, study=record.uid
+            calling_ae_title=self.ae_title,
+            node_ae_title=self.node.ae_title,
+            run=self.run_id,
+            node=self.node.name,
+            study=record.uid,
         )
         try:
             destination = self.node.destination(self.ae_title)

@@ -126,7 +126,7 @@ class Runner:
                 log.warning("Run %s of %s failed: %s", self.run_id, self.node.address, e)
                 return self._end("failed", str(e))
             for record in records:
-                if record.status == "pending" and not self.stop.requested():
+                if record.status == "pending" and not self.stop.requested(now=True):
                     self._take(record)
             return self._end(*self._outcome())
 

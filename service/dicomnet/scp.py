@@ -57,10 +57,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MoveOrigin:
-    """The C-MOVE a C-STORE sub-operation belongs to: the originator's AE title and message ID (PS3.7 9.1.1.1)."""
+    """The C-MOVE a C-STORE sub-operation belongs to: the originator's AE title and message ID (PS3.7 9.1.1.1).
+
+    ``sender`` is the AE title of the node sending the sub-operation: pynetdicom's
+    Move SCP names itself as the originator rather than the AE that asked for the
+    move, so the store also recognises a move by its node's AE title.
+    """
 
     ae_title: str
     message_id: int
+    sender: str = ""
 
 
 #: ``receive(source, client, move)`` ingests one object and returns its STORE_STATUS key
@@ -117,7 +123,7 @@ class StorageSCP:
         """Build the SCP that ``settings`` describe, ingesting into ``pipeline`` with ``via="dicom"``."""
 
         def receive(source: Source, client: str, move: MoveOrigin | None) -> str:
-            found = pipeline.store.find_move(move.ae_title, move.message_id) if move else None
+            found = pipeline.store.find_move(move.ae_title, move.message_id, move.sender) if move else None
             origin = {"node": found["node"], "run": found["run"]} if found else None
             outcome = ingest_source(pipeline, source, via="dicom", client=client, origin=origin)
             if found:
@@ -297,7 +303,7 @@ class StorageSCP:
         """Run ingest on the data set as received; turn errors into status keys."""
         requestor = event.assoc.requestor
         client = Peer(requestor.ae_title, requestor.address).client
-        move = move_origin(event.request)
+        move = move_origin(event.request, requestor.ae_title)
         return receive_safely(lambda source: self._receive(source, client, move), event, client)
 
 
@@ -306,13 +312,13 @@ def status_key(outcome: Outcome) -> str:
     return outcome.code if outcome.code in STORE_STATUS else "written"
 
 
-def move_origin(request: C_STORE) -> MoveOrigin | None:
-    """Return the C-MOVE a C-STORE request belongs to, or None when it is a C-STORE of its own."""
+def move_origin(request: C_STORE, sender: str) -> MoveOrigin | None:
+    """Return the C-MOVE a C-STORE request from ``sender`` belongs to, or None when it is a C-STORE of its own."""
     ae_title = getattr(request, "MoveOriginatorApplicationEntityTitle", None)
     message_id = getattr(request, "MoveOriginatorMessageID", None)
     if not ae_title or message_id is None:
         return None
-    return MoveOrigin(str(ae_title).strip(), int(message_id))
+    return MoveOrigin(str(ae_title).strip(), int(message_id), str(sender).strip())
 
 
 def source_of(event: evt.Event) -> Source:

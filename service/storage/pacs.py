@@ -82,11 +82,18 @@ class PacsStore:
         return known
 
     @guarded
-    def start_move(self, *, calling_ae_title: str, run: str, node: str, study: str) -> int:
+    def start_move(self, *, calling_ae_title: str, node_ae_title: str, run: str, node: str, study: str) -> int:
         """Register a C-MOVE about to be sent and return its message ID (1-65535, unused by other moves)."""
         now = utcnow()
         self.db.pacs_moves.delete_many({"started_at": {"$lt": now - STALE_MOVE}})
-        document = {"calling_ae_title": calling_ae_title, "run": run, "node": node, "study": study, "arrived": []}
+        document = {
+            "calling_ae_title": calling_ae_title,
+            "node_ae_title": node_ae_title,
+            "run": run,
+            "node": node,
+            "study": study,
+            "arrived": [],
+        }
         for _ in range(MOVE_ID_ATTEMPTS):
             message_id = random.randint(1, 0xFFFF)
             try:
@@ -97,11 +104,15 @@ class PacsStore:
         raise DatabaseUnavailable(f"No free C-MOVE message ID was found in {MOVE_ID_ATTEMPTS} attempts.")
 
     @guarded
-    def find_move(self, calling_ae_title: str, message_id: int) -> dict[str, Any] | None:
-        """Return the move a C-STORE sub-operation names (Move Originator AE title and message ID), if it is ours."""
-        return self.db.pacs_moves.find_one(
-            {"_id": message_id, "calling_ae_title": calling_ae_title}, {"arrived": 0, "started_at": 0}
-        )
+    def find_move(self, originator: str, message_id: int, sender: str) -> dict[str, Any] | None:
+        """Return the move a C-STORE sub-operation belongs to, if it is one of ours.
+
+        It is ours when it names a move under way by its message ID, and either
+        names DoseLedger as the Move Originator or comes from the node the move
+        was sent to (PACS that name themselves as the originator, as pynetdicom does).
+        """
+        query = {"_id": message_id, "$or": [{"calling_ae_title": originator}, {"node_ae_title": sender}]}
+        return self.db.pacs_moves.find_one(query, {"arrived": 0, "started_at": 0})
 
     @guarded
     def record_move_arrival(self, message_id: int, sop_instance_uid: str, outcome: str, code: str | None) -> None:
