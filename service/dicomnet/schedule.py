@@ -62,6 +62,13 @@ class Background:
             with self._lock:
                 self._running.pop(runner.run_id, None)
 
+    def wait(self, timeout: float = 60.0) -> None:
+        """Wait until the runs of this process end (or ``timeout`` passes)."""
+        with self._lock:
+            threads = [thread for _, thread in self._running.values()]
+        for thread in threads:
+            thread.join(timeout)
+
     def stop(self, timeout: float = 30.0) -> None:
         """Interrupt every run (each stops between requests, to be resumed later) and wait for them."""
         with self._lock:
