@@ -18,12 +18,14 @@ import contextlib
 import socket
 import time
 from collections.abc import Iterator, Sequence
+from ssl import SSLContext
 
 from pynetdicom import AE, DEFAULT_TRANSFER_SYNTAXES, evt
 from pynetdicom.association import Association
 from pynetdicom.events import EventHandlerType
 from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
 from pynetdicom.sop_class import Verification
+from pynetdicom.transport import AddressInformation, AssociationSocket
 
 from service.dicomnet.nodes import Node
 from service.errors import PacsError
@@ -32,9 +34,35 @@ from service.errors import PacsError
 Context = tuple[str, Sequence[str]]
 
 
+class _ClosingSocket(AssociationSocket):
+    """pynetdicom's socket, closed even when its connection failed.
+
+    pynetdicom shuts a socket down before closing it, and a socket that never
+    connected refuses the shutdown, so it is left for the garbage collector to
+    close (with a ResourceWarning) whenever a node refuses the connection.
+    """
+
+    def _shutdown_socket(self) -> None:
+        super()._shutdown_socket()
+        if self.socket is not None:
+            with contextlib.suppress(OSError):
+                self.socket.close()
+
+
+class _AE(AE):
+    """pynetdicom's application entity, with sockets that are always closed (:class:`_ClosingSocket`)."""
+
+    def _create_socket(
+        self, assoc: Association, address: AddressInformation, tls_args: tuple[SSLContext, str] | None
+    ) -> AssociationSocket:
+        sock = _ClosingSocket(assoc, address=address)
+        sock.tls_args = tls_args
+        return sock
+
+
 def make_ae(calling_ae_title: str, timeout: float) -> AE:
     """Return an application entity whose every wait (connect, ACSE, DIMSE, network) is ``timeout``."""
-    ae = AE(calling_ae_title)
+    ae = _AE(calling_ae_title)
     ae.connection_timeout = timeout
     ae.acse_timeout = timeout
     ae.dimse_timeout = timeout
