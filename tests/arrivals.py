@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pydicom
+
 from service.storage import Store
 
 #: what depends on the way and time of arrival, not on the objects
@@ -54,3 +56,37 @@ def received(store: Store) -> Received:
 def corpus_files(corpus: Path) -> list[Path]:
     """Return the corpus's DICOM files in the order an import of the folder reads them."""
     return sorted(corpus.glob("*.dcm"))
+
+
+def unordered(value: Any) -> Any:
+    """Return ``value`` with every list sorted: a document as it is whatever order its objects arrived in.
+
+    DoseLedger keeps events, reports and the objects folded into an event in the
+    order they arrived; a PACS sends the objects of a series in an order of its own.
+    """
+    if isinstance(value, dict):
+        return {key: unordered(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted((unordered(item) for item in value), key=repr)
+    return value
+
+
+def chronological(files: list[Path]) -> list[Path]:
+    """Return ``files`` in the order they were made (study, then series date and time, series and instance number).
+
+    A query/retrieve run takes a study's series in this order (service.dicomnet.selection.plan),
+    so an import of the files in this order is the reference for what it must give.
+    """
+
+    def made(path: Path) -> tuple[str, str, int, int, str]:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        when = f"{ds.get('SeriesDate') or ''}{ds.get('SeriesTime') or ''}"
+        return (
+            str(ds.get("StudyDate") or ""),
+            when,
+            int(ds.get("SeriesNumber") or 0),
+            int(ds.get("InstanceNumber") or 0),
+            path.name,
+        )
+
+    return sorted(files, key=made)

@@ -91,7 +91,15 @@ def find(assoc: Association, node: Node, identifier: Dataset) -> Iterator[Datase
 #: the attributes asked back at each level (return keys), the first of them the level's unique key (PS3.4 C.6.2.1)
 RETURN_KEYS = {
     "STUDY": ("StudyInstanceUID", "StudyDescription", "AccessionNumber"),
-    "SERIES": ("SeriesInstanceUID", "Modality", "SeriesDescription", "SeriesNumber", "StationName"),
+    "SERIES": (
+        "SeriesInstanceUID",
+        "Modality",
+        "SeriesDescription",
+        "SeriesNumber",
+        "StationName",
+        "SeriesDate",
+        "SeriesTime",
+    ),
     "IMAGE": ("SOPInstanceUID", "SOPClassUID", "InstanceNumber"),
 }
 
@@ -161,6 +169,7 @@ def find_series(assoc: Association, node: Node, study_uid: str) -> list[FoundSer
             description=text(answer, "SeriesDescription"),
             number=number(answer, "SeriesNumber"),
             station=text(answer, "StationName"),
+            when=f"{text(answer, 'SeriesDate')}{text(answer, 'SeriesTime')}",
         )
         for uid, answer in _answers(assoc, node, "SERIES", StudyInstanceUID=study_uid).items()
     ]

@@ -110,6 +110,8 @@ class FoundSeries:
     description: str = ""
     number: int | None = None
     station: str = ""
+    #: Series Date and Time as sent (YYYYMMDDHHMMSS.FFFFFF), to take series in the order they were made
+    when: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,9 +200,19 @@ def _pick(series: FoundSeries, kind: str, instances: Sequence[FoundInstance]) ->
     return Pick(series, kind, listed, tuple(wanted)) if wanted else None
 
 
+def _series_order(series: FoundSeries) -> tuple[str, int, str]:
+    return (series.when, series.number if series.number is not None else 1 << 31, series.uid)
+
+
 def plan(found: Sequence[tuple[FoundSeries, str, Sequence[FoundInstance]]]) -> list[Pick]:
-    """Choose the dose objects of one study from its candidate series and their instances."""
-    picks = [pick for series, kind, instances in found if (pick := _pick(series, kind, instances))]
+    """Choose the dose objects of one study from its candidate series and their instances, oldest series first.
+
+    Series come in the order they were made (Series Date and Time, then number),
+    so that a scanner's cumulative reports are ingested as it sent them and the
+    latest one has the last word, whatever order the PACS lists them in.
+    """
+    ordered = sorted(found, key=lambda item: _series_order(item[0]))
+    picks = [pick for series, kind, instances in ordered if (pick := _pick(series, kind, instances))]
     classes = {i.sop_class for series, kind, instances in found if kind == "sr" for i in instances}
     has_report = any(pick.kind == "sr" for pick in picks)
     has_xray_report = XRAY_DOSE_SR in classes
