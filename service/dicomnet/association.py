@@ -70,8 +70,7 @@ def make_ae(calling_ae_title: str, timeout: float) -> AE:
     return ae
 
 
-@contextlib.contextmanager
-def associate(
+def open_association(
     node: Node,
     calling_ae_title: str,
     timeout: float,
@@ -79,8 +78,8 @@ def associate(
     *,
     roles: Sequence[SCP_SCU_RoleSelectionNegotiation] = (),
     handlers: Sequence[EventHandlerType] = (),
-) -> Iterator[Association]:
-    """Yield an association with ``node`` proposing ``contexts``; release it afterwards (abort on an error)."""
+) -> Association:
+    """Return an established association with ``node`` proposing ``contexts``; raise PacsError saying why not."""
     ae = make_ae(calling_ae_title, timeout)
     for abstract_syntax, transfer_syntaxes in contexts:
         ae.add_requested_context(abstract_syntax, list(transfer_syntaxes) or DEFAULT_TRANSFER_SYNTAXES)
@@ -100,6 +99,21 @@ def associate(
     if not assoc.is_established:
         raise PacsError(refusal(node, assoc, timeout, connected=bool(connected)))
     _check_contexts(node, assoc, contexts)
+    return assoc
+
+
+@contextlib.contextmanager
+def associate(
+    node: Node,
+    calling_ae_title: str,
+    timeout: float,
+    contexts: Sequence[Context],
+    *,
+    roles: Sequence[SCP_SCU_RoleSelectionNegotiation] = (),
+    handlers: Sequence[EventHandlerType] = (),
+) -> Iterator[Association]:
+    """Yield an association with ``node`` proposing ``contexts``; release it afterwards (abort on an error)."""
+    assoc = open_association(node, calling_ae_title, timeout, contexts, roles=roles, handlers=handlers)
     try:
         yield assoc
     except BaseException:

@@ -23,7 +23,7 @@ from pynetdicom import evt
 from pynetdicom.association import Association
 
 from service.config import Settings
-from service.dicomnet.association import associate
+from service.dicomnet.association import open_association
 from service.dicomnet.nodes import Node
 from service.dicomnet.progress import StudyRecord
 from service.dicomnet.query import find_instances, find_series
@@ -87,6 +87,9 @@ class Fetcher:
         self.node, self.criteria, self.run_id, self.stop = node, criteria, run_id, stop
         self._origin = {"node": node.name, "run": run_id}
         self._message_ids = itertools.count(1)
+        self._assoc: Association | None = None
+        #: what became of the objects of the retrieve under way (C-GET)
+        self._arrived: list[Arrival] = []
 
     @property
     def ae_title(self) -> str:
@@ -94,36 +97,43 @@ class Fetcher:
         return self.settings.scp_ae_title
 
     def fetch(self, record: StudyRecord) -> None:
-        """Find the study's dose objects and retrieve those DoseLedger lacks."""
-        arrived: list[Arrival] = []
-        with self._associate(arrived) as assoc:
-            series = find_series(assoc, self.node, record.uid)
-            record.stations = tuple(sorted({item.station for item in series if item.station}))
-            if (why := station_refusal(self.criteria, series)) is not None:
-                return record.end("excluded", f"Not fetched: {why}.")
-            candidates = [(item, kind) for item in series if (kind := candidate_kind(item, self.criteria.modalities))]
-            picks = plan(
-                [(item, kind, find_instances(assoc, self.node, record.uid, item.uid)) for item, kind in candidates]
-            )
-            known = self.store.known_sop_instance_uids(record.uid, sorted({u for p in picks for u in p.listed}))
-            todo = [(pick, pick.still_wanted(known)) for pick in picks]
-            record.series = len(picks)
-            record.objects["requested"] = sum(len(wanted) for _, wanted in todo)
-            record.objects["skipped"] = sum(len(pick.wanted) for pick in picks) - record.objects["requested"]
-            if not record.objects["requested"]:
-                return record.end("skipped", _nothing_to_fetch(picks, record.objects["skipped"]))
-            self._retrieve_all(assoc, record, todo, arrived)
+        """Find the study's dose objects and retrieve those DoseLedger lacks.
 
-    def _retrieve_all(
-        self, assoc: Association, record: StudyRecord, todo: list[tuple[Pick, tuple[str, ...]]], arrived: list[Arrival]
-    ) -> None:
+        The association of the previous study is used again while it lasts; one
+        that failed is aborted, so that the next study starts on a new one.
+        """
+        try:
+            self._fetch(record, self._association())
+        except BaseException:
+            self.close(abort=True)
+            raise
+
+    def _fetch(self, record: StudyRecord, assoc: Association) -> None:
+        series = find_series(assoc, self.node, record.uid)
+        record.stations = tuple(sorted({item.station for item in series if item.station}))
+        if (why := station_refusal(self.criteria, series)) is not None:
+            return record.end("excluded", f"Not fetched: {why}.")
+        candidates = [(item, kind) for item in series if (kind := candidate_kind(item, self.criteria.modalities))]
+        picks = plan(
+            [(item, kind, find_instances(assoc, self.node, record.uid, item.uid)) for item, kind in candidates]
+        )
+        known = self.store.known_sop_instance_uids(record.uid, sorted({u for p in picks for u in p.listed}))
+        todo = [(pick, pick.still_wanted(known)) for pick in picks]
+        record.series = len(picks)
+        record.objects["requested"] = sum(len(wanted) for _, wanted in todo)
+        record.objects["skipped"] = sum(len(pick.wanted) for pick in picks) - record.objects["requested"]
+        if not record.objects["requested"]:
+            return record.end("skipped", _nothing_to_fetch(picks, record.objects["skipped"]))
+        self._retrieve_all(assoc, record, todo)
+
+    def _retrieve_all(self, assoc: Association, record: StudyRecord, todo: list[tuple[Pick, tuple[str, ...]]]) -> None:
         """Retrieve each series' wanted objects, then say what became of the study."""
         problems: list[str] = []
         for pick, wanted in todo:
             if wanted and self.stop.requested():
                 break
             if wanted:
-                problems += self._retrieve(assoc, record, pick, wanted, arrived)
+                problems += self._retrieve(assoc, record, pick, wanted)
         if self.stop.interrupted:
             return  # stays pending
         objects = record.objects
@@ -135,16 +145,14 @@ class Fetcher:
             refused = f", {objects['rejected']} of them refused by ingest (kept)" if objects["rejected"] else ""
             record.end("fetched", f"{objects['received']} objects received{refused}.")
 
-    def _retrieve(
-        self, assoc: Association, record: StudyRecord, pick: Pick, wanted: tuple[str, ...], arrived: list[Arrival]
-    ) -> list[str]:
+    def _retrieve(self, assoc: Association, record: StudyRecord, pick: Pick, wanted: tuple[str, ...]) -> list[str]:
         """Retrieve one series' wanted objects; return what went wrong."""
         whole = set(wanted) == set(pick.listed)
         request = Request(record.uid, pick.series.uid, () if whole else wanted)
         if self.node.retrieve == "get":
-            arrived.clear()
+            self._arrived.clear()
             answer = get(assoc, request, msg_id=next(self._message_ids), should_stop=self.stop.requested)
-            return self._tally(record, pick, wanted, answer, list(arrived))
+            return self._tally(record, pick, wanted, answer, list(self._arrived))
         message_id = self.store.start_move(
             calling_ae_title=self.ae_title,
             node_ae_title=self.node.ae_title,
@@ -180,17 +188,38 @@ class Fetcher:
             f"({answer.describe(self.node)})"
         ]
 
-    def _associate(self, arrived: list[Arrival]) -> contextlib.AbstractContextManager[Association]:
-        """Open the association of one study: C-FIND and C-MOVE, or C-FIND and C-GET with its storage contexts."""
+    def _association(self) -> Association:
+        """Return the run's association with the node, opening one when there is none (or it ended).
+
+        C-FIND and C-MOVE, or C-FIND and C-GET with the storage contexts and a
+        C-STORE handler that ingests into the current study's arrivals.
+        """
+        if self._assoc is not None and self._assoc.is_established:
+            return self._assoc
         timeout = self.settings.pacs_timeout
         if self.node.retrieve != "get":
-            return associate(self.node, self.ae_title, timeout, move_contexts())
+            self._assoc = open_association(self.node, self.ae_title, timeout, move_contexts())
+            return self._assoc
 
         def on_store(event: evt.Event) -> int:
-            return STORE_STATUS[receive_safely(lambda source: self._ingest(source, arrived), event, self.node.client)]
+            receive = lambda source: self._ingest(source, self._arrived)  # noqa: E731
+            return STORE_STATUS[receive_safely(receive, event, self.node.client)]
 
         handlers = [(evt.EVT_C_STORE, on_store)]
-        return associate(self.node, self.ae_title, timeout, get_contexts(), roles=get_roles(), handlers=handlers)
+        self._assoc = open_association(
+            self.node, self.ae_title, timeout, get_contexts(), roles=get_roles(), handlers=handlers
+        )
+        return self._assoc
+
+    def close(self, *, abort: bool = False) -> None:
+        """Release the run's association (abort it after a failure)."""
+        assoc, self._assoc = self._assoc, None
+        if assoc is None or not assoc.is_established:
+            return
+        if abort:
+            assoc.abort()
+        else:
+            assoc.release()
 
     def _ingest(self, source: Source, arrived: list[Arrival]) -> str:
         """Ingest one object a C-GET sent back, and note what became of it."""

@@ -125,9 +125,12 @@ class Runner:
             except DoseLedgerError as e:
                 log.warning("Run %s of %s failed: %s", self.run_id, self.node.address, e)
                 return self._end("failed", str(e))
-            for record in records:
-                if record.status == "pending" and not self.stop.requested(now=True):
-                    self._take(record)
+            try:
+                for record in records:
+                    if record.status == "pending" and not self.stop.requested(now=True):
+                        self._take(record)
+            finally:
+                self.fetcher.close()
             return self._end(*self._outcome())
 
     # -- the studies ------------------------------------------------------------------
