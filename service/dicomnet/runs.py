@@ -28,6 +28,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 #: how long a run's owner holds it without renewing; after that another process may resume it
 LEASE = timedelta(seconds=60)
 RENEW_EVERY = 15.0
+#: at most this often a run writes its counts while it works (the page and API show them)
+COUNTS_EVERY = 1.0
 
 
 def owner_id() -> str:
@@ -115,11 +118,12 @@ class Runner:
         self.stop = Stop(self.store, self.run_id)
         self.fetcher = Fetcher(pipeline, settings, self.node, self.criteria, self.run_id, self.stop)
         self._unsaved: dict[str, StudyRecord] = {}
+        self._next_counts = 0.0
 
     def execute(self) -> dict[str, Any]:
         """Run to the end (or until stopped) and return the run's record as this process knows it."""
         with self._lease_kept():
-            self._save("start", lambda: self.store.update_run(self.run_id, self.owner, self._started()))
+            self._save("start", self._start)
             try:
                 records = self._records()
             except DoseLedgerError as e:
@@ -183,9 +187,12 @@ class Runner:
         if self.on_study is not None:
             self.on_study(record, self.counts)
 
-    def _started(self) -> dict[str, Any]:
+    def _start(self) -> None:
+        """Mark the run running, and forget the C-MOVEs of processes that died."""
         now = utcnow()
-        return {"status": "running", "started_at": self.run.get("started_at") or now, "updated_at": now}
+        started = {"status": "running", "started_at": self.run.get("started_at") or now, "updated_at": now}
+        self.store.update_run(self.run_id, self.owner, started)
+        self.store.forget_stale_moves()
 
     def _outcome(self) -> tuple[str, str]:
         """Return the final state of a run that went through its studies (or was stopped)."""
@@ -206,7 +213,8 @@ class Runner:
         now = utcnow()
         fields = {"status": status, "message": message, "counts": self.counts, "updated_at": now}
         if status == "running":
-            self._save("release", lambda: self.store.update_run(self.run_id, self.owner, {"lease_until": now}))
+            release = {"lease_until": now, "counts": self.counts}
+            self._save("release", lambda: self.store.update_run(self.run_id, self.owner, release))
         else:
             fields["finished_at"] = now
             self._save("end", lambda: self.store.finish_run(self.run_id, self.owner, fields))
@@ -221,8 +229,10 @@ class Runner:
 
         def write() -> None:
             self.store.save_run_study(self.run_id, record.uid, record.progress())
-            self.store.update_run(self.run_id, self.owner, {"counts": self.counts, "updated_at": utcnow()})
             del self._unsaved[record.uid]
+            if time.monotonic() >= self._next_counts:  # the run's counts at most once a second, and at its end
+                self.store.update_run(self.run_id, self.owner, {"counts": self.counts, "updated_at": utcnow()})
+                self._next_counts = time.monotonic() + COUNTS_EVERY
 
         self._save(f"study {record.uid}", write)
 

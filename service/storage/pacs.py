@@ -7,7 +7,7 @@
   process runs it, finds the move of a C-STORE sub-operation by the Move
   Originator AE title and message ID it carries, and appends what became of the
   object; the run takes the document away when the C-MOVE ends. Documents older
-  than :data:`STALE_MOVE` (a process that died mid-move) are deleted when a move starts.
+  than :data:`STALE_MOVE` (a process that died mid-move) are deleted when a run starts.
 """
 
 from __future__ import annotations
@@ -85,7 +85,6 @@ class PacsStore:
     def start_move(self, *, calling_ae_title: str, node_ae_title: str, run: str, node: str, study: str) -> int:
         """Register a C-MOVE about to be sent and return its message ID (1-65535, unused by other moves)."""
         now = utcnow()
-        self.db.pacs_moves.delete_many({"started_at": {"$lt": now - STALE_MOVE}})
         document = {
             "calling_ae_title": calling_ae_title,
             "node_ae_title": node_ae_title,
@@ -102,6 +101,11 @@ class PacsStore:
                 continue
             return message_id
         raise DatabaseUnavailable(f"No free C-MOVE message ID was found in {MOVE_ID_ATTEMPTS} attempts.")
+
+    @guarded
+    def forget_stale_moves(self) -> None:
+        """Delete the moves registered longer ago than :data:`STALE_MOVE` (their process died)."""
+        self.db.pacs_moves.delete_many({"started_at": {"$lt": utcnow() - STALE_MOVE}})
 
     @guarded
     def find_move(self, originator: str, message_id: int, sender: str) -> dict[str, Any] | None:
