@@ -45,8 +45,9 @@ EXIT_INTERRUPTED = 130
 def _pipeline(settings: Settings) -> Iterator[Pipeline]:
     from service.storage import open_store
 
-    # DoseLedger says what went wrong with a node in its own words; pynetdicom's log would repeat it
+    # these commands print what went wrong with a node; pynetdicom's log and the run's would repeat it
     logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
+    logging.getLogger("service.dicomnet.runs").setLevel(logging.ERROR)
     store = open_store(settings)
     try:
         yield Pipeline.from_settings(store, settings)

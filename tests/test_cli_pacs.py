@@ -131,7 +131,7 @@ def test_a_failed_study_makes_fetch_exit_1_and_names_it(
     assert code == 1 and lines[0].endswith(
         "incomplete. 5 studies: 4 fetched, 0 skipped, 0 excluded, 1 failed. The next run retries the failed ones."
     )
-    assert lines[2].startswith(f"failed: {studies['NM'].uid}: 1 of 1 objects of series ")
+    assert lines[2].startswith(f"failed: {studies['NM'].uid}: 1 of 1 object of series ")
     fake.failure = lambda identifier: None
     code, lines = fetch(pacs)
     assert code == 0 and lines[0].endswith("5 studies: 1 fetched, 4 skipped, 0 excluded, 0 failed.")

@@ -138,12 +138,12 @@ class Fetcher:
             return  # stays pending
         objects = record.objects
         if self.stop.cancelled:
-            record.end("cancelled", f"Cancelled: {objects['received']} of {objects['requested']} objects arrived.")
+            record.end("cancelled", f"Cancelled: {objects['received']} of {_objects(objects['requested'])} arrived.")
         elif problems:
             record.end("failed", "; ".join(problems) + ". The next run fetches what is missing.")
         else:
             refused = f", {objects['rejected']} of them refused by ingest (kept)" if objects["rejected"] else ""
-            record.end("fetched", f"{objects['received']} objects received{refused}.")
+            record.end("fetched", f"{_objects(objects['received'])} received{refused}.")
 
     def _retrieve(self, assoc: Association, record: StudyRecord, pick: Pick, wanted: tuple[str, ...]) -> list[str]:
         """Retrieve one series' wanted objects; return what went wrong."""
@@ -184,7 +184,7 @@ class Fetcher:
         too_large = sum(1 for uid in wanted if by_uid.get(uid, {}).get("code") == "too-large")
         large = f", {too_large} larger than DOSELEDGER_MAX_UPLOAD_BYTES" if too_large else ""
         return [
-            f"{missing} of {len(wanted)} objects of series {pick.series.uid} did not arrive{large} "
+            f"{missing} of {_objects(len(wanted))} of series {pick.series.uid} did not arrive{large} "
             f"({answer.describe(self.node)})"
         ]
 
@@ -235,3 +235,8 @@ def _nothing_to_fetch(picks: list[Pick], known: int) -> str:
             "The PACS lists no dose objects in this study (dose SR or screen, or images of the modalities asked for)."
         )
     return f"DoseLedger holds every dose object the PACS lists ({known})."
+
+
+def _objects(count: int) -> str:
+    """Say how many objects: ``1 object``, ``2 objects``."""
+    return f"{count} object{'' if count == 1 else 's'}"

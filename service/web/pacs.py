@@ -30,6 +30,7 @@ from service.dicomnet.association import echo
 from service.dicomnet.nodes import Node
 from service.dicomnet.progress import STUDY_STATES
 from service.dicomnet.schedule import start_run
+from service.dicomnet.selection import QUERY_MODALITIES
 from service.errors import Conflict, InvalidArgument, NotFound
 from service.storage import utcnow
 from service.web.context import get_pipeline, get_settings, get_store
@@ -43,11 +44,12 @@ REFRESH = 10
 
 
 def present_run(run: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Return a run as the API shows it: ``id``, and whether it waits to be resumed (``interrupted``)."""
+    """Return a run as the API shows it, with ``id``, ``interrupted`` (waits to be resumed), ``all_modalities``."""
     shown = {key: value for key, value in run.items() if key not in ("_id", "active_node", "schedule_key")}
     lease = run.get("lease_until")
     shown["id"] = str(run["_id"])
     shown["interrupted"] = bool(run.get("active_node") and lease is not None and lease < now)
+    shown["all_modalities"] = set(run["criteria"]["modalities"]) == set(QUERY_MODALITIES)
     return shown
 
 
