@@ -175,10 +175,10 @@ def test_the_database_lost_by_a_worker_stops_the_import(
     write_copies(corpus, tmp_path / "in", 20)
     ingest = Pipeline.ingest
 
-    def lost_at_the_fifth(self: Pipeline, data: bytes, *, name: str, via: str, client: str) -> Outcome:
+    def lost_at_the_fifth(self: Pipeline, data: bytes, *, name: str, via: str, client: str, **origin: Any) -> Outcome:
         if name.endswith("copy-004.dcm"):
             raise DatabaseUnavailable("The database cannot be reached: connection refused")
-        return ingest(self, data, name=name, via=via, client=client)
+        return ingest(self, data, name=name, via=via, client=client, **origin)
 
     monkeypatch.setattr(Pipeline, "ingest", lost_at_the_fifth)
     result = runner.invoke(["import", "--workers", "3", tmp_path / "in"])
