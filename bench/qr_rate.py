@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -120,7 +121,8 @@ def main() -> None:
 
 def report(uri: str, orthanc: Orthanc, files: list[Path], rounds: int) -> None:
     """Run the three ways in, alternating, and print objects/s and the ratio to storescu."""
-    settings = load_settings({}, {"DOSELEDGER_PACS_TIMEOUT": "30"})
+    secret = os.environ.get("DOSELEDGER_PATIENT_KEY_SECRET") or secrets.token_hex(32)  # none written to var/
+    settings = load_settings({}, {"DOSELEDGER_PACS_TIMEOUT": "30", "DOSELEDGER_PATIENT_KEY_SECRET": secret})
     ways = {
         "storescu -> SCP": storescu(uri, orthanc, settings),
         "run, C-MOVE": retrieve(uri, orthanc, settings, "move"),

@@ -65,7 +65,7 @@ def scp_port(orthanc: Orthanc) -> int:
 
 @pytest.fixture
 def settings() -> Settings:
-    return load_settings({}, {"DOSELEDGER_PACS_TIMEOUT": "10"})
+    return load_settings(overrides={"DOSELEDGER_PACS_TIMEOUT": "10"})
 
 
 def add_node(store: Store, orthanc: Orthanc, retrieve: str = "move") -> Node:
@@ -97,7 +97,7 @@ def imported_where(corpus: Path, mongo_uri: str) -> Iterator[Callable[[Callable[
         store = Store.connect(mongo_uri, f"doseledger_expected_{secrets.token_hex(4)}")
         stores.append(store)
         store.ensure_indexes()
-        pipeline = Pipeline.from_settings(store, load_settings({}))
+        pipeline = Pipeline.from_settings(store, load_settings())  # the session's patient-key secret
         for path in chronological(corpus_files(corpus)):
             if wanted(headers(path)):
                 pipeline.ingest(path.read_bytes(), name=path.name, via="cli", client="test")

@@ -47,7 +47,7 @@ def fake(studies: dict[str, Study], scp: StorageSCP) -> Iterator[FakePacs]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return load_settings({}, {"DOSELEDGER_PACS_TIMEOUT": "5"})
+    return load_settings(overrides={"DOSELEDGER_PACS_TIMEOUT": "5"})
 
 
 def add_node(store: Store, fake: FakePacs, **fields: Any) -> Node:
@@ -249,7 +249,7 @@ def test_a_study_the_pacs_does_not_answer_in_time_fails_alone(
     pipeline: Pipeline, store: Store, fake: FakePacs, studies: dict[str, Study]
 ) -> None:
     fake.slow_studies, fake.slow_seconds = {studies["CT"].uid}, 2.0
-    settings = load_settings({}, {"DOSELEDGER_PACS_TIMEOUT": "0.5"})
+    settings = load_settings(overrides={"DOSELEDGER_PACS_TIMEOUT": "0.5"})
     result = run(pipeline, settings, add_node(store, fake))
     (failure,) = store.run_studies(result["_id"], status="failed")
     assert failure["study_instance_uid"] == studies["CT"].uid

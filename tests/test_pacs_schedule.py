@@ -52,7 +52,7 @@ def node(store: Store, fake: FakePacs) -> Node:
 
 @pytest.fixture
 def settings() -> Settings:
-    return load_settings({}, {"DOSELEDGER_PACS_TIMEOUT": "5"})
+    return load_settings(overrides={"DOSELEDGER_PACS_TIMEOUT": "5"})
 
 
 def expire(store: Store, run_id: str) -> None:
