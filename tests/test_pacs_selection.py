@@ -156,3 +156,25 @@ def test_node_arguments_are_checked_and_named() -> None:
     with pytest.raises(InvalidArgument) as raised:
         parse_node({"name": "a b", "ae_title": "X" * 17, "host": "", "port": 70000, "retrieve": "push"})
     assert set(raised.value.errors) == {"name", "ae_title", "host", "port", "retrieve"}
+
+
+def test_the_query_retrieve_settings_are_read_and_checked() -> None:
+    from datetime import time
+
+    from service.config import load_settings
+    from service.errors import ConfigurationError
+
+    settings = load_settings({"DOSELEDGER_PACS_NIGHTLY_NODE": "main", "DOSELEDGER_PACS_NIGHTLY_AT": "23:05"})
+    assert (settings.pacs_nightly_node, settings.pacs_nightly_at, settings.pacs_nightly_days) == (
+        "main",
+        time(23, 5),
+        7,
+    )
+    assert load_settings({}).pacs_nightly_node is None and load_settings({}).pacs_timeout == 30.0
+    for variable, value in (
+        ("DOSELEDGER_PACS_NIGHTLY_AT", "24:00"),
+        ("DOSELEDGER_PACS_NIGHTLY_DAYS", "0"),
+        ("DOSELEDGER_PACS_TIMEOUT", "x"),
+    ):
+        with pytest.raises(ConfigurationError, match=variable):
+            load_settings({variable: value})
