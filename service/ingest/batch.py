@@ -32,7 +32,7 @@ IN_FLIGHT_PER_WORKER = 2
 def ingest_source(
     pipeline: Pipeline, source: Source, *, via: str, client: str, origin: dict[str, Any] | None = None
 ) -> Outcome:
-    """Ingest one object: refused unread over the size limit, as far as read when damaged (``origin``: of a PACS run)."""
+    """Ingest one object: refused unread over the size limit, as far as read when damaged (``origin``: a PACS run)."""
     arrival = {"name": source.name, "via": via, "client": client, "origin": origin}
     if source.size > pipeline.max_bytes:
         return pipeline.refuse_too_large(source.size, **arrival)
