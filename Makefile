@@ -39,8 +39,12 @@ clean:
 
 # Refresh the vendored JavaScript (committed, so a fresh clone needs no npm) from package-lock.json.
 ECHARTS := service/web/static/vendor/echarts
+SWAGGER := service/web/static/vendor/swagger-ui
 vendor:
 	npm ci --ignore-scripts
+	mkdir -p $(SWAGGER)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+		node_modules/swagger-ui-dist/LICENSE node_modules/swagger-ui-dist/NOTICE $(SWAGGER)/
 	cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE node_modules/echarts/NOTICE $(ECHARTS)/
 	cp node_modules/zrender/LICENSE $(ECHARTS)/LICENSE-zrender
 	cp node_modules/tslib/LICENSE.txt $(ECHARTS)/LICENSE-tslib
