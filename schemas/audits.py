@@ -28,25 +28,28 @@ from service.units import UnknownUnit, convert
 _TEXT = {"required": True, "validate": validate.Length(min=1, max=200, error="Expected 1 to 200 characters.")}
 
 
+def _one_of(choices: Iterable[str]) -> validate.OneOf:
+    choices = list(choices)
+    return validate.OneOf(choices, error=f"Expected one of {', '.join(choices)}.")
+
+
 class StandardNameSchema(Schema):
     """One mapping: ``{modality, field, raw, standard}``."""
 
     class Meta:
         unknown = RAISE
 
-    modality = fields.String(required=True)
-    field = fields.String(required=True)
+    modality = fields.String(required=True, validate=_one_of(name_fields()))
+    field = fields.String(required=True, validate=_one_of({f: None for fs in name_fields().values() for f in fs}))
     raw = fields.String(**_TEXT)
     standard = fields.String(**_TEXT)
 
     @validates_schema
     def _known_field(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """Refuse a modality or field that no audit groups by."""
-        known = name_fields()
-        if data["modality"] not in known:
-            raise ValidationError(f"Expected one of {', '.join(known)}.", "modality")
-        if data["field"] not in known[data["modality"]]:
-            raise ValidationError(f"Expected one of {', '.join(known[data['modality']])}.", "field")
+        """Refuse a field that no audit of the modality groups by."""
+        known = name_fields()[data["modality"]]
+        if data["field"] not in known:
+            raise ValidationError(f"Expected one of {', '.join(known)}.", "field")
 
 
 class ReferenceLevelSchema(Schema):
@@ -56,16 +59,14 @@ class ReferenceLevelSchema(Schema):
         unknown = RAISE
 
     name = fields.String(**_TEXT)
-    quantity = fields.String(required=True)
+    quantity = fields.String(required=True, validate=_one_of(common()["quantities"]))
     value = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False, error="Expected > 0."))
     unit = fields.String(required=True)
 
     @validates_schema
     def _known_quantity(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """Refuse an unknown quantity or a unit of another dimension."""
+        """Refuse a unit of another dimension than the quantity's."""
         quantities = common()["quantities"]
-        if data["quantity"] not in quantities:
-            raise ValidationError(f"Expected one of {', '.join(quantities)}.", "quantity")
         try:
             convert(1.0, _ucum(data["unit"]), quantities[data["quantity"]]["ucum"])
         except UnknownUnit:

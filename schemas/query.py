@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
@@ -159,6 +159,9 @@ _DATE = {"format": "%Y-%m-%d", "error_messages": {"invalid": "Expected a date as
 
 class StudyQuerySchema(Schema.from_dict(_range_fields())):  # type: ignore[misc]
     """The arguments of ``GET /api/studies``, the list pages and the exports."""
+
+    #: an empty argument (an empty field of the filter form) is no argument (the API description says so)
+    EMPTY_MEANS_ABSENT: ClassVar[bool] = True
 
     class Meta:
         unknown = RAISE

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         pacs,
         pages,
         patient_sizes,
+        reference,
     )
 
     auth.init_app(app)  # first: nothing reads a request before its credentials are checked
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(deletion.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(pacs.bp)
+    app.register_blueprint(reference.bp)
     app.before_request(arguments.check_query_string)
     errors.init_app(app)
     headers.init_app(app)

@@ -19,11 +19,14 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.http import parse_options_header
 
-from schemas.query import EventLogArgs, parse_study_query
+from schemas.api import BINARY, EventLogPage, Health, ImportBatch, ImportResult, ImportUpload, StudyPage
+from schemas.query import EventLogArgs, StudyQuerySchema, parse_study_query
+from schemas.study import Study
 from service.access import requires
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
 from service.ingest.pipeline import Outcome, Pipeline
 from service.reading import listing
+from service.web.apidoc import documented
 from service.web.auth import request_client
 from service.web.context import get_pipeline, get_store
 from service.web.errors import error_response, status_of
@@ -40,10 +43,40 @@ _REJECTION_STATUS = {
 }
 
 
+_RESULTS = {"oneOf": [ImportResult, ImportBatch]}
+_X_FILENAME = {
+    "in": "header",
+    "name": "X-Filename",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The object's name for the event log (or Content-Disposition: attachment; filename=...)",
+}
+
+
 @bp.post("/api/imports")
 @requires("importer")
+@documented(
+    "imports",
+    headers=(_X_FILENAME,),
+    body={"application/dicom": BINARY, "application/octet-stream": BINARY, "multipart/form-data": ImportUpload},
+    answers={
+        200: ("Every object merged into a study or already recorded (one object, or a batch).", _RESULTS),
+        201: ("An object created a study (one object, or a batch without rejections).", _RESULTS),
+        207: ("A batch of which some objects were rejected and some accepted; each result says which.", ImportBatch),
+    },
+    errors={
+        400: "Not DICOM (empty, truncated, not a DICOM file), or a multipart request without files.",
+        413: "The object is larger than DOSELEDGER_MAX_UPLOAD_BYTES (refused unread, logged).",
+        415: "The body is neither application/dicom nor multipart/form-data.",
+        422: "Not a dose report, or an invalid one (`errors` holds each result).",
+    },
+)
 def create_import() -> Response:
-    """Import one DICOM object (body) or several (multipart field ``files``)."""
+    """Import one DICOM object (body) or several (multipart field ``files``).
+
+    Every object is logged and its bytes kept, rejected ones included. A batch whose
+    objects were all rejected answers their common status (400 when they differ).
+    """
     pipeline = get_pipeline()
     client = request_client()
     try:
@@ -138,6 +171,9 @@ def _counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
 
 @bp.get("/api/studies")
 @requires("viewer")
+@documented(
+    "studies", query=StudyQuerySchema, answers={200: ("One page of studies, newest first by default.", StudyPage)}
+)
 def list_studies() -> Response:
     """Return one page of studies: ``{"total", "total_exact", "items", "next"}`` (arguments: schemas.query)."""
     page = listing.list_studies(get_store(), parse_study_query(request.args), now=datetime.now())
@@ -146,6 +182,12 @@ def list_studies() -> Response:
 
 @bp.get("/api/studies/<study_instance_uid>")
 @requires("viewer")
+@documented(
+    "studies",
+    path={"study_instance_uid": {"description": "The Study Instance UID"}},
+    answers={200: ("The study document (date-times ISO 8601).", Study)},
+    errors={404: "There is no study with this UID."},
+)
 def get_study(study_instance_uid: str) -> Response:
     """Return one study document."""
     return jsonify(get_store().get_study(study_instance_uid))
@@ -153,6 +195,7 @@ def get_study(study_instance_uid: str) -> Response:
 
 @bp.get("/api/event-log")
 @requires("viewer")
+@documented("event log", query=EventLogArgs, answers={200: ("Entries after `after`, in order.", EventLogPage)})
 def list_events() -> Response:
     """Return event-log entries after ``after``, in order, at most ``limit``."""
     args: dict[str, Any] = EventLogArgs().load(request.args.to_dict())
@@ -163,6 +206,7 @@ def list_events() -> Response:
 
 @bp.get("/healthz")
 @requires(None)
+@documented("operations", answers={200: ("The service and its database answer.", Health)})
 def healthz() -> Response:
     """Answer 200 when the database answers ping (503 otherwise, via the error handler)."""
     get_store().ping()

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
-from schemas.query import DEFAULT_PAGE_SIZE, parse_study_query
+from schemas.query import DEFAULT_PAGE_SIZE, StudyQuerySchema, parse_study_query
 from service.access import requires
 from service.access.redact import redact
 from service.errors import NotFound
@@ -21,6 +21,7 @@ from service.modalities import MODALITIES
 from service.reading.listing import decode_cursor, list_studies
 from service.reading.previous import previous_token
 from service.web import present
+from service.web.apidoc import HTML, documented
 from service.web.auth import may_see_patient_key
 from service.web.context import get_store
 from service.web.study_view import study_view
@@ -40,6 +41,7 @@ bp.add_app_template_filter(present.text, "text")
 
 @bp.get("/")
 @requires("viewer")
+@documented("pages", answers={200: ("The page.", HTML)})
 def home() -> str:
     """Show counts per modality and per station, each linking into its list."""
     return render_template("home.html", groups=present.home_groups(get_store().tallies()))
@@ -47,6 +49,13 @@ def home() -> str:
 
 @bp.get("/<modality>")
 @requires("viewer")
+@documented(
+    "pages",
+    path={"modality": {"enum": [key.lower() for key in MODALITIES], "description": "The list modality"}},
+    query=StudyQuerySchema(exclude=("modality",)),
+    answers={200: ("The page.", HTML)},
+    errors={404: "There is no such list."},
+)
 def study_list(modality: str) -> str:
     """Show one modality's studies with the filter form, ordering and paging."""
     if modality != modality.lower() or modality.upper() not in MODALITIES:
@@ -77,6 +86,12 @@ def study_list(modality: str) -> str:
 
 @bp.get("/studies/<study_instance_uid>")
 @requires("viewer")
+@documented(
+    "pages",
+    path={"study_instance_uid": {"description": "The Study Instance UID"}},
+    answers={200: ("The page.", HTML)},
+    errors={404: "There is no study with this UID."},
+)
 def study_detail(study_instance_uid: str) -> str:
     """Show one study: header, totals, its events by modality, then every other stored value."""
     document = get_store().get_study(study_instance_uid)

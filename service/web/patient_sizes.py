@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from schemas.api import PatientSizesUpload, SizeImport
 from schemas.patient_sizes import parse_size_form
 from service.access import requires
 from service.errors import InvalidArgument
 from service.ingest.patient_sizes import Sender, import_sizes
+from service.web.apidoc import documented
 from service.web.arguments import single_values
 from service.web.auth import request_client
 from service.web.context import get_store
@@ -25,6 +27,12 @@ bp = Blueprint("patient_sizes", __name__)
 
 @bp.post("/api/patient-sizes")
 @requires("importer")
+@documented(
+    "patient sizes",
+    body={"multipart/form-data": PatientSizesUpload},
+    answers={200: ("What every row of the file did.", SizeImport)},
+    errors={400: "The file cannot be used (`invalid-file`: not UTF-8 CSV, a column missing) or a form field is bad."},
+)
 def upload_patient_sizes() -> Response:
     """Apply an uploaded patient-size CSV file and say what each row did."""
     form = parse_size_form(single_values(request.form))
