@@ -15,6 +15,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from schemas.versions import SCHEMA_VERSION
 from service.errors import InvalidDoseReport
 
 
@@ -372,6 +373,12 @@ class Study(Open):
     created_at = When(required=True)
     updated_at = When(required=True)
     revision = fields.Integer(strict=True, required=True)
+    schema_version = fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Equal(SCHEMA_VERSION, error="Expected {other}, the version this code writes."),
+        metadata={"description": "The document's shape (schemas/versions.py); doseledger migrate upgrades older ones"},
+    )
 
 
 _STUDY = Study()

@@ -28,6 +28,7 @@ from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
 from scripts.cli_exports import add_parsers as add_export_parsers
+from scripts.cli_migrate import add_parsers as add_migrate_parsers
 from scripts.cli_pacs import add_parsers as add_pacs_parsers
 from scripts.cli_privacy import add_parsers as add_privacy_parsers
 from service.config import VARIABLES, Settings, load_settings
@@ -298,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_privacy_parsers(sub)
     add_alert_parsers(sub)
     add_pacs_parsers(sub)
+    add_migrate_parsers(sub)
     return parser
 
 

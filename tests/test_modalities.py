@@ -43,6 +43,7 @@ def _study(uid: str, modality: str, dap: float) -> dict:
         "created_at": datetime(2024, 5, 6),
         "updated_at": datetime(2024, 5, 6),
         "revision": 1,
+        "schema_version": 1,
     }
 
 

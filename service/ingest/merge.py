@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from schemas.versions import SCHEMA_VERSION, upgrade
 from service.codes import stored_key
 from service.ingest.summary import summarise
 
@@ -58,7 +59,7 @@ SAME_AS: dict[str, dict[str, str]] = {
 
 #: What a report entry and the study say about an arrival rather than the object's content.
 BOOKKEEPING = frozenset({"sha256", "via", "received_at"})
-STUDY_BOOKKEEPING = frozenset({"_id", "revision", "updated_at", "created_at", "reports"})
+STUDY_BOOKKEEPING = frozenset({"_id", "revision", "updated_at", "created_at", "reports", "schema_version"})
 
 STUDY_FIELDS = (
     "study_date_time",
@@ -89,7 +90,7 @@ def merge(
     report.pop("notes", None)
     if existing and not reprocess and _is_duplicate(existing, report):
         return MergeResult(existing, "duplicate")
-    doc = _own(existing) if existing else _new_document(fragment, now)
+    doc = _own(upgrade(existing)) if existing else _new_document(fragment, now)
     _merge_header(doc, fragment)
     sop = report["sop_instance_uid"]
     images = {r["sop_instance_uid"] for r in doc.get("reports", []) if r.get("kind") == "image"}
@@ -188,6 +189,7 @@ def _new_document(fragment: dict[str, Any], now: datetime) -> dict[str, Any]:
         "equipment": {},
         "created_at": now,
         "revision": 0,
+        "schema_version": SCHEMA_VERSION,
     }
 
 

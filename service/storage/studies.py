@@ -214,6 +214,17 @@ class StudyStore(TallyStore):
         return self.db.studies.update_one(query, update).matched_count == 1
 
     @guarded
+    def studies_off_version(self, version: int, *, newer: bool = False, after: str = "", limit: int = 500) -> list[str]:
+        """Return Study Instance UIDs after ``after`` (in order) of documents older (or ``newer``) than ``version``."""
+        if newer:
+            off: dict[str, Any] = {"schema_version": {"$gt": version}}
+        else:
+            off = {"$or": [{"schema_version": {"$lt": version}}, {"schema_version": {"$exists": False}}]}
+        query = {"study_instance_uid": {"$gt": after}, **off}
+        cursor = self.db.studies.find(query, {"_id": 0, "study_instance_uid": 1}, sort=[("study_instance_uid", 1)])
+        return [document["study_instance_uid"] for document in cursor.limit(limit)]
+
+    @guarded
     def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run an aggregation pipeline over ``studies`` (service.audits) and return its documents."""
         return list(self.db.studies.aggregate(stages))
