@@ -27,16 +27,19 @@ from scripts.cli_alerts import add_parsers as add_alert_parsers
 from scripts.cli_audits import add_parsers as add_audit_parsers
 from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
+from scripts.cli_echo import add_parsers as add_echo_parsers
 from scripts.cli_exports import add_parsers as add_export_parsers
 from scripts.cli_migrate import add_parsers as add_migrate_parsers
 from scripts.cli_pacs import add_parsers as add_pacs_parsers
 from scripts.cli_privacy import add_parsers as add_privacy_parsers
+from service import logs
 from service.config import VARIABLES, Settings, load_settings
 from service.errors import ConfigurationError, DatabaseUnavailable, DoseLedgerError
 from service.ingest.batch import ingest_all
 from service.ingest.pipeline import OUTCOMES, Outcome, Pipeline
 from service.ingest.sources import iter_sources
 
+CLI_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
@@ -101,8 +104,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_scp(args: argparse.Namespace, settings: Settings) -> int:
     """Run the DICOM Storage SCP (and the query/retrieve scheduler) alone until interrupted."""
     from scripts.services import start_services
+    from service.metrics import serve_metrics
 
-    with _pipeline(settings) as pipeline:
+    with _pipeline(settings) as pipeline, serve_metrics(settings.scp_host, settings.scp_metrics_port):
         services = start_services(pipeline, settings, port=args.port, ae_title=args.ae_title)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -300,15 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_alert_parsers(sub)
     add_pacs_parsers(sub)
     add_migrate_parsers(sub)
+    add_echo_parsers(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure("text", "WARNING", CLI_LOG_FORMAT)
     try:
         settings = load_settings()
+        logs.configure(settings.log_format, "WARNING", CLI_LOG_FORMAT)
         logging.getLogger("service").setLevel(settings.log_level if args.command in ("serve", "scp") else "WARNING")
         return int(args.func(args, settings))
     except (ConfigurationError, OSError) as e:  # OSError: a file or folder named that cannot be read or written

@@ -31,6 +31,8 @@ DEFAULT_SCP_PORT = 11112  # the registered DICOM port (PS3.15 E.1); 104 needs ro
 DEFAULT_SCP_AE_TITLE = "DOSELEDGER"
 #: worker threads of `doseledger import` (service.ingest.batch); measured with bench/import_rate.py
 DEFAULT_IMPORT_WORKERS = 2
+DEFAULT_METRICS_ALLOWED = ("127.0.0.1", "::1")
+LOG_FORMATS = ("text", "json")
 _DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
 
@@ -63,6 +65,16 @@ class Settings:
     scp_idle_timeout: float = 10.0
     scp_max_pdu_bytes: int = 65536
     scp_require_called_ae_title: bool = True
+    #: TLS of the Storage SCP: certificate chain and key (PEM); with a CA, callers must present a certificate it signed
+    scp_tls_cert: Path | None = None
+    scp_tls_key: Path | None = None
+    scp_tls_ca: Path | None = None
+    #: where ``doseledger scp`` serves its own /metrics (None: it does not)
+    scp_metrics_port: int | None = None
+    #: who may read /metrics (Prometheus); loopback only unless set
+    metrics_allowed_addresses: tuple[str, ...] = DEFAULT_METRICS_ALLOWED
+    #: ``text`` or ``json`` (one JSON object per line)
+    log_format: str = "text"
     import_workers: int = DEFAULT_IMPORT_WORKERS
     #: query/retrieve (service.dicomnet): seconds to wait for a PACS; the nightly run's node (None: off), days, time
     pacs_timeout: float = 30.0
@@ -214,6 +226,20 @@ def _years(name: str, raw: str) -> int | None:
     return _int(1, 200)(name, raw) if raw.strip() else None
 
 
+def _file(name: str, raw: str) -> Path:
+    path = Path(_text(name, raw))
+    if not path.is_file():
+        raise ConfigurationError(f"{name}={raw!r} is not a file that can be read; give the path of a PEM file.")
+    return path
+
+
+def _log_format(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigurationError(f"{name}={raw!r} is not a log format; use text or json.")
+    return value
+
+
 #: variables no longer read, and what replaced them: a start with one set stops saying so
 RETIRED = {
     "DOSELEDGER_ALERT_LEVELS": "high-dose alert levels are alert rules now, stored in the database. Unset it and "
@@ -291,6 +317,12 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_SCP_IDLE_TIMEOUT": ("scp_idle_timeout", _seconds),
     "DOSELEDGER_SCP_MAX_PDU_BYTES": ("scp_max_pdu_bytes", _int(4096, 16 * 1024 * 1024)),
     "DOSELEDGER_SCP_REQUIRE_CALLED_AE_TITLE": ("scp_require_called_ae_title", _flag),
+    "DOSELEDGER_SCP_TLS_CERT": ("scp_tls_cert", _file),
+    "DOSELEDGER_SCP_TLS_KEY": ("scp_tls_key", _file),
+    "DOSELEDGER_SCP_TLS_CA": ("scp_tls_ca", _file),
+    "DOSELEDGER_SCP_METRICS_PORT": ("scp_metrics_port", _int(1, 65535)),
+    "DOSELEDGER_METRICS_ALLOWED_ADDRESSES": ("metrics_allowed_addresses", _addresses),
+    "DOSELEDGER_LOG_FORMAT": ("log_format", _log_format),
     "DOSELEDGER_IMPORT_WORKERS": ("import_workers", _int(1, 32)),
     "DOSELEDGER_SECRET_KEY": ("secret_key", _secret_key),
     "DOSELEDGER_SECURE_COOKIES": ("secure_cookies", _flag),
@@ -345,7 +377,7 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
             continue
         field, parse = VARIABLES[variable]
         values[field] = parse(variable, value) if isinstance(value, str) else _typed(variable, field, value)
-    return _check_directory(Settings(**values))
+    return _check_tls(_check_directory(Settings(**values)))
 
 
 def _check_directory(settings: Settings) -> Settings:
@@ -365,6 +397,17 @@ def _check_directory(settings: Settings) -> Settings:
     ]
     if missing:
         raise ConfigurationError(f"DOSELEDGER_LDAP_URL is set, so set {', '.join(missing)} as well.")
+    return settings
+
+
+def _check_tls(settings: Settings) -> Settings:
+    """Refuse an incomplete TLS configuration of the Storage SCP."""
+    if (settings.scp_tls_cert is None) != (settings.scp_tls_key is None):
+        raise ConfigurationError(
+            "DOSELEDGER_SCP_TLS_CERT and DOSELEDGER_SCP_TLS_KEY go together: set both for TLS, or neither."
+        )
+    if settings.scp_tls_ca is not None and settings.scp_tls_cert is None:
+        raise ConfigurationError("DOSELEDGER_SCP_TLS_CA needs DOSELEDGER_SCP_TLS_CERT and DOSELEDGER_SCP_TLS_KEY.")
     return settings
 
 

@@ -6,23 +6,23 @@ database, so production always points at a MongoDB.
 
 from __future__ import annotations
 
-import logging
 import threading
 
-from service import create_app
+from service import create_app, logs
 from service.alerts.outbox import Notifier
 from service.config import load_settings
 from service.errors import ConfigurationError
 from service.web.context import get_settings, get_store
 
-if load_settings().mongodb_uri is None:
+settings = load_settings()
+if settings.mongodb_uri is None:
     raise ConfigurationError(
         "MONGODB_URI is not set. The WSGI entry point serves a MongoDB deployment; "
         "set MONGODB_URI (for example mongodb://mongo:27017/), "
         "or run `doseledger serve` for the embedded database."
     )
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure(settings.log_format, "INFO")
 app = create_app()
 _lock = threading.Lock()
 

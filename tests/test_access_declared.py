@@ -26,13 +26,14 @@ def test_every_route_declares_a_known_role_or_none(app: Flask) -> None:
     assert undeclared == [] and unknown == []
 
 
-def test_only_the_health_check_and_signing_in_and_out_are_open(app: Flask) -> None:
+def test_only_the_health_check_signing_in_and_out_and_the_metrics_are_open(app: Flask) -> None:
     open_routes = [
         rule.rule
         for rule in app.url_map.iter_rules()
         if rule.endpoint not in FLASK_OWN and declared_role(app.view_functions[rule.endpoint]) is None
     ]
-    assert sorted(open_routes) == ["/healthz", "/login", "/logout"]
+    # /metrics answers only DOSELEDGER_METRICS_ALLOWED_ADDRESSES (tests/test_metrics.py)
+    assert sorted(open_routes) == ["/healthz", "/login", "/logout", "/metrics"]
 
 
 def test_an_unknown_role_is_refused_when_declared() -> None:

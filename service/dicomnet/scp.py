@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -41,12 +42,14 @@ from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.transport import ThreadedAssociationServer
 
+from service import metrics
 from service.config import DEFAULT_MAX_UPLOAD_BYTES, Settings
 from service.dicomnet.acl import AllowList, Peer, Refusal
 from service.dicomnet.admission import Admission
 from service.dicomnet.guard import PduGuard, PduLimits
 from service.dicomnet.presentation import add_contexts
 from service.dicomnet.status import STORE_STATUS
+from service.dicomnet.tls import server_context
 from service.errors import ConfigurationError, DatabaseUnavailable
 from service.ingest.batch import ingest_source
 from service.ingest.pipeline import Outcome, Pipeline
@@ -80,6 +83,19 @@ SERVICE_USER, SERVICE_PROVIDER_PRESENTATION = 0x01, 0x03
 CALLED_AE_TITLE_NOT_RECOGNIZED, LOCAL_LIMIT_EXCEEDED = 0x07, 0x02
 
 
+#: association events counted in service.metrics, with their outcome (EVT_REJECTED: pynetdicom's own refusals)
+ASSOCIATION_OUTCOMES = {evt.EVT_ACCEPTED: "accepted", evt.EVT_REJECTED: "rejected", evt.EVT_ABORTED: "aborted"}
+
+
+def _counter(outcome: str) -> Callable[[evt.Event], None]:
+    """Return a handler that counts an association event as ``outcome``."""
+
+    def count(event: evt.Event) -> None:
+        metrics.count_association(outcome)
+
+    return count
+
+
 class StorageSCP:
     """A Storage and Verification SCP that hands every object it receives to ``receive``."""
 
@@ -96,6 +112,7 @@ class StorageSCP:
         per_address: int = 4,
         limits: PduLimits | None = None,
         require_called_ae_title: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._receive = receive
         self._refused = refused
@@ -105,6 +122,7 @@ class StorageSCP:
         self._admission = Admission(max_associations=max_associations, per_address=per_address)
         self.limits = limits or PduLimits(max_pdu=65536, idle_timeout=10.0, max_object_bytes=DEFAULT_MAX_UPLOAD_BYTES)
         self._require_called_ae_title = require_called_ae_title
+        self._tls = tls
         self.ae = AE(ae_title)
         # Admission counts associations; pynetdicom's own count (connections included) is only a backstop.
         self.ae.maximum_associations = 2 * max_associations
@@ -144,6 +162,7 @@ class StorageSCP:
             per_address=settings.scp_max_associations_per_address,
             limits=PduLimits(settings.scp_max_pdu_bytes, settings.scp_idle_timeout, pipeline.max_bytes),
             require_called_ae_title=settings.scp_require_called_ae_title,
+            tls=server_context(settings),
         )
 
     @property
@@ -158,9 +177,12 @@ class StorageSCP:
             (evt.EVT_REQUESTED, self._on_requested),
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_CONN_CLOSE, self._on_closed),
+            *((event, _counter(outcome)) for event, outcome in ASSOCIATION_OUTCOMES.items()),
         ]
         try:
-            self._server = self.ae.start_server(self._address, block=False, evt_handlers=handlers)
+            self._server = self.ae.start_server(
+                self._address, block=False, evt_handlers=handlers, ssl_context=self._tls
+            )
         except OSError as e:
             raise ConfigurationError(
                 f"The DICOM Storage SCP cannot listen on {self._address[0]}:{self._address[1]} ({e}); "
@@ -168,7 +190,10 @@ class StorageSCP:
             ) from e
         self._guard_connections(self._server)
         self._port = int(self._server.server_address[1])
-        log.info("DICOM Storage SCP %s listening on %s:%d", self.ae.ae_title, self._address[0], self.port)
+        server = self._server
+        metrics.watch_open_associations(lambda: len(server.active_associations))
+        tls = " (TLS)" if self._tls else ""
+        log.info("DICOM Storage SCP %s listening on %s:%d%s", self.ae.ae_title, self._address[0], self.port, tls)
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop accepting associations, let open ones finish for ``grace`` seconds, then abort the rest.
@@ -235,6 +260,7 @@ class StorageSCP:
         over = self._admission.associate(guard) if isinstance(guard, PduGuard) else None
         if over is not None:
             log.warning("Association from %s refused for now: %s.", peer.client, over)
+            metrics.count_association("rejected")
             self._reject(assoc, REJECTED_TRANSIENT, SERVICE_PROVIDER_PRESENTATION, LOCAL_LIMIT_EXCEEDED)
 
     def _called_refusal(self, called: str) -> Refusal | None:
@@ -249,6 +275,7 @@ class StorageSCP:
 
     def _log_refusal(self, peer: Peer, message: str) -> None:
         log.warning("%s", message)
+        metrics.count_association("rejected")
         try:
             self._refused(peer.client, message)
         except Exception:

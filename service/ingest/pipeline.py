@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -45,6 +46,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from service import metrics
 from service.access.patient_key import PatientKeys, site_keys
 from service.alerts.records import raise_alerts
 from service.config import DEFAULT_KEEP_NOT_DICOM_BYTES, Settings
@@ -166,8 +168,22 @@ class Pipeline:
         )
 
     def ingest(self, data: bytes, *, name: str, via: str, client: str, origin: dict[str, Any] | None = None) -> Outcome:
-        """Take one object in and return what happened to it (``origin``: the PACS run that asked for it)."""
+        """Take one object in and return what happened to it (``origin``: the PACS run that asked for it).
+
+        Counted in :mod:`service.metrics`.
+        """
+        started = time.perf_counter()
         arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
+        try:
+            outcome = self._take_and_log(data, arrival)
+        except Exception:
+            metrics.count_object(via, "failed", None)
+            raise
+        metrics.count_object(via, outcome.outcome, time.perf_counter() - started)
+        return outcome
+
+    def _take_and_log(self, data: bytes, arrival: _Arrival) -> Outcome:
+        """Take one object in and log it (``received`` alone when taking it failed unexpectedly)."""
         try:
             outcome, entries = self._take(data, arrival)
         except Exception:
@@ -199,6 +215,7 @@ class Pipeline:
         arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
         outcome, entries = self._reject(arrival, NotDicom(reason), note=self._keep_unreadable(arrival, data))
         self.store.append_events([self._received_entry(arrival), *entries])
+        metrics.count_object(via, outcome.outcome, None)
         return outcome
 
     def _take(self, data: bytes, arrival: _Arrival) -> _Result:

@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         errors,
         exports,
         headers,
+        monitoring,
         pacs,
         pages,
         patient_sizes,
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(alerts.bp)
     app.register_blueprint(pacs.bp)
     app.register_blueprint(reference.bp)
+    app.register_blueprint(monitoring.bp)
     app.before_request(arguments.check_query_string)
     errors.init_app(app)
     headers.init_app(app)

@@ -1,6 +1,6 @@
 """One error shape for API clients, a small HTML page for browsers, never a traceback.
 
-API clients (paths under ``/api/``, ``/healthz``, or an ``Accept`` that prefers
+API clients (paths under ``/api/``, ``/healthz``, ``/metrics``, or an ``Accept`` that prefers
 JSON) get ``{"code", "status", "message", "errors"}``; browsers get
 ``error.html``. Errors the service raises on purpose map to statuses here;
 anything else is logged with its traceback and answered with a generic 500.
@@ -85,7 +85,7 @@ def code_of(error: DoseLedgerError) -> str:
 
 def wants_json() -> bool:
     """Tell whether the client is an API client rather than a browser."""
-    if request.path.startswith("/api/") or request.path == "/healthz":
+    if request.path.startswith("/api/") or request.path in ("/healthz", "/metrics"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json"

@@ -1,0 +1,112 @@
+"""What ``/metrics`` reports, in the Prometheus text format (prometheus-client).
+
+- ``doseledger_objects_received_total{via, outcome}``: dose objects received
+  per way in (``http``, ``dicom``, ``cli``...) and outcome (``created``,
+  ``merged``, ``duplicate``, ``rejected``; ``failed`` when ingest stopped on an
+  error, such as the database not answering).
+- ``doseledger_ingest_seconds{via}``: a histogram of the time one object takes
+  from its bytes to its event-log entries.
+- ``doseledger_scp_associations_total{outcome}``: DICOM associations
+  ``accepted``, ``rejected`` (allow-list, association limit) and ``aborted``;
+  ``doseledger_scp_associations_open``: those open now.
+
+Not here yet: the notification outbox depth, which comes with the alerts'
+outbox (register its gauge beside the outbox when it exists).
+
+Under gunicorn, several worker processes count separately: with
+``PROMETHEUS_MULTIPROC_DIR`` set (the Dockerfile sets it), prometheus-client
+keeps each process's values in that folder and :func:`exposition` adds them
+up (deploy/gunicorn.conf.py empties it at start and marks workers that exit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+
+log = logging.getLogger(__name__)
+
+OBJECTS_RECEIVED = Counter(
+    "doseledger_objects_received",
+    "Dose objects received, per way in and outcome.",
+    ["via", "outcome"],
+)
+INGEST_SECONDS = Histogram(
+    "doseledger_ingest_seconds",
+    "Seconds to ingest one object: read, keep, extract, merge, write, log.",
+    ["via"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+SCP_ASSOCIATIONS = Counter(
+    "doseledger_scp_associations",
+    "DICOM associations to the Storage SCP: accepted, rejected, aborted.",
+    ["outcome"],
+)
+SCP_OPEN = Gauge(
+    "doseledger_scp_associations_open",
+    "DICOM associations open now.",
+    multiprocess_mode="livesum",
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def count_object(via: str, outcome: str, seconds: float | None) -> None:
+    """Count one object received (and how long it took, when it was ingested)."""
+    OBJECTS_RECEIVED.labels(via=via, outcome=outcome).inc()
+    if seconds is not None:
+        INGEST_SECONDS.labels(via=via).observe(seconds)
+
+
+def count_association(outcome: str) -> None:
+    """Count one association: ``accepted``, ``rejected`` or ``aborted``."""
+    SCP_ASSOCIATIONS.labels(outcome=outcome).inc()
+
+
+def watch_open_associations(count: Callable[[], int]) -> None:
+    """Report ``count()`` as the open associations (the SCP's own number, read at each scrape)."""
+    if not os.environ.get(MULTIPROCESS_VARIABLE):
+        SCP_OPEN.set_function(count)
+
+
+@contextlib.contextmanager
+def serve_metrics(host: str, port: int | None) -> Iterator[int | None]:
+    """Serve /metrics on ``host:port`` from a thread while the block runs (``doseledger scp``); nothing without a port.
+
+    Yields the port served (the one chosen for port 0).
+    """
+    if port is None:
+        yield None
+        return
+    server, thread = start_http_server(port, addr=host)
+    log.info("Metrics served on http://%s:%d/metrics", host, server.server_port)
+    try:
+        yield int(server.server_port)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def exposition() -> bytes:
+    """Return every metric in the Prometheus text format, added up over processes in multiprocess mode."""
+    if os.environ.get(MULTIPROCESS_VARIABLE):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
