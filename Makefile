@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo lint install clean vendor
+.PHONY: run test demo lint install clean vendor lock
 
 run: $(STAMP)
 	$(BIN)/doseledger serve
@@ -48,3 +48,11 @@ vendor:
 	cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE node_modules/echarts/NOTICE $(ECHARTS)/
 	cp node_modules/zrender/LICENSE $(ECHARTS)/LICENSE-zrender
 	cp node_modules/tslib/LICENSE.txt $(ECHARTS)/LICENSE-tslib
+
+# Pin every package the image installs, with hashes, from pyproject.toml (dependencies, the server extra,
+# the build backend): run after changing them. PyPI's own index only, whatever pip is configured with here;
+# tests/test_deploy.py fails while the lock and pyproject.toml disagree.
+lock: $(STAMP)
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet \
+		--generate-hashes --allow-unsafe --strip-extras --extra server --build-deps-for wheel \
+		--index-url https://pypi.org/simple --no-emit-index-url -o requirements.lock pyproject.toml

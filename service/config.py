@@ -152,6 +152,20 @@ def _uri(name: str, raw: str) -> str | None:
     return value
 
 
+def _uri_file(name: str, raw: str) -> str | None:
+    """Read the connection string from a file (a Docker or Kubernetes secret), so the password is in no environment."""
+    path = Path(_text(name, raw))
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigurationError(f"{name}={raw!r} cannot be read ({e}); give the file holding the MongoDB URI.") from e
+    if not text.startswith(("mongodb://", "mongodb+srv://")):  # the value is a secret: never repeated in messages
+        raise ConfigurationError(
+            f"{name}={raw!r} does not hold a MongoDB connection string (mongodb:// or mongodb+srv://...)."
+        )
+    return text
+
+
 def _db_name(name: str, raw: str) -> str:
     value = raw.strip()
     if not _DB_NAME.match(value):
@@ -294,6 +308,7 @@ def _role_groups(name: str, raw: str) -> tuple[tuple[str, str], ...]:
 #: environment variable -> (Settings field, parser); the README's table lists the same names
 VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "MONGODB_URI": ("mongodb_uri", _uri),
+    "MONGODB_URI_FILE": ("mongodb_uri", _uri_file),
     "DOSELEDGER_DB_NAME": ("db_name", _db_name),
     "DOSELEDGER_DATA_DIR": ("data_dir", _path),
     "DOSELEDGER_EMBEDDED_PORT": ("embedded_port", _int(1, 65535)),
@@ -368,6 +383,8 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     for variable, instead in RETIRED.items():
         if variable in environ or variable in (overrides or {}):
             raise ConfigurationError(f"{variable} is no longer read: {instead}.")
+    if environ.get("MONGODB_URI") and environ.get("MONGODB_URI_FILE"):
+        raise ConfigurationError("MONGODB_URI and MONGODB_URI_FILE are both set; set one of them.")
     values: dict[str, Any] = {}
     for variable, (field, parse) in VARIABLES.items():
         if variable in environ:

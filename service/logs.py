@@ -32,6 +32,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.name == "gunicorn.access" and isinstance(record.args, dict):
             line.update({key: record.args.get(atom) for atom, key in ACCESS_FIELDS.items()})
+            line["status"] = int(line["status"]) if str(line["status"]).isdigit() else line["status"]
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

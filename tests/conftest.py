@@ -70,7 +70,7 @@ _SESSION = secrets.token_hex(3)
 _numbers = itertools.count(1)
 _CI = os.environ.get("CI") == "true"
 #: the environment a developer may have set; tests start without it
-_OWN_VARIABLES = ("MONGODB_URI",)
+_OWN_VARIABLES = ("MONGODB_URI", "MONGODB_URI_FILE")
 _OWN_PREFIX = "DOSELEDGER_"
 _KEEP = ("DOSELEDGER_CORPUS", "DOSELEDGER_PATIENT_KEY_SECRET")
 #: the patient-key secret of every test (set by _patient_key_secret): studies compare across tests, keys included

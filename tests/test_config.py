@@ -106,3 +106,22 @@ def test_create_app_takes_the_test_mapping() -> None:
     assert app.testing
     assert app.config["MAX_CONTENT_LENGTH"] == 2049  # one byte more: a chunked body shows it was longer
     assert app.config["DOSELEDGER_SETTINGS"].max_upload_bytes == 2048
+
+
+def test_the_mongodb_uri_can_come_from_a_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "mongodb_uri"
+    secret.write_text("mongodb://doseledger:s3cret@mongo:27017/doseledger?replicaSet=rs0\n")
+    settings = load_settings({"MONGODB_URI_FILE": str(secret)})
+    assert settings.mongodb_uri == "mongodb://doseledger:s3cret@mongo:27017/doseledger?replicaSet=rs0"
+
+
+def test_a_bad_uri_file_is_named_without_its_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "mongodb_uri"
+    secret.write_text("mongdb://doseledger:s3cret@mongo:27017/")
+    with pytest.raises(ConfigurationError, match="does not hold a MongoDB connection string") as raised:
+        load_settings({"MONGODB_URI_FILE": str(secret)})
+    assert "s3cret" not in str(raised.value)
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        load_settings({"MONGODB_URI_FILE": str(tmp_path / "missing")})
+    with pytest.raises(ConfigurationError, match="MONGODB_URI and MONGODB_URI_FILE are both set"):
+        load_settings({"MONGODB_URI": "mongodb://a/", "MONGODB_URI_FILE": str(secret)})

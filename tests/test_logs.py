@@ -40,7 +40,7 @@ def test_an_exception_travels_in_the_line() -> None:
 
 
 def test_gunicorns_access_log_gets_its_fields() -> None:
-    atoms = {"h": "10.1.2.3", "m": "GET", "U": "/api/studies", "s": 200, "B": 512, "M": 12, "r": "GET /api/studies"}
+    atoms = {"h": "10.1.2.3", "m": "GET", "U": "/api/studies", "s": "200", "B": 512, "M": 12, "r": "GET /api/studies"}
     line = json.loads(JsonFormatter().format(record("gunicorn.access", "%(r)s", atoms)))
     assert line["message"] == "GET /api/studies"
     assert (line["remote"], line["method"], line["path"], line["status"], line["bytes"], line["duration_ms"]) == (
