@@ -27,6 +27,8 @@ from service.storage.connection import Index, guarded, unavailable
 from service.storage.recent import Recent
 from service.storage.tallies import TallyStore
 
+#: the comment of the read-fold-write cycle's commands (service.storage.sharding: they fix the shard key)
+SAVE = "studies.save"
 #: attempts of the read-fold-write cycle before giving up on a hot study
 MAX_SAVE_ATTEMPTS = 64
 #: how many Study Instance UIDs a store remembers having written (a hint, see save_study)
@@ -83,7 +85,7 @@ class StudyStore(TallyStore):
         """
         read = read_first or uid in self._recent_studies
         for attempt in range(MAX_SAVE_ATTEMPTS):
-            existing = self.db.studies.find_one({"study_instance_uid": uid}) if read else None
+            existing = self.db.studies.find_one({"study_instance_uid": uid}, comment=SAVE) if read else None
             result = fold(existing)
             if result.outcome == "duplicate" or self._write(existing, result.document):
                 self._recent_studies.add(uid)
@@ -100,12 +102,14 @@ class StudyStore(TallyStore):
         document = {key: value for key, value in document.items() if key != "_id"}
         if existing is None:
             try:
-                self.db.studies.insert_one(document)
+                self.db.studies.insert_one(document, comment=SAVE)
             except DuplicateKeyError:
                 return False
         else:
-            current = {"_id": existing["_id"], "revision": existing.get("revision")}
-            if self.db.studies.replace_one(current, document).matched_count != 1:
+            # the shard key first: on a sharded cluster the replace goes to the study's shard only
+            uid = document["study_instance_uid"]
+            current = {"study_instance_uid": uid, "_id": existing["_id"], "revision": existing.get("revision")}
+            if self.db.studies.replace_one(current, document, comment=SAVE).matched_count != 1:
                 return False
         self.move_tallies(existing, document)
         return True
@@ -113,7 +117,9 @@ class StudyStore(TallyStore):
     @guarded
     def get_study(self, study_instance_uid: str) -> dict[str, Any]:
         """Return the study document without ``_id``; raise :class:`NotFound` if there is none."""
-        document = self.db.studies.find_one({"study_instance_uid": study_instance_uid}, {"_id": 0})
+        document = self.db.studies.find_one(
+            {"study_instance_uid": study_instance_uid}, {"_id": 0}, comment="studies.get"
+        )
         if document is None:
             raise NotFound(f"There is no study with Study Instance UID {study_instance_uid}.")
         return document
@@ -121,7 +127,9 @@ class StudyStore(TallyStore):
     @guarded
     def delete_study(self, study_instance_uid: str) -> dict[str, Any] | None:
         """Delete a study document and take it out of the tallies; return what was deleted (None: no such study)."""
-        document = self.db.studies.find_one_and_delete({"study_instance_uid": study_instance_uid}, {"_id": 0})
+        document = self.db.studies.find_one_and_delete(
+            {"study_instance_uid": study_instance_uid}, {"_id": 0}, comment="studies.delete"
+        )
         if document is not None:
             self.remove_from_tallies(document)
         return document
@@ -129,25 +137,26 @@ class StudyStore(TallyStore):
     @guarded
     def studies_before(self, cutoff: datetime, limit: int) -> list[str]:
         """Return up to ``limit`` Study Instance UIDs of studies before ``cutoff`` (see :func:`_before`)."""
-        found = self.db.studies.find(_before(cutoff), {"_id": 0, "study_instance_uid": 1}, limit=limit)
+        fields = {"_id": 0, "study_instance_uid": 1}
+        found = self.db.studies.find(_before(cutoff), fields, limit=limit, comment="studies.retention")
         return [document["study_instance_uid"] for document in found]
 
     @guarded
     def count_studies_before(self, cutoff: datetime) -> int:
         """Count the studies before ``cutoff`` (see :func:`_before`)."""
-        return self.db.studies.count_documents(_before(cutoff))
+        return self.db.studies.count_documents(_before(cutoff), comment="studies.retention")
 
     @guarded
     def count_studies(self) -> int:
         """Return the approximate number of studies (cheap on large collections)."""
-        return self.db.studies.estimated_document_count()
+        return self.db.studies.estimated_document_count(comment="studies.estimate")
 
     @guarded
     def most_events(self, filter: dict[str, Any], events: str) -> int:
         """Return the largest number of events in one matching study (``events``: ``ct.events``...)."""
         size = {"$size": {"$ifNull": [f"${events}", []]}}
         pipeline = [{"$match": filter}, {"$group": {"_id": None, "most": {"$max": size}}}]
-        found = list(self.db.studies.aggregate(pipeline))
+        found = list(self.db.studies.aggregate(pipeline, comment="studies.most-events"))
         return int(found[0]["most"]) if found else 0
 
     def iter_studies(
@@ -155,7 +164,9 @@ class StudyStore(TallyStore):
     ) -> Iterator[dict[str, Any]]:
         """Yield the matching studies in ``sort`` order with ``fields`` only, fetched ``batch_size`` at a time."""
         try:
-            with self.db.studies.find(filter, fields, sort=sort, batch_size=batch_size) as cursor:
+            with self.db.studies.find(
+                filter, fields, sort=sort, batch_size=batch_size, comment="studies.export"
+            ) as cursor:
                 yield from cursor
         except ConnectionFailure as e:
             raise unavailable(e) from e
@@ -172,20 +183,20 @@ class StudyStore(TallyStore):
     ) -> list[dict[str, Any]]:
         """Return the studies matching ``filter`` in ``sort`` order, with only ``fields`` when given."""
         projection = {"_id": 0, **dict.fromkeys(fields, 1)}
-        cursor = self.db.studies.find(filter, projection, skip=skip, limit=limit)
+        cursor = self.db.studies.find(filter, projection, skip=skip, limit=limit, comment="studies.list")
         return list(cursor.sort(sort) if sort else cursor)
 
     @guarded
     def count_studies_matching(self, filter: dict[str, Any], *, limit: int) -> int:
         """Count the studies matching ``filter``, stopping at ``limit``."""
-        return self.db.studies.count_documents(filter, limit=limit) if limit > 0 else 0
+        return self.db.studies.count_documents(filter, limit=limit, comment="studies.count") if limit > 0 else 0
 
     @guarded
     def insert_studies(self, documents: list[dict[str, Any]]) -> None:
         """Insert complete, new study documents in bulk (benchmarks, restores), validated, tallies kept."""
         for document in documents:
             validate_study(document)
-        self.db.studies.insert_many(documents, ordered=True)
+        self.db.studies.insert_many(documents, ordered=True, comment="studies.insert-many")
         self.add_to_tallies(documents)
 
     @guarded
@@ -193,13 +204,14 @@ class StudyStore(TallyStore):
         """Return the studies whose Study Instance UID is under ``uid_root``: what a removal needs of them."""
         query = {"study_instance_uid": {"$regex": f"^{re.escape(uid_root)}\\."}}
         fields = ("study_instance_uid", "modalities", "equipment.station_name", "study_date_time", "patient", "reports")
-        return list(self.db.studies.find(query, dict.fromkeys(fields, 1)))
+        return list(self.db.studies.find(query, dict.fromkeys(fields, 1), comment="studies.by-uid-root"))
 
     @guarded
     def patients_of(self, field: str, value: str) -> list[dict[str, Any]]:
         """Return the Study Instance UID and ``patient`` block of every study whose ``field`` is ``value``."""
         projection = {"_id": 0, "study_instance_uid": 1, "patient": 1}
-        return list(self.db.studies.find({field: value}, projection).sort("study_instance_uid", ASCENDING))
+        cursor = self.db.studies.find({field: value}, projection, comment="studies.by-field")
+        return list(cursor.sort("study_instance_uid", ASCENDING))
 
     @guarded
     def set_patient_fields(
@@ -211,7 +223,7 @@ class StudyStore(TallyStore):
             "$set": {**{f"patient.{k}": v for k, v in changes.items()}, "updated_at": now},
             "$inc": {"revision": 1},
         }
-        return self.db.studies.update_one(query, update).matched_count == 1
+        return self.db.studies.update_one(query, update, comment="studies.sizes").matched_count == 1
 
     @guarded
     def studies_off_version(self, version: int, *, newer: bool = False, after: str = "", limit: int = 500) -> list[str]:
@@ -221,13 +233,14 @@ class StudyStore(TallyStore):
         else:
             off = {"$or": [{"schema_version": {"$lt": version}}, {"schema_version": {"$exists": False}}]}
         query = {"study_instance_uid": {"$gt": after}, **off}
-        cursor = self.db.studies.find(query, {"_id": 0, "study_instance_uid": 1}, sort=[("study_instance_uid", 1)])
+        fields = {"_id": 0, "study_instance_uid": 1}
+        cursor = self.db.studies.find(query, fields, sort=[("study_instance_uid", 1)], comment="studies.versions")
         return [document["study_instance_uid"] for document in cursor.limit(limit)]
 
     @guarded
     def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run an aggregation pipeline over ``studies`` (service.audits) and return its documents."""
-        return list(self.db.studies.aggregate(stages))
+        return list(self.db.studies.aggregate(stages, comment="studies.audit"))
 
 
 def _before(cutoff: datetime) -> dict[str, Any]:

@@ -123,7 +123,7 @@ class TallyStore:
     def rebuild_tallies(self) -> None:
         """Count the tallies again from the studies (first start on an existing database, or repair)."""
         fields = {"_id": 0, "modalities": 1, "equipment.station_name": 1, "study_date_time": 1}
-        counted = tally_documents(self.db.studies.find({}, fields))
+        counted = tally_documents(self.db.studies.find({}, fields, comment="studies.tallies"))
         self.db.tallies.delete_many({})
         for (modality, station), (count, latest) in counted.items():
             tally = {"modality": modality, "station_name": station, "count": count, "latest": latest}
