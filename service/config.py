@@ -31,7 +31,7 @@ DEFAULT_SCP_PORT = 11112  # the registered DICOM port (PS3.15 E.1); 104 needs ro
 DEFAULT_SCP_AE_TITLE = "DOSELEDGER"
 #: worker threads of `doseledger import` (service.ingest.batch); measured with bench/import_rate.py
 DEFAULT_IMPORT_WORKERS = 2
-DEFAULT_METRICS_ALLOWED = ("127.0.0.1", "::1")
+DEFAULT_METRICS_ALLOWED = ("127.0.0.0/8", "::1")  # loopback
 LOG_FORMATS = ("text", "json")
 _DB_NAME = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 

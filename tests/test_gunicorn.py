@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from service.storage import Store
 from service.storage.embedded import free_port
+from tests.signin import make_token, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -34,13 +35,25 @@ class Served:
     """A running gunicorn: its URL, process and the file its standard error goes to."""
 
     url: str
+    token: str
     process: subprocess.Popen[bytes]
     log: Path
     metrics_dir: Path
 
 
 @pytest.fixture
-def gunicorn(mongo_uri: str, db_name: str, tmp_path: Path) -> Iterator[Served]:
+def token(mongo_uri: str, db_name: str) -> Iterator[str]:
+    """Write an importer with a token into the test's database (as tests.signin does); return its secret."""
+    store = Store.connect(mongo_uri, db_name)
+    try:
+        make_user(store, "importer", ["importer"])
+        yield make_token(store, "importer", "gunicorn")
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def gunicorn(mongo_uri: str, db_name: str, tmp_path: Path, token: str) -> Iterator[Served]:
     port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("DOSELEDGER_")}
     metrics_dir = tmp_path / "prometheus"
@@ -62,7 +75,7 @@ def gunicorn(mongo_uri: str, db_name: str, tmp_path: Path) -> Iterator[Served]:
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    served = Served(f"http://127.0.0.1:{port}", process, log, metrics_dir)
+    served = Served(f"http://127.0.0.1:{port}", token, process, log, metrics_dir)
     try:
         _wait_until_healthy(served)
         yield served
@@ -77,18 +90,17 @@ def _wait_until_healthy(served: Served) -> None:
         if served.process.poll() is not None:
             pytest.fail(f"gunicorn exited {served.process.returncode}: {served.log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{served.url}/healthz", timeout=5) as answer:
+            with urllib.request.urlopen(f"{served.url}/healthz", timeout=10) as answer:
                 if answer.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # not listening yet (URLError), or a worker still starting (a timeout)
             time.sleep(0.2)
     pytest.fail(f"gunicorn did not answer /healthz within 60 s: {served.log.read_text()[-3000:]}")
 
 
-def _post(url: str, data: bytes, name: str) -> int:
-    request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": "application/dicom", "X-Filename": name}
-    )
+def _post(url: str, data: bytes, name: str, token: str) -> int:
+    headers = {"Content-Type": "application/dicom", "X-Filename": name, "Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=60) as answer:
         return answer.status
 
@@ -100,7 +112,7 @@ def _created(metrics: str) -> float:
 
 def test_two_workers_serve_and_their_metrics_add_up(gunicorn: Served, corpus: Path) -> None:
     for name in FILES:
-        assert _post(f"{gunicorn.url}/api/imports", (corpus / name).read_bytes(), name) == 201
+        assert _post(f"{gunicorn.url}/api/imports", (corpus / name).read_bytes(), name, gunicorn.token) == 201
     answers = []
     for _ in range(6):  # new connections, so that both workers answer some
         with urllib.request.urlopen(f"{gunicorn.url}/metrics", timeout=30) as answer:

@@ -19,6 +19,7 @@ from service import create_app, metrics
 from service.dicomnet.echo import echo
 from service.dicomnet.scp import StorageSCP
 from service.web.context import close_store
+from tests.signin import signed_in_client
 
 CT = "CT-RDSR-Siemens-Multi-1.dcm"
 
@@ -68,7 +69,7 @@ def app_with(test_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
 def test_an_object_refused_for_its_size_is_counted_rejected(app_with: Callable[..., Flask]) -> None:
     app = app_with(DOSELEDGER_MAX_UPLOAD_BYTES="10")
     before = sample("doseledger_objects_received_total", via="http", outcome="rejected")
-    assert upload(app.test_client(), b"x" * 11, "big.dcm").status_code == 413
+    assert upload(signed_in_client(app), b"x" * 11, "big.dcm").status_code == 413
     assert sample("doseledger_objects_received_total", via="http", outcome="rejected") == before + 1
 
 

@@ -12,7 +12,7 @@ from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from service.access import declared_role, requires
+from service.access import SIGNED_IN, argument_roles, declared_role, requires
 from service.web.apidoc import documented, operation_of
 from service.web.openapi import build_spec
 
@@ -81,7 +81,15 @@ def test_each_operation_names_the_role_its_route_declares(app: Flask) -> None:
                 assert operation["security"] == [] and "401" not in operation["responses"]
             else:
                 assert operation["security"] == [{"bearerToken": []}, {"sessionCookie": []}]
-                assert {"401", "403"} <= set(operation["responses"]) and f"`{role}`" in operation["description"]
+                assert {"401", "403", "429"} <= set(operation["responses"])
+                assert (f"`{role}`" if role != SIGNED_IN else "a signed-in user") in operation["description"]
+            assert operation.get("x-argument-roles", {}) == argument_roles(app.view_functions[rule.endpoint])
+
+
+def test_arguments_that_need_more_name_the_role(app: Flask) -> None:
+    audit = build_spec(app)["paths"]["/api/audits/{name}"]["get"]
+    assert audit["x-argument-roles"] == {"format=csv": "exporter"}
+    assert "With `format=csv`, also `exporter`." in audit["description"]
 
 
 def test_the_description_is_valid_openapi_3_1(app: Flask) -> None:
@@ -97,9 +105,13 @@ def test_every_error_answer_has_the_error_shape(app: Flask) -> None:
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():
-                if int(status) >= 400:
-                    schema = response["content"]["application/json"]["schema"]
-                    assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+                if int(status) < 400:
+                    continue
+                content = response["content"]
+                if "application/json" in content:
+                    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+                else:  # a form page answering with the form again (the sign-in page's 429)
+                    assert set(content) == {"text/html"} and path == "/login", (method, path, status)
 
 
 def test_arguments_bodies_and_answers_come_from_the_schemas(app: Flask) -> None:
@@ -129,10 +141,11 @@ def test_arguments_bodies_and_answers_come_from_the_schemas(app: Flask) -> None:
     assert study == {"type": ["number", "null"], "minimum": 0, "description": "Total DLP (mGy·cm)", "x-unit": "mGy·cm"}
 
 
-def test_openapi_json_is_served(client: FlaskClient, app: Flask) -> None:
+def test_openapi_json_is_served_to_signed_in_users(client: FlaskClient, anonymous: FlaskClient, app: Flask) -> None:
     response = client.get("/api/openapi.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert response.get_json() == json.loads(json.dumps(build_spec(app)))
+    assert anonymous.get("/api/openapi.json").status_code == 401
 
 
 def test_a_view_describes_itself_with_the_decorator() -> None:

@@ -18,11 +18,15 @@ from service.access.accounts import Actor, change_password
 from service.access.bootstrap import forget_first_password
 from service.access.signin import sign_in
 from service.errors import InvalidArgument, NotSignedIn, TooManyAttempts
+from service.web.apidoc import FORM, HTML, SEE_OTHER, documented, form
 from service.web.arguments import single_values
 from service.web.auth import SessionUser, current_identity, request_client
 from service.web.context import get_settings, get_store
 
 bp = Blueprint("account", __name__)
+
+_TEXT = {"type": "string"}
+_NEXT = {"type": "string", "description": "The page to go to afterwards (a path on this site)"}
 
 
 def _no_store(response: Response) -> Response:
@@ -42,6 +46,17 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @requires(None)
+@documented(
+    "account",
+    query=({"name": "next", "schema": _NEXT},),
+    body={FORM: form("name", "password", name=_TEXT, password=_TEXT, next=_NEXT)},
+    answers={
+        200: ("The sign-in form (again, with the reason, after a failed sign-in).", HTML),
+        303: SEE_OTHER,
+        429: ("Too many failed sign-ins from this address: the form with the reason, and Retry-After.", HTML),
+    },
+    errors={400: "The form's CSRF token is missing or wrong."},
+)
 def login() -> Response:
     """Show the sign-in form; on POST check the name and password and start a session."""
     form = single_values(request.form) if request.method == "POST" else {}
@@ -71,6 +86,12 @@ def login() -> Response:
 
 @bp.post("/logout")
 @requires(None)
+@documented(
+    "account",
+    body={FORM: form()},
+    answers={303: ("Signed out: go to the sign-in page.", None)},
+    errors={400: "The form's CSRF token is missing or wrong (a browser session)."},
+)
 def logout() -> Response:
     """End the session and go back to the sign-in page."""
     identity = current_identity()
@@ -85,6 +106,23 @@ def logout() -> Response:
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @requires(SIGNED_IN)
+@documented(
+    "account",
+    query=({"name": "next", "schema": _NEXT},),
+    body={
+        FORM: form(
+            "current_password",
+            "new_password",
+            "repeat_password",
+            current_password=_TEXT,
+            new_password={"type": "string", "minLength": 12},
+            repeat_password=_TEXT,
+            next=_NEXT,
+        )
+    },
+    answers={200: ("The password form.", HTML), 303: SEE_OTHER},
+    errors={400: "The new password is refused (the form again, saying why), or the CSRF token is wrong."},
+)
 def password() -> Response:
     """Show the password form; on POST change the signed-in user's own password."""
     identity = current_identity()

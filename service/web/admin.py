@@ -19,11 +19,29 @@ from service.access import ROLES, requires
 from service.access import tokens as api_tokens
 from service.access.accounts import Actor, add_user, reset_password, set_disabled, set_roles
 from service.errors import DoseLedgerError
+from service.web.apidoc import FORM, HTML, documented, form
 from service.web.arguments import single_values
 from service.web.auth import request_client
 from service.web.context import get_store
 
 bp = Blueprint("admin", __name__)
+
+_NAME = {"type": "string", "description": "A user or token name: letters, digits, `.`, `_`, `-`"}
+_ROLES = {"type": "array", "items": {"type": "string", "enum": list(ROLES)}, "description": "The roles ticked"}
+_PAGE = ("The page of users and tokens (showing a new password or token once).", HTML)
+_USER = {"name": {"description": "The user's name"}}
+_ERRORS = {400: "The form's CSRF token is missing or wrong (a browser session)."}
+
+
+def _changed(body: dict[str, object] | None = None, path: dict[str, object] | None = None) -> object:
+    """Describe a form that changes something and goes back to the page (a refusal is shown there)."""
+    return documented(
+        "administration",
+        path=path or _USER,
+        body={FORM: body or form()},
+        answers={303: ("Done, or refused: back to the page, which says which.", None)},
+        errors=_ERRORS,
+    )
 
 
 def _actor() -> Actor:
@@ -66,6 +84,7 @@ def _form() -> dict[str, str]:
 
 @bp.get("/admin/users")
 @requires("admin")
+@documented("administration", answers={200: _PAGE})
 def users() -> Response:
     """List users and tokens with the forms that change them."""
     return _page()
@@ -73,6 +92,12 @@ def users() -> Response:
 
 @bp.post("/admin/users")
 @requires("admin")
+@documented(
+    "administration",
+    body={FORM: form("name", name=_NAME, roles=_ROLES)},
+    answers={200: _PAGE, 303: ("Refused: back to the page, which says why.", None)},
+    errors=_ERRORS,
+)
 def add() -> Response:
     """Add a user with the roles ticked and a generated password, shown once."""
     name, roles = _form().get("name", ""), request.form.getlist("roles")
@@ -83,6 +108,7 @@ def add() -> Response:
 
 @bp.post("/admin/users/<name>/roles")
 @requires("admin")
+@_changed(form(roles=_ROLES))
 def roles(name: str) -> Response:
     """Replace a user's roles with those ticked."""
 
@@ -95,6 +121,7 @@ def roles(name: str) -> Response:
 
 @bp.post("/admin/users/<name>/disable")
 @requires("admin")
+@_changed()
 def disable(name: str) -> Response:
     """Disable a user: its sessions and tokens stop working."""
     return _act(lambda: set_disabled(get_store(), name, True, _actor()) or f"{name} is disabled.")
@@ -102,6 +129,7 @@ def disable(name: str) -> Response:
 
 @bp.post("/admin/users/<name>/enable")
 @requires("admin")
+@_changed()
 def enable(name: str) -> Response:
     """Enable a disabled user again."""
     return _act(lambda: set_disabled(get_store(), name, False, _actor()) or f"{name} is enabled.")
@@ -109,6 +137,13 @@ def enable(name: str) -> Response:
 
 @bp.post("/admin/users/<name>/password")
 @requires("admin")
+@documented(
+    "administration",
+    path=_USER,
+    body={FORM: form()},
+    answers={200: _PAGE, 303: ("Refused: back to the page, which says why.", None)},
+    errors=_ERRORS,
+)
 def password(name: str) -> Response:
     """Give a user a new generated password (shown once), to be changed at next sign-in."""
     return _reveal(f"New password of {name}", "password", lambda: reset_password(get_store(), name, _actor()))
@@ -116,6 +151,12 @@ def password(name: str) -> Response:
 
 @bp.post("/admin/tokens")
 @requires("admin")
+@documented(
+    "administration",
+    body={FORM: form("name", "user", name=_NAME, user={"type": "string", "description": "Whose token it is"})},
+    answers={200: _PAGE, 303: ("Refused: back to the page, which says why.", None)},
+    errors=_ERRORS,
+)
 def create_token() -> Response:
     """Make an API token for a user; its secret is shown once."""
     form = _form()
@@ -127,6 +168,7 @@ def create_token() -> Response:
 
 @bp.post("/admin/tokens/<name>/revoke")
 @requires("admin")
+@_changed(path={"name": {"description": "The token's name"}})
 def revoke(name: str) -> Response:
     """Revoke a token."""
     return _act(lambda: api_tokens.revoke_token(get_store(), name, _actor()) or f"Token {name} is revoked.")

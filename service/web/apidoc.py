@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 HTML = {"text/html": {"type": "string"}}
+#: a form's answer that sends the browser on (to the page named in Location)
+SEE_OTHER = ("Done: go to the page named in `Location`.", None)
+#: the CSRF token of a form, which a browser session must send (a request with an API token need not)
+CSRF_FIELD = {"csrf_token": {"type": "string", "description": "The form's CSRF token (not with an API token)"}}
 CSV = {"text/csv": {"type": "string"}}
 XLSX = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"type": "string", "format": "binary"}}
 
@@ -87,6 +92,11 @@ def documented(
         return view
 
     return declare
+
+
+def form(*required: str, **fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the schema of an HTML form's body: ``fields`` (name -> schema), the ``required`` ones, a CSRF token."""
+    return {"type": "object", "properties": {**fields, **CSRF_FIELD}, "required": list(required)}
 
 
 def operation_of(view: Callable[..., object]) -> Operation | None:

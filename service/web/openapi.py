@@ -29,7 +29,8 @@ from werkzeug.routing.converters import AnyConverter, FloatConverter, IntegerCon
 
 from schemas.api import Error
 from schemas.study import Number, When
-from service.access import ROLES, declared_role
+from service.access import ROLES, SIGNED_IN, argument_roles, declared_role
+from service.access.redact import PID_ARGUMENTS
 from service.web.apidoc import JSON, Operation, operation_of
 
 OPENAPI_VERSION = "3.1.0"
@@ -38,6 +39,8 @@ STATIC = frozenset({"static", "pages.static"})
 #: methods Flask answers itself for every route
 AUTOMATIC = frozenset({"HEAD", "OPTIONS"})
 SECURITY = [{"bearerToken": []}, {"sessionCookie": []}]
+#: methods whose requests carry a body
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 INTRODUCTION = """\
 DoseLedger keeps each study's radiation-dose reports as one document and answers
@@ -52,6 +55,7 @@ COMMON_ERRORS: dict[int, str] = {
     403: "The credentials lack the role the operation needs.",
     404: "No such path: a path argument the route does not take.",
     413: "The request body is larger than DOSELEDGER_MAX_UPLOAD_BYTES.",
+    429: "Too many failed sign-ins or unknown tokens from this address: wait as long as Retry-After says.",
     500: "An unexpected error, logged with its traceback.",
     503: "The database does not answer.",
 }
@@ -158,19 +162,23 @@ def _operation(view: Callable[..., object], rule: Rule, method: str) -> dict[str
     # docstrings are reStructuredText: ``literal`` is Markdown's `literal`
     summary, _, rest = (view.__doc__ or rule.endpoint).replace("``", "`").strip().partition("\n")
     role = _role(view)
+    conditions = _argument_roles(view, declared)
+    body = declared.body if method in BODY_METHODS else {}  # a view of GET and POST takes its form on POST
     operation: dict[str, Any] = {
         "operationId": rule.endpoint if len(set(rule.methods or ()) - AUTOMATIC) == 1 else f"{rule.endpoint}_{method}",
         "tags": [declared.tag],
         "summary": summary.strip(),
-        "description": _description(rest, role),
+        "description": _description(rest, role, conditions),
         "parameters": [*_path_parameters(rule, declared), *_query(declared), *fresh(declared.headers)],
-        "responses": _responses(declared, role is not None, bool(declared.body), bool(rule.arguments)),
+        "responses": _responses(declared, role is not None, bool(body), bool(rule.arguments)),
         "security": SECURITY if role is not None else [],
     }
     if role is not None:
         operation["x-required-role"] = role
-    if declared.body:
-        operation["requestBody"] = {"required": True, "content": _content(declared.body)}
+    if conditions:
+        operation["x-argument-roles"] = conditions
+    if body:
+        operation["requestBody"] = {"required": True, "content": _content(body)}
     return operation
 
 
@@ -182,14 +190,33 @@ def _role(view: Callable[..., object]) -> str | None:
         return "undeclared"
 
 
-def _description(rest: str, role: str | None) -> str:
+def _argument_roles(view: Callable[..., object], declared: Operation) -> dict[str, str]:
+    """Return the further roles some arguments need: ``{"format=csv": "exporter", "patient_key": "pid"}``."""
+    conditions = argument_roles(view)
+    names = {name for item in declared.query for name in _argument_names(item)}
+    conditions.update({name: "pid" for name in PID_ARGUMENTS if name in names})
+    return conditions
+
+
+def _argument_names(item: Any) -> list[str]:
+    if isinstance(item, Mapping):
+        return [item["name"]]
+    schema = item() if isinstance(item, type) else item
+    return [field.data_key or name for name, field in schema.fields.items()]
+
+
+def _description(rest: str, role: str | None, conditions: Mapping[str, str]) -> str:
     text = "\n".join(line.strip() for line in rest.strip().splitlines())
     if role is None:
         needs = "Open to anyone."
+    elif role == SIGNED_IN:
+        needs = "Needs a signed-in user or an API token, whatever its roles."
     elif role in ROLES:
         needs = f"Needs the role `{role}` ({ROLES[role]})."
     else:
         needs = f"Needs credentials ({role})."
+    for condition, extra in conditions.items():
+        needs += f" With `{condition}`{'' if '=' in condition else ' given'}, also `{extra}`."
     return f"{text}\n\n{needs}".strip()
 
 
@@ -265,7 +292,7 @@ def _is_schema_object(body: Mapping[str, Any]) -> bool:
 def _errors(declared: Operation, needs_role: bool, has_body: bool, has_path: bool) -> dict[int, str]:
     wanted = {400, 500}
     wanted |= {404} if has_path else set()
-    wanted |= {401, 403} if needs_role else set()
+    wanted |= {401, 403, 429} if needs_role else set()
     wanted |= {413} if has_body else set()
     wanted |= {503} if declared.database or needs_role else set()  # sign-in reads the database too
     errors = {status: COMMON_ERRORS[status] for status in wanted}
