@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from service.access import SIGNED_IN, argument_roles, declared_role, requires
+from service.access.redact import PID_ARGUMENTS
 from service.web.apidoc import documented, operation_of
 from service.web.openapi import build_spec
 
@@ -77,19 +78,24 @@ def test_each_operation_names_the_role_its_route_declares(app: Flask) -> None:
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             operation = spec["paths"][path][method.lower()]
             assert operation.get("x-required-role") == role, (method, path)
+            names = {parameter["name"] for parameter in operation["parameters"] if parameter["in"] == "query"}
+            pid = {name: "pid" for name in PID_ARGUMENTS if name in names}
             if role is None:
                 assert operation["security"] == [] and "401" not in operation["responses"]
             else:
                 assert operation["security"] == [{"bearerToken": []}, {"sessionCookie": []}]
                 assert {"401", "403", "429"} <= set(operation["responses"])
                 assert (f"`{role}`" if role != SIGNED_IN else "a signed-in user") in operation["description"]
-            assert operation.get("x-argument-roles", {}) == argument_roles(app.view_functions[rule.endpoint])
+            expected = {**argument_roles(app.view_functions[rule.endpoint]), **pid}
+            assert operation.get("x-argument-roles", {}) == expected, (method, path)
 
 
 def test_arguments_that_need_more_name_the_role(app: Flask) -> None:
-    audit = build_spec(app)["paths"]["/api/audits/{name}"]["get"]
-    assert audit["x-argument-roles"] == {"format=csv": "exporter"}
-    assert "With `format=csv`, also `exporter`." in audit["description"]
+    spec = build_spec(app)
+    audit = spec["paths"]["/api/audits/{name}"]["get"]
+    assert audit["x-argument-roles"] == {"format=csv": "exporter", "patient_key": "pid"}
+    assert "With `format=csv`, also `exporter`. With `patient_key` given, also `pid`." in audit["description"]
+    assert spec["paths"]["/api/studies"]["get"]["x-argument-roles"] == {"patient_key": "pid"}
 
 
 def test_the_description_is_valid_openapi_3_1(app: Flask) -> None:

@@ -2,7 +2,8 @@
 
 pymongo's command monitoring records what the service sends during a
 representative run (imports, lists, pages, exports, audits, patient sizes, the
-event log, reprocess, migrate, demo and its removal, the tallies counted again),
+event log, reprocess, migrate, demo and its removal, purge, a deletion, the
+tallies counted again),
 and each command on ``studies`` is checked against
 :mod:`service.storage.sharding`: a filter that fixes ``study_instance_uid``
 (equality or ``$in``) reaches one shard of a cluster sharded on it (hashed);
@@ -154,8 +155,10 @@ def representative_run(client: FlaskClient, runner: Runner, store: Store, corpus
     form = {"id_column": "uid", "height_column": "height", "weight_column": "weight", "si_uid": "true"}
     assert client.post("/api/patient-sizes", data={**form, "file": (io.BytesIO(by_uid), "uids.csv")}).status_code == 200
     store.db.studies.update_one({KEY: uid}, {"$unset": {"schema_version": ""}}, comment=OURS)
-    for command in (["reprocess"], ["migrate"], ["demo"], ["demo", "--remove"]):
+    for command in (["reprocess"], ["migrate"], ["demo"], ["demo", "--remove"], ["purge", "--before", "2000-01-01", "--dry-run"]):
         assert runner.invoke(command).exit_code == 0, command
+    assert runner.invoke(["purge", "--before", "2000-01-01"]).exit_code == 0
+    assert client.delete(f"/api/studies/{uid}", json={"reason": "a test of the shard keys"}).status_code == 200
     store.rebuild_tallies()
 
 

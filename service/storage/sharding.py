@@ -38,6 +38,10 @@ SCATTER_GATHER: dict[str, tuple[str, str]] = {
     "studies.audit": ("dose audits (aggregation pipelines)", "modalities + study_date_time"),
     "studies.by-field": ("patient sizes by accession number", "accession_number"),
     "studies.tallies": ("counting the tallies again (first start on an existing database)", "none: a full pass"),
+    "studies.tally-latest": (
+        "a tally's latest study again, after a deletion took it",
+        "equipment.station_name + study_date_time",
+    ),
     "studies.versions": ("`doseledger migrate`: documents of another schema version", "study_instance_uid"),
     "studies.by-uid-root": ("`doseledger demo --remove`: studies under the demo UID root", "study_instance_uid"),
     "studies.retention": ("`doseledger purge`: studies dated before the retention limit", "study_date_time"),

@@ -101,7 +101,8 @@ class TallyStore:
             "equipment.station_name": key[1],
             "study_date_time": {"$ne": None},
         }
-        found = self.db.studies.find_one(query, {"study_date_time": 1}, sort=[("study_date_time", DESCENDING)])
+        latest = [("study_date_time", DESCENDING)]
+        found = self.db.studies.find_one(query, {"study_date_time": 1}, sort=latest, comment="studies.tally-latest")
         return None if found is None else found["study_date_time"]
 
     def add_to_tallies(self, documents: Iterable[dict[str, Any]]) -> None:

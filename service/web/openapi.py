@@ -40,7 +40,7 @@ STATIC = frozenset({"static", "pages.static"})
 AUTOMATIC = frozenset({"HEAD", "OPTIONS"})
 SECURITY = [{"bearerToken": []}, {"sessionCookie": []}]
 #: methods whose requests carry a body
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 INTRODUCTION = """\
 DoseLedger keeps each study's radiation-dose reports as one document and answers
@@ -280,6 +280,10 @@ def _responses(declared: Operation, needs_role: bool, has_body: bool, has_path: 
         error = {JSON: {"$ref": "#/components/schemas/Error"}}
         if html:
             error["text/html"] = {"type": "string"}
+        answered = responses.get(str(status))  # a page may answer this status itself (the form again)
+        if answered:
+            description = f"{answered['description']} {description}"
+            error = {**error, **{kind: item["schema"] for kind, item in answered.get("content", {}).items()}}
         responses[str(status)] = {"description": description, "content": _content(error)}
     return dict(sorted(responses.items()))
 
