@@ -155,7 +155,13 @@ def representative_run(client: FlaskClient, runner: Runner, store: Store, corpus
     form = {"id_column": "uid", "height_column": "height", "weight_column": "weight", "si_uid": "true"}
     assert client.post("/api/patient-sizes", data={**form, "file": (io.BytesIO(by_uid), "uids.csv")}).status_code == 200
     store.db.studies.update_one({KEY: uid}, {"$unset": {"schema_version": ""}}, comment=OURS)
-    for command in (["reprocess"], ["migrate"], ["demo"], ["demo", "--remove"], ["purge", "--before", "2000-01-01", "--dry-run"]):
+    for command in (
+        ["reprocess"],
+        ["migrate"],
+        ["demo"],
+        ["demo", "--remove"],
+        ["purge", "--before", "2000-01-01", "--dry-run"],
+    ):
         assert runner.invoke(command).exit_code == 0, command
     assert runner.invoke(["purge", "--before", "2000-01-01"]).exit_code == 0
     assert client.delete(f"/api/studies/{uid}", json={"reason": "a test of the shard keys"}).status_code == 200
