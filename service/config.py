@@ -248,10 +248,9 @@ def _file(name: str, raw: str) -> Path:
 
 
 def _log_format(name: str, raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in LOG_FORMATS:
+    if raw.strip().lower() not in LOG_FORMATS:
         raise ConfigurationError(f"{name}={raw!r} is not a log format; use text or json.")
-    return value
+    return raw.strip().lower()
 
 
 #: variables no longer read, and what replaced them: a start with one set stops saying so
@@ -419,12 +418,9 @@ def _check_directory(settings: Settings) -> Settings:
 
 def _check_tls(settings: Settings) -> Settings:
     """Refuse an incomplete TLS configuration of the Storage SCP."""
-    if (settings.scp_tls_cert is None) != (settings.scp_tls_key is None):
-        raise ConfigurationError(
-            "DOSELEDGER_SCP_TLS_CERT and DOSELEDGER_SCP_TLS_KEY go together: set both for TLS, or neither."
-        )
-    if settings.scp_tls_ca is not None and settings.scp_tls_cert is None:
-        raise ConfigurationError("DOSELEDGER_SCP_TLS_CA needs DOSELEDGER_SCP_TLS_CERT and DOSELEDGER_SCP_TLS_KEY.")
+    cert, key, ca = settings.scp_tls_cert, settings.scp_tls_key, settings.scp_tls_ca
+    if (cert is None) != (key is None) or (ca is not None and cert is None):
+        raise ConfigurationError("Set DOSELEDGER_SCP_TLS_CERT and _KEY together (_CA needs both), or none of them.")
     return settings
 
 

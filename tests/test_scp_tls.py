@@ -146,9 +146,10 @@ def _dialogue(port: int, context: ssl.SSLContext) -> bytes:
 
 
 def test_tls_settings_are_checked_at_start(certificates: Certificates, tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="DOSELEDGER_SCP_TLS_CERT and DOSELEDGER_SCP_TLS_KEY go together"):
+    together = re.escape("Set DOSELEDGER_SCP_TLS_CERT and _KEY together (_CA needs both), or none of them.")
+    with pytest.raises(ConfigurationError, match=together):
         load_settings({"DOSELEDGER_SCP_TLS_CERT": str(certificates.cert)})
-    with pytest.raises(ConfigurationError, match="DOSELEDGER_SCP_TLS_CA needs"):
+    with pytest.raises(ConfigurationError, match=together):
         load_settings({"DOSELEDGER_SCP_TLS_CA": str(certificates.ca)})
     with pytest.raises(ConfigurationError, match=re.escape("DOSELEDGER_SCP_TLS_KEY='/nowhere.pem' is not a file")):
         load_settings({"DOSELEDGER_SCP_TLS_CERT": str(certificates.cert), "DOSELEDGER_SCP_TLS_KEY": "/nowhere.pem"})
