@@ -55,6 +55,13 @@ def test_every_route_declares_its_contract(app: Flask) -> None:
     assert undescribed == [], "decorate these views with service.web.apidoc.documented"
 
 
+def test_every_operation_is_in_a_listed_group(app: Flask) -> None:
+    spec = build_spec(app)
+    listed = [tag["name"] for tag in spec["tags"]]
+    used = {operation["tags"][0] for item in spec["paths"].values() for operation in item.values()}
+    assert used <= set(listed) and listed[:2] == ["imports", "studies"]
+
+
 def test_a_route_added_without_a_description_is_listed_and_found_undescribed(app: Flask) -> None:
     @app.get("/api/novelty")
     @requires("viewer")

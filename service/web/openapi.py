@@ -49,6 +49,21 @@ searches, exports and dose audits. Every error has one JSON shape,
 operation names the role it needs (`x-required-role`): send an API token as
 `Authorization: Bearer <token>`, or sign in from a browser (session cookie)."""
 
+#: the groups of operations, in the order the reference page shows them
+TAGS: dict[str, str] = {
+    "imports": "Dose objects in: DICOM over HTTP (the Storage SCP takes them over DICOM)",
+    "studies": "Search studies, read or delete one",
+    "exports": "CSV and XLSX of a list's studies",
+    "audits": "Dose audits, standard names, reference levels",
+    "patient sizes": "Heights and weights from the RIS",
+    "event log": "Everything that happened, in order",
+    "operations": "Health and metrics",
+    "reference": "This description",
+    "pages": "The web pages (HTML)",
+    "account": "Signing in and out, one's own password",
+    "administration": "Users and API tokens",
+}
+
 COMMON_ERRORS: dict[int, str] = {
     400: "An argument is malformed, unknown, or given more than once, or the query string is not UTF-8.",
     401: "No credentials, or credentials that are not valid.",
@@ -77,6 +92,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
         info={"description": INTRODUCTION, "license": {"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"}},
     )
     _teach(plugin)
+    for name, description in TAGS.items():
+        spec.tag({"name": name, "description": description})
     spec.components.schema("Error", schema=Error)
     spec.components.security_scheme(
         "bearerToken", {"type": "http", "scheme": "bearer", "description": "An API token of a DoseLedger user."}

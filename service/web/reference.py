@@ -45,4 +45,4 @@ def openapi_json() -> Response:
 @documented("reference", answers={200: ("The reference page.", HTML)}, database=False)
 def docs() -> str:
     """Show the API reference (Swagger UI over /api/openapi.json)."""
-    return render_template("api_docs.html")
+    return render_template("api_docs.html", current="api")
