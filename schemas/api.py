@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from schemas.alert_rules import RouteSchema, RuleSchema
 from schemas.audits import ReferenceLevelSchema, StandardNameSchema
 from schemas.patient_sizes import PatientSizesForm
 from schemas.study import Equipment, Patient, Summary, When
+from service.modalities import ROW_FIELDS
 
 #: what an uploaded file is in a description (OpenAPI's binary string)
 BINARY = {"type": "string", "format": "binary"}
 
 IMPORT_OUTCOMES = ("created", "merged", "duplicate", "rejected")
 SIZE_OUTCOMES = ("updated", "unchanged", "no such study", "unreadable value")
+ALERT_STATES = ("open", "acknowledged", "closed")
 
 
 class Closed(Schema):
@@ -95,8 +98,8 @@ class ImportUpload(Closed):
     files = fields.List(fields.Raw(metadata=BINARY), required=True, metadata={"description": "DICOM objects"})
 
 
-class StudyRow(Closed):
-    """One row of the study list: the list columns of a study document."""
+class _RowColumns(Closed):
+    """The columns every row of the study list has."""
 
     study_instance_uid = fields.String(required=True)
     modalities = fields.List(fields.String(), required=True)
@@ -109,6 +112,21 @@ class StudyRow(Closed):
         Equipment(only=("manufacturer", "manufacturer_model_name", "station_name", "institution_name"))
     )
     summary = fields.Nested(Summary)
+
+
+def _study_row() -> type[Schema]:
+    """Return the schema of a list row: the common columns, and each section the registry's columns read."""
+    sections = dict.fromkeys(path.split(".")[0] for path in ROW_FIELDS)
+    extra = {
+        name: fields.Dict(metadata={"description": f"The values of `{name}` the list's columns show"})
+        for name in sections
+        if name not in _RowColumns._declared_fields
+    }
+    row: type[Schema] = type("StudyRow", (_RowColumns,), {"__doc__": "One row of the study list.", **extra})
+    return row
+
+
+StudyRow = _study_row()
 
 
 class StudyPage(Closed):
@@ -254,3 +272,40 @@ OPENAPI_DOCUMENT = {
     "required": ["openapi", "info", "paths"],
     "properties": {"openapi": {"type": "string", "const": "3.1.0"}},
 }
+
+
+class AlertTable(Closed):
+    """The alert-rule table in force (``version`` 0 and no rules before any was set)."""
+
+    rules = fields.List(fields.Nested(RuleSchema), required=True, allow_none=True)
+    routes = fields.List(fields.Nested(RouteSchema), required=True, allow_none=True)
+    version = fields.Integer(required=True, allow_none=True)
+    updated_at = When(required=True)
+    updated_by = fields.String(required=True, allow_none=True)
+
+
+class Alert(Closed):
+    """One alert as the API answers it: ``id`` first, then what raised it and what became of it."""
+
+    id = _text("The alert's identifier (for acknowledge and close)")
+    rule = fields.String(required=True)
+    kind = fields.String(required=True, allow_none=True)
+    modality = fields.String(required=True, allow_none=True)
+    station_name = fields.String(required=True, allow_none=True)
+    study_instance_uid = fields.String(required=True, allow_none=True)
+    study_date_time = When(required=True)
+    study_description = fields.String(required=True, allow_none=True)
+    value = fields.Raw(required=True, metadata={"type": ["number", "null"]})
+    level = fields.Raw(required=True, metadata={"type": ["number", "null"]})
+    unit = fields.String(required=True, allow_none=True)
+    state = fields.String(required=True, validate=validate.OneOf(ALERT_STATES))
+    raised_at = When(required=True)
+    test_patient = fields.Raw(required=True, metadata={"type": ["boolean", "null"]})
+    details = fields.Raw(required=True, metadata={"type": ["object", "null"]})
+    history = fields.List(fields.Dict(), required=True, allow_none=True)
+
+
+class Alerts(Closed):
+    """Alerts, newest first."""
+
+    alerts = fields.List(fields.Nested(Alert), required=True)

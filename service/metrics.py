@@ -10,8 +10,9 @@
   ``accepted``, ``rejected`` (allow-list, association limit) and ``aborted``;
   ``doseledger_scp_associations_open``: those open now.
 
-Not here yet: the notification outbox depth, which comes with the alerts'
-outbox (register its gauge beside the outbox when it exists).
+- ``doseledger_notification_outbox{state}``: alert notifications waiting in the
+  outbox (``pending``), and those of them already tried and failed (``retrying``),
+  read from the database at each scrape, so every process reports the same numbers.
 
 Under gunicorn, several worker processes count separately: with
 ``PROMETHEUS_MULTIPROC_DIR`` set (the Dockerfile sets it), prometheus-client
@@ -25,6 +26,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -33,10 +35,15 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Metric,
     generate_latest,
     multiprocess,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from service.errors import DoseLedgerError
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +110,41 @@ def serve_metrics(host: str, port: int | None) -> Iterator[int | None]:
         thread.join()
 
 
-def exposition() -> bytes:
-    """Return every metric in the Prometheus text format, added up over processes in multiprocess mode."""
+class Outbox(Collector):
+    """The notification outbox's depth, counted by ``count(filter)`` when scraped (nothing when it cannot be read)."""
+
+    #: label -> the outbox entries it counts
+    STATES: ClassVar[dict[str, dict[str, Any]]] = {
+        "pending": {"state": "pending"},
+        "retrying": {"state": "pending", "attempts": {"$gte": 1}},
+    }
+
+    def __init__(self, count: Callable[[dict[str, Any]], int]) -> None:
+        self.count = count
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the number of notifications per state."""
+        family = GaugeMetricFamily(
+            "doseledger_notification_outbox", "Alert notifications in the outbox, per state.", labels=["state"]
+        )
+        try:
+            for state, entries in self.STATES.items():
+                family.add_metric([state], self.count(entries))
+        except DoseLedgerError as e:  # the database does not answer: the other metrics still go out
+            log.warning("The outbox could not be counted for /metrics: %s", e)
+            return
+        yield family
+
+
+def exposition(*collectors: Collector) -> bytes:
+    """Return every metric in the Prometheus text format (added up over processes in multiprocess mode).
+
+    ``collectors`` are read at this scrape, beside the counted metrics.
+    """
+    registry = CollectorRegistry()
+    for collector in collectors:
+        registry.register(collector)
     if os.environ.get(MULTIPROCESS_VARIABLE):
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
-    return generate_latest(REGISTRY)
+    return generate_latest(REGISTRY) + generate_latest(registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from service import create_app, metrics
 from service.dicomnet.echo import echo
 from service.dicomnet.scp import StorageSCP
+from service.errors import DatabaseUnavailable
 from service.web.context import close_store
 from tests.signin import signed_in_client
 
@@ -151,3 +153,25 @@ def test_a_bad_allowed_address_stops_the_start(value: str) -> None:
 
     with pytest.raises(ConfigurationError, match="DOSELEDGER_METRICS_ALLOWED_ADDRESSES"):
         load_settings({"DOSELEDGER_METRICS_ALLOWED_ADDRESSES": value})
+
+
+def test_the_outbox_depth_is_read_from_the_database(client: FlaskClient, store: Any) -> None:
+    base = {"recipient": "physics@example.org", "channel": "email", "created_at": datetime(2026, 1, 1)}
+    store.db.outbox.insert_many(
+        [
+            {**base, "_id": "a", "state": "pending", "attempts": 0},
+            {**base, "_id": "b", "state": "pending", "attempts": 2},
+            {**base, "_id": "c", "state": "sent", "attempts": 1},
+        ]
+    )
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'doseledger_notification_outbox{state="pending"} 2.0' in text
+    assert 'doseledger_notification_outbox{state="retrying"} 1.0' in text
+
+
+def test_the_other_metrics_go_out_when_the_outbox_cannot_be_counted() -> None:
+    def unavailable(entries: dict[str, Any]) -> int:
+        raise DatabaseUnavailable("The database does not answer.")
+
+    text = metrics.exposition(metrics.Outbox(unavailable)).decode()
+    assert "doseledger_objects_received" in text and "doseledger_notification_outbox" not in text

@@ -17,13 +17,15 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
-from schemas.alert_rules import parse_alert_rules, read_alert_rules
+from schemas.alert_rules import TableSchema, parse_alert_rules, read_alert_rules
+from schemas.api import Alert, Alerts, AlertTable
 from service.access import requires
 from service.alerts.records import STATES, alert_filter, answer
 from service.alerts.rules import public_table, replace_rules
 from service.alerts.view import alert_json, alert_rows, cumulative_values
 from service.errors import InvalidArgument
 from service.modalities import MODALITIES
+from service.web.apidoc import FORM, HTML, JSON, SEE_OTHER, documented, form
 from service.web.arguments import single_values
 from service.web.auth import may_see_patient_key, request_client
 from service.web.context import get_store
@@ -33,6 +35,33 @@ bp = Blueprint("alerts", __name__)
 #: the arguments of an alert listing
 LIST_ARGUMENTS = ("state", "modality", "station_name", "limit")
 MAX_LIMIT = 500
+
+_LISTING = tuple(
+    {**argument, "allowEmptyValue": True}  # an empty field of the page's filter form is no filter
+    for argument in (
+        {"name": "state", "schema": {"type": "string", "enum": list(STATES)}},
+        {"name": "modality", "schema": {"type": "string", "enum": list(MODALITIES)}},
+        {"name": "station_name", "schema": {"type": "string"}},
+        {"name": "limit", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100}},
+    )
+)
+_ALERT = {"alert": {"description": "The alert's identifier"}}
+_COMMENT = {"type": "string", "description": "Who or why, for the record (needed to close)"}
+
+
+def _answered(what: str) -> object:
+    """Describe acknowledging or closing an alert: JSON gets the alert, the page's form goes back to the page."""
+    return documented(
+        "alerts",
+        path=_ALERT,
+        body={JSON: {"type": "object", "properties": {"comment": _COMMENT}}, FORM: form(comment=_COMMENT)},
+        answers={200: (f"The alert, {what} (a JSON request).", Alert), 303: SEE_OTHER},
+        errors={
+            400: "No comment where one is needed, or one too long.",
+            404: "There is no such alert.",
+            409: "The alert is in a state this answer cannot follow.",
+        },
+    )
 
 
 def _listing(args: dict[str, str], *, open_first: bool) -> list[dict[str, Any]]:
@@ -49,6 +78,7 @@ def _listing(args: dict[str, str], *, open_first: bool) -> list[dict[str, Any]]:
 
 @bp.get("/api/alert-rules")
 @requires("viewer")
+@documented("alerts", answers={200: ("The table in force.", AlertTable)})
 def list_rules() -> Response:
     """Return the alert-rule table in force."""
     return jsonify(public_table(get_store()))
@@ -56,6 +86,12 @@ def list_rules() -> Response:
 
 @bp.put("/api/alert-rules")
 @requires("admin")
+@documented(
+    "alerts",
+    body={JSON: TableSchema},
+    answers={200: ("The new table, in force.", AlertTable)},
+    errors={400: "A rule or route is not valid (each error names its place in the table)."},
+)
 def put_rules() -> Response:
     """Replace the whole alert-rule table with the JSON body."""
     table = parse_alert_rules(request.get_json(silent=True))
@@ -64,6 +100,7 @@ def put_rules() -> Response:
 
 @bp.get("/api/alerts")
 @requires("viewer")
+@documented("alerts", query=_LISTING, answers={200: ("The alerts, newest first.", Alerts)})
 def list_alerts() -> Response:
     """List alerts, newest first, filtered by state, modality and station."""
     alerts = _listing(single_values(request.args), open_first=False)
@@ -88,6 +125,7 @@ def _answer(alert: str, action: str) -> Response:
 
 @bp.post("/api/alerts/<alert>/acknowledge")
 @requires("admin")
+@_answered("acknowledged")
 def acknowledge(alert: str) -> Response:
     """Acknowledge an alert (who, when, an optional comment)."""
     return _answer(alert, "acknowledge")
@@ -95,6 +133,7 @@ def acknowledge(alert: str) -> Response:
 
 @bp.post("/api/alerts/<alert>/close")
 @requires("admin")
+@_answered("closed")
 def close(alert: str) -> Response:
     """Close an alert (who, when, and why: a comment is needed)."""
     return _answer(alert, "close")
@@ -102,6 +141,7 @@ def close(alert: str) -> Response:
 
 @bp.get("/alerts")
 @requires("viewer")
+@documented("pages", query=_LISTING, answers={200: ("The page.", HTML)})
 def alerts_page() -> str:
     """Show the alerts, open ones first, with the filter form."""
     args = single_values(request.args)
@@ -131,6 +171,7 @@ def _rules_page(text: str | None = None, errors: dict[str, Any] | None = None) -
 
 @bp.get("/alert-rules")
 @requires("viewer")
+@documented("pages", answers={200: ("The page.", HTML)})
 def rules_page() -> str:
     """Show the alert rules and routes; an administrator can edit the table."""
     return _rules_page()
@@ -138,6 +179,11 @@ def rules_page() -> str:
 
 @bp.post("/alert-rules")
 @requires("admin")
+@documented(
+    "pages",
+    body={FORM: form("table", table={"type": "string", "description": "The table as JSON"})},
+    answers={303: ("Saved: back to the page.", None), 400: ("Refused: the form again, with the errors.", HTML)},
+)
 def save_rules_page() -> Response | tuple[str, int]:
     """Replace the table with the JSON of the page's form; back to the form with the errors if it is refused."""
     text = single_values(request.form).get("table", "")

@@ -18,7 +18,7 @@ from werkzeug.exceptions import Forbidden
 from service import metrics
 from service.access import requires
 from service.web.apidoc import documented
-from service.web.context import get_settings
+from service.web.context import get_settings, get_store
 
 bp = Blueprint("monitoring", __name__)
 
@@ -44,10 +44,12 @@ def allowed(address: str | None) -> bool:
     database=False,
 )
 def metrics_text() -> Response:
-    """Return the service's metrics (objects received, ingest latency, associations) for Prometheus."""
+    """Return the service's metrics (objects received, ingest latency, associations, the outbox) for Prometheus."""
     if not allowed(request.remote_addr):
         raise Forbidden(
             f"{request.remote_addr} may not read the metrics; "
             "list the Prometheus server's address in DOSELEDGER_METRICS_ALLOWED_ADDRESSES."
         )
-    return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+    store = get_store()
+    outbox = metrics.Outbox(store.count_outbox)
+    return Response(metrics.exposition(outbox), content_type=metrics.CONTENT_TYPE)

@@ -55,6 +55,7 @@ TAGS: dict[str, str] = {
     "studies": "Search studies, read or delete one",
     "exports": "CSV and XLSX of a list's studies",
     "audits": "Dose audits, standard names, reference levels",
+    "alerts": "High-dose alerts, their rules, and their answers",
     "patient sizes": "Heights and weights from the RIS",
     "event log": "Everything that happened, in order",
     "operations": "Health and metrics",
