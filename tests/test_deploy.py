@@ -87,6 +87,12 @@ def test_credentials_come_from_secret_files(compose: dict[str, Any], services: d
     assert "deploy/secrets" in (ROOT / ".dockerignore").read_text().splitlines()
 
 
+def test_the_web_service_answers_its_public_name_loopback_and_the_network(services: dict[str, Any]) -> None:
+    trusted = services["web"]["environment"]["DOSELEDGER_TRUSTED_HOSTS"].split(",")
+    assert trusted == ["${DOSELEDGER_PUBLIC_HOST:-localhost}", "127.0.0.1", "web"]
+    assert "DOSELEDGER_TRUSTED_HOSTS" in VARIABLES
+
+
 def test_state_lives_in_named_volumes(compose: dict[str, Any], services: dict[str, Any]) -> None:
     named = set(compose["volumes"])
     used = {
