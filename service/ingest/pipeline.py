@@ -206,6 +206,7 @@ class Pipeline:
         arrival = _Arrival(name, via, client, None, utcnow(), size, origin)
         outcome, entries = self._reject(arrival, TooLarge(reason) if reason else self._too_large(name, size))
         self.store.append_events([self._received_entry(arrival), *entries])
+        metrics.count_object(via, outcome.outcome, None)
         return outcome
 
     def refuse_unreadable(
