@@ -17,6 +17,7 @@ from schemas.alert_rules import RouteSchema, RuleSchema
 from schemas.audits import ReferenceLevelSchema, StandardNameSchema
 from schemas.patient_sizes import PatientSizesForm
 from schemas.study import Equipment, Patient, Summary, When
+from service.dicomnet.progress import RUN_STATES
 from service.modalities import ROW_FIELDS
 
 #: what an uploaded file is in a description (OpenAPI's binary string)
@@ -309,3 +310,26 @@ class Alerts(Closed):
     """Alerts, newest first."""
 
     alerts = fields.List(fields.Nested(Alert), required=True)
+
+
+class Nodes(Closed):
+    """The remote PACS nodes."""
+
+    nodes = fields.List(
+        fields.Dict(), required=True, metadata={"description": "Each node as `POST /api/pacs` takes it"}
+    )
+
+
+#: a query/retrieve run as the API shows it (its counts and criteria follow service.dicomnet.progress)
+RUN = {
+    "type": "object",
+    "required": ["id", "node", "status", "criteria", "interrupted", "all_modalities"],
+    "properties": {
+        "id": {"type": "string"},
+        "node": {"type": "string"},
+        "status": {"type": "string", "enum": list(RUN_STATES)},
+        "criteria": {"type": "object"},
+        "interrupted": {"type": "boolean", "description": "Its process stopped: it waits to be resumed"},
+        "all_modalities": {"type": "boolean"},
+    },
+}

@@ -77,10 +77,20 @@ SEEDED = (
 )
 
 
+#: operations not called with generated data, and why
+NOT_GENERATED = {
+    # a node at a generated address would be contacted by its C-ECHO and query runs: tests reach this machine
+    # only; with no node, those operations answer 404 before any association (tests/test_pacs*.py call them)
+    "POST /api/pacs": "adds a remote node at a generated address",
+}
+
+
 def _operations() -> list[str]:
     """Return ``METHOD /path`` of every operation of an app built for collection (nothing is connected)."""
     app = create_app({"TESTING": True, "MONGODB_URI": "mongodb://127.0.0.1:1/"})
-    return [f"{method} {openapi_path(rule)}" for rule, method in described_rules(app)]
+    found = [f"{method} {openapi_path(rule)}" for rule, method in described_rules(app)]
+    assert set(NOT_GENERATED) <= set(found), "an operation left out no longer exists"
+    return [operation for operation in found if operation not in NOT_GENERATED]
 
 
 @contextlib.contextmanager

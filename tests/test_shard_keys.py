@@ -2,8 +2,8 @@
 
 pymongo's command monitoring records what the service sends during a
 representative run (imports, lists, pages, exports, audits, patient sizes, the
-event log, reprocess, migrate, demo and its removal, purge, a deletion, the
-tallies counted again),
+event log, reprocess, migrate, demo and its removal, purge, a deletion, what a
+PACS run asks of a study, the tallies counted again),
 and each command on ``studies`` is checked against
 :mod:`service.storage.sharding`: a filter that fixes ``study_instance_uid``
 (equality or ``$in``) reaches one shard of a cluster sharded on it (hashed);
@@ -154,6 +154,7 @@ def representative_run(client: FlaskClient, runner: Runner, store: Store, corpus
     by_uid = f"uid,height,weight\n{uid},170,70\n".encode()
     form = {"id_column": "uid", "height_column": "height", "weight_column": "weight", "si_uid": "true"}
     assert client.post("/api/patient-sizes", data={**form, "file": (io.BytesIO(by_uid), "uids.csv")}).status_code == 200
+    assert store.known_sop_instance_uids(uid, ["1.2.3.4"]) == set()  # what a PACS run asks before retrieving
     store.db.studies.update_one({KEY: uid}, {"$unset": {"schema_version": ""}}, comment=OURS)
     for command in (
         ["reprocess"],

@@ -72,7 +72,8 @@ class PacsStore:
         if not uids:
             return set()
         wanted = set(uids)
-        study = self.db.studies.find_one({"study_instance_uid": study_uid}, {"reports.sop_instance_uid": 1})
+        query = {"study_instance_uid": study_uid}
+        study = self.db.studies.find_one(query, {"reports.sop_instance_uid": 1}, comment="studies.held")
         known = {report.get("sop_instance_uid") for report in (study or {}).get("reports", [])} & wanted
         refused = self.db.pacs_run_studies.find(
             {"study_instance_uid": study_uid, "rejected_uids": {"$in": sorted(wanted - known)}}, {"rejected_uids": 1}

@@ -23,6 +23,7 @@ SHARD_KEYS: dict[str, dict[str, int | str]] = {
 TARGETED: dict[str, str] = {
     "studies.save": "an object folded into its study: read, insert, conditional replace (ingest, reprocess, migrate)",
     "studies.get": "one study's document (API, study page)",
+    "studies.held": "the dose objects a study already holds (a PACS run deciding what to retrieve)",
     "studies.sizes": "a patient size set on one study (RIS file)",
     "studies.insert-many": "complete new documents in bulk (demo, benchmarks, restores)",
     "studies.delete": "one study removed (`DELETE /api/studies/<uid>`, `doseledger delete`, purge, demo --remove)",

@@ -57,6 +57,7 @@ TAGS: dict[str, str] = {
     "audits": "Dose audits, standard names, reference levels",
     "alerts": "High-dose alerts, their rules, and their answers",
     "patient sizes": "Heights and weights from the RIS",
+    "pacs": "Remote PACS nodes, and the query/retrieve runs that fetch their dose objects",
     "event log": "Everything that happened, in order",
     "operations": "Health and metrics",
     "reference": "This description",

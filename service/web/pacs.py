@@ -24,7 +24,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
-from schemas.pacs import parse_criteria, parse_node
+from schemas.api import RUN, Nodes
+from schemas.pacs import NodeSchema, RunSchema, parse_criteria, parse_node
 from service.access import requires
 from service.dicomnet.association import echo
 from service.dicomnet.nodes import Node
@@ -33,6 +34,7 @@ from service.dicomnet.schedule import start_run
 from service.dicomnet.selection import QUERY_MODALITIES
 from service.errors import Conflict, InvalidArgument, NotFound
 from service.storage import utcnow
+from service.web.apidoc import HTML, JSON, documented
 from service.web.context import get_pipeline, get_settings, get_store
 
 bp = Blueprint("pacs", __name__)  # templates and static files: service/web (pages.bp)
@@ -41,6 +43,10 @@ bp = Blueprint("pacs", __name__)  # templates and static files: service/web (pag
 MAX_STUDIES = 1000
 #: seconds between two refreshes of a page that shows a run under way
 REFRESH = 10
+
+_NODE = {"name": {"description": "The node's name"}}
+_RUN = {**_NODE, "run_id": {"description": "The run's identifier"}}
+_UNKNOWN = {404: "There is no such node, or run of it."}
 
 
 def present_run(run: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -67,6 +73,7 @@ def _run_of(name: str, run_id: str) -> dict[str, Any]:
 
 @bp.get("/api/pacs")
 @requires("viewer")
+@documented("pacs", answers={200: ("The nodes.", Nodes)})
 def list_nodes() -> Response:
     """List the remote nodes."""
     return jsonify({"nodes": get_store().pacs_nodes()})
@@ -74,6 +81,12 @@ def list_nodes() -> Response:
 
 @bp.post("/api/pacs")
 @requires("admin")
+@documented(
+    "pacs",
+    body={JSON: NodeSchema},
+    answers={201: ("The node, added.", NodeSchema)},
+    errors={400: "A field is not valid.", 409: "A node of this name exists."},
+)
 def add_node() -> tuple[Response, int]:
     """Add a remote node."""
     node = parse_node(request.get_json(silent=True))
@@ -83,6 +96,7 @@ def add_node() -> tuple[Response, int]:
 
 @bp.get("/api/pacs/<name>")
 @requires("viewer")
+@documented("pacs", path=_NODE, answers={200: ("The node.", NodeSchema)}, errors=_UNKNOWN)
 def show_node(name: str) -> Response:
     """Show one remote node."""
     return jsonify(_node(name).as_document())
@@ -90,6 +104,7 @@ def show_node(name: str) -> Response:
 
 @bp.delete("/api/pacs/<name>")
 @requires("admin")
+@documented("pacs", path=_NODE, answers={204: ("Deleted.", None)}, errors={**_UNKNOWN, 409: "It has a run under way."})
 def delete_node(name: str) -> tuple[str, int]:
     """Delete a remote node (its runs stay listed)."""
     store = get_store()
@@ -102,6 +117,21 @@ def delete_node(name: str) -> tuple[str, int]:
 
 @bp.post("/api/pacs/<name>/echo")
 @requires("admin")
+@documented(
+    "pacs",
+    path=_NODE,
+    answers={
+        200: (
+            "It answered.",
+            {
+                "type": "object",
+                "required": ["node", "status", "seconds"],
+                "properties": {"node": {"type": "string"}, "status": {"const": "ok"}, "seconds": {"type": "number"}},
+            },
+        )
+    },
+    errors={**_UNKNOWN, 502: "The node did not answer the C-ECHO (the message says why)."},
+)
 def echo_node(name: str) -> Response:
     """Send a C-ECHO to a node and say how long it took."""
     settings = get_settings()
@@ -112,6 +142,13 @@ def echo_node(name: str) -> Response:
 
 @bp.post("/api/pacs/<name>/queries")
 @requires("admin")
+@documented(
+    "pacs",
+    path=_NODE,
+    body={JSON: RunSchema},
+    answers={202: ("The run, started in the background (its URL in `Location`).", RUN)},
+    errors={**_UNKNOWN, 400: "A criterion is not valid.", 409: "The node has a run under way."},
+)
 def start_query(name: str) -> tuple[Response, int, dict[str, str]]:
     """Start a query/retrieve run of a node in the background."""
     criteria = parse_criteria(request.get_json(silent=True))
@@ -123,6 +160,17 @@ def start_query(name: str) -> tuple[Response, int, dict[str, str]]:
 
 @bp.get("/api/pacs/<name>/queries")
 @requires("viewer")
+@documented(
+    "pacs",
+    path=_NODE,
+    answers={
+        200: (
+            "Its latest runs, newest first.",
+            {"type": "object", "properties": {"runs": {"type": "array", "items": RUN}}},
+        )
+    },
+    errors=_UNKNOWN,
+)
 def list_queries(name: str) -> Response:
     """List the latest runs of a node, newest first."""
     _node(name)
@@ -132,6 +180,7 @@ def list_queries(name: str) -> Response:
 
 @bp.get("/api/pacs/<name>/queries/<run_id>")
 @requires("viewer")
+@documented("pacs", path=_RUN, answers={200: ("The run, with its failed studies.", RUN)}, errors=_UNKNOWN)
 def show_query(name: str, run_id: str) -> Response:
     """Follow one run: its state, counts and failed studies."""
     run = present_run(_run_of(name, run_id), utcnow())
@@ -141,6 +190,16 @@ def show_query(name: str, run_id: str) -> Response:
 
 @bp.get("/api/pacs/<name>/queries/<run_id>/studies")
 @requires("viewer")
+@documented(
+    "pacs",
+    path=_RUN,
+    query=(
+        {"name": "status", "schema": {"type": "string", "enum": list(STUDY_STATES)}, "allowEmptyValue": True},
+        {"name": "limit", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_STUDIES}},
+    ),
+    answers={200: ("Its studies.", {"type": "object", "properties": {"studies": {"type": "array"}}})},
+    errors=_UNKNOWN,
+)
 def list_query_studies(name: str, run_id: str) -> Response:
     """List the studies of one run, in the order it takes them (``status``, ``limit`` optional)."""
     _run_of(name, run_id)
@@ -158,6 +217,7 @@ def list_query_studies(name: str, run_id: str) -> Response:
 
 @bp.post("/api/pacs/<name>/queries/<run_id>/cancel")
 @requires("admin")
+@documented("pacs", path=_RUN, answers={202: ("The run, to stop.", RUN)}, errors=_UNKNOWN)
 def cancel_query(name: str, run_id: str) -> tuple[Response, int]:
     """Cancel a run: it stops before its next request (at once if no process runs it)."""
     _run_of(name, run_id)
@@ -167,6 +227,7 @@ def cancel_query(name: str, run_id: str) -> tuple[Response, int]:
 
 @bp.get("/pacs")
 @requires("admin")
+@documented("pages", answers={200: ("The page.", HTML)})
 def pacs_page() -> str:
     """Show the remote nodes and the latest runs."""
     store, now = get_store(), utcnow()
@@ -182,6 +243,7 @@ def pacs_page() -> str:
 
 @bp.get("/pacs/<name>/queries/<run_id>")
 @requires("admin")
+@documented("pages", path=_RUN, answers={200: ("The page.", HTML)}, errors=_UNKNOWN)
 def run_page(name: str, run_id: str) -> str:
     """Show one run and its studies."""
     run = present_run(_run_of(name, run_id), utcnow())
