@@ -50,9 +50,9 @@ vendor:
 	cp node_modules/tslib/LICENSE.txt $(ECHARTS)/LICENSE-tslib
 
 # Pin every package the image installs, with hashes, from pyproject.toml (dependencies, the server extra,
-# the build backend): run after changing them. PyPI's own index only, whatever pip is configured with here;
+# the build backend): run after changing them, with pip configured for the package index the image uses;
 # tests/test_deploy.py fails while the lock and pyproject.toml disagree.
 lock: $(STAMP)
-	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet \
+	env -u PIP_FIND_LINKS CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet \
 		--generate-hashes --allow-unsafe --strip-extras --extra server --build-deps-for wheel \
-		--index-url https://pypi.org/simple --no-emit-index-url -o requirements.lock pyproject.toml
+		--no-emit-index-url -o requirements.lock pyproject.toml
