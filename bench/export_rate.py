@@ -194,7 +194,7 @@ def child(args: argparse.Namespace) -> None:
     """Run one measurement (or fill the database) and print its figures as JSON."""
     from service.storage import Store
 
-    store = Store.connect(args.uri, args.db)
+    store = Store.connect(args.uri, args.db, timeout=600, long_timeout=600)  # loads and reads 100,000 studies
     try:
         if args.child == "fill":
             print(json.dumps(fill(store, args.count, args.events)))

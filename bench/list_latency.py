@@ -113,7 +113,7 @@ def run(uri: str, count: int, repeat: int) -> None:
     """Measure against the server at ``uri``."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     app = create_app({"MONGODB_URI": uri, "DOSELEDGER_DB_NAME": "bench"})
-    store = Store.connect(uri, "bench")
+    store = Store.connect(uri, "bench", timeout=600, long_timeout=600)  # loads 100,000 studies
     store.ensure_indexes()
     seconds = load(store, count)
     print(f"loaded {count} studies in {seconds:.0f} s ({count / seconds:.0f}/s)")

@@ -207,6 +207,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_EMBEDDED_PORT": ("embedded_port", _int(1, 65535)),
     "DOSELEDGER_EMBEDDED_START_TIMEOUT": ("embedded_start_timeout", _seconds),
     "DOSELEDGER_DB_TIMEOUT": ("db_timeout", _seconds),
+    "DOSELEDGER_DB_LONG_TIMEOUT": ("db_long_timeout", _seconds),
+    "DOSELEDGER_HEALTH_TIMEOUT": ("health_timeout", _seconds),
     "DOSELEDGER_HOST": ("host", _text),
     "DOSELEDGER_PORT": ("port", _int(1, 65535)),
     "DOSELEDGER_TRUSTED_HOSTS": ("trusted_hosts", parse_host_names),

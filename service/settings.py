@@ -34,7 +34,12 @@ class Settings:
     data_dir: Path = Path("var/db")
     embedded_port: int = DEFAULT_EMBEDDED_PORT
     embedded_start_timeout: float = 30.0
+    #: seconds each database operation may take (ingest, pages, the event log...), then 503 / 0xA700
     db_timeout: float = 5.0
+    #: seconds each database operation of an audit or an export (one slice) may take
+    db_long_timeout: float = 60.0
+    #: seconds /healthz waits for the database before answering 503
+    health_timeout: float = 1.5
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES

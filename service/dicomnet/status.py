@@ -8,7 +8,8 @@ The rule is that nothing is acknowledged that was not written:
   failure would only make a PACS router resend it forever). The refusal and its
   reason are in the event log.
 - A failure is answered when the object was not written, so that the sender
-  keeps it and tries again: the database cannot be reached, the server is
+  keeps it and tries again: the database cannot be reached or did not answer
+  within its deadline (``DOSELEDGER_DB_TIMEOUT``), the server is
   shutting down, or the object is larger than ``DOSELEDGER_MAX_UPLOAD_BYTES``
   (it is then refused unread, as an upload would be; raise the limit and the
   sender's next attempt succeeds), or is deflated and inflates past it (its

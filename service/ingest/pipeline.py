@@ -55,11 +55,13 @@ from service.extract import extract
 from service.ingest.deidentify import prepare
 from service.ingest.dicomfile import bytes_to_keep, read_dataset
 from service.ingest.document import save_fragment, stamp
-from service.storage import Original, Store, event_entry, utcnow
+from service.storage import Original, Store, deadline, event_entry, utcnow
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("created", "merged", "duplicate", "rejected")
+#: seconds the event log gets to record an object whose ingest failed (see _log_received_alone)
+LAST_WORD = 1.0
 
 
 @dataclass(frozen=True)
@@ -307,8 +309,12 @@ class Pipeline:
         )
 
     def _log_received_alone(self, arrival: _Arrival) -> None:
-        """Log ``received`` for an object whose processing failed unexpectedly, as far as the database lets."""
-        with contextlib.suppress(DatabaseUnavailable):
+        """Log ``received`` for an object whose processing failed unexpectedly, as far as the database lets.
+
+        Within :data:`LAST_WORD` seconds: when the failure was the database's
+        deadline passing, the answer (503, ``0xA700``) must not wait another one.
+        """
+        with contextlib.suppress(DatabaseUnavailable), deadline(LAST_WORD):
             self.store.append_events([self._received_entry(arrival)])
 
     def _reject(

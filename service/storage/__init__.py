@@ -40,7 +40,7 @@ from service.storage import accounts, alerts, catalogue, event_log, originals, p
 from service.storage.accounts import AccountStore
 from service.storage.alerts import AlertStore
 from service.storage.catalogue import STANDARD_NAME_KEY, Catalogue
-from service.storage.connection import guarded, ping_uri, utcnow
+from service.storage.connection import deadline, guarded, ping_uri, utcnow
 from service.storage.embedded import database_uri
 from service.storage.event_log import EventLog, event_entry
 from service.storage.originals import Original, OriginalStore
@@ -53,6 +53,7 @@ __all__ = [
     "STANDARD_NAME_KEY",
     "Original",
     "Store",
+    "deadline",
     "event_entry",
     "open_store",
     "opened_store",
@@ -62,6 +63,8 @@ __all__ = [
 
 #: seconds a heartbeat may wait for a busy server before pymongo gives it up (see Store.connect)
 HEARTBEAT_TIMEOUT = 600.0
+#: default seconds of each operation of an audit or an export (DOSELEDGER_DB_LONG_TIMEOUT)
+LONG_TIMEOUT = 60.0
 
 #: (collection, keys, options) created at start
 INDEXES = (
@@ -80,48 +83,68 @@ INDEXES = (
 class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore, AlertStore, PacsStore, RunStore):
     """Studies, tallies, event log, originals, names and levels, users, tokens, site values, alerts, PACS and runs."""
 
-    def __init__(self, client: pymongo.MongoClient[dict[str, Any]], db_name: str) -> None:
+    def __init__(
+        self, client: pymongo.MongoClient[dict[str, Any]], db_name: str, *, long_timeout: float = LONG_TIMEOUT
+    ) -> None:
         self.client = client
         self.db: Database[dict[str, Any]] = client[db_name]
+        #: seconds each database operation of an audit or an export may take (see long_operations)
+        self.long_timeout = long_timeout
         StudyStore.__init__(self)
         EventLog.__init__(self)
         OriginalStore.__init__(self)
 
     @classmethod
-    def connect(cls, uri: str, db_name: str, *, timeout: float = 5.0) -> Store:
+    def connect(cls, uri: str, db_name: str, *, timeout: float = 5.0, long_timeout: float = LONG_TIMEOUT) -> Store:
         """Open a client on ``uri`` (connections are made lazily) and bind database ``db_name``.
 
-        ``timeout`` bounds the wait for a server (then 503). The connect timeout,
-        which pymongo also applies to its heartbeats, is at least
-        :data:`HEARTBEAT_TIMEOUT`: SecantusDB answers no heartbeat while it
-        gathers a large result (about 30 s for a 100,000-study export), and a
-        missed heartbeat makes pymongo cancel the operations in flight.
+        ``timeout`` is the deadline of each operation (``timeoutMS``), the wait
+        for a server included: past it the operation raises
+        :class:`DatabaseUnavailable` (503). ``long_timeout`` is that of each
+        operation inside :meth:`long_operations`. The connect timeout, which
+        pymongo applies to its heartbeats, is at least
+        :data:`HEARTBEAT_TIMEOUT`: SecantusDB answers no heartbeat while it is
+        busy with another operation, and a missed heartbeat makes pymongo
+        cancel the operations in flight; an operation's own connection
+        attempts are bounded by its deadline all the same.
         """
         ms = int(timeout * 1000)
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
             uri,
+            timeoutMS=ms,
             serverSelectionTimeoutMS=ms,
             connectTimeoutMS=max(ms, int(HEARTBEAT_TIMEOUT * 1000)),
             appname="doseledger",
         )
-        return cls(client, db_name)
+        return cls(client, db_name, long_timeout=long_timeout)
+
+    def long_operations(self) -> contextlib.AbstractContextManager[None]:
+        """Give one database operation of an audit, an export or a recount the long deadline.
+
+        Enter it around one bounded operation (a slice), not around a whole
+        audit: the deadline counts for everything inside the block.
+        """
+        return deadline(self.long_timeout)
 
     def close(self) -> None:
         """Close the client and its connection pool."""
         self.client.close()
 
     @guarded
-    def ping(self) -> None:
-        """Check that the database answers; raise :class:`DatabaseUnavailable` if not."""
-        self.db.command("ping")
+    def ping(self, timeout: float | None = None) -> None:
+        """Check that the database answers (within ``timeout`` seconds); raise :class:`DatabaseUnavailable` if not."""
+        with deadline(timeout) if timeout is not None else contextlib.nullcontext():
+            self.db.command("ping")
 
     @guarded
     def ensure_indexes(self) -> None:
         """Create the indexes of :data:`INDEXES` (idempotent) and count the tallies once."""
         for collection, keys, options in INDEXES:
-            self.db[collection].create_index(keys, **options)
+            with self.long_operations():  # building an index on a large collection takes a while
+                self.db[collection].create_index(keys, **options)
         if not self.tallies_built():
-            self.rebuild_tallies()
+            with self.long_operations():
+                self.rebuild_tallies()
 
 
 @contextlib.contextmanager
@@ -136,7 +159,8 @@ def opened_store(settings: Settings) -> Iterator[Store]:
 
 def open_store(settings: Settings) -> Store:
     """Connect to the configured database (starting the embedded one if needed) and create indexes."""
-    store = Store.connect(database_uri(settings), settings.db_name, timeout=settings.db_timeout)
+    uri = database_uri(settings)
+    store = Store.connect(uri, settings.db_name, timeout=settings.db_timeout, long_timeout=settings.db_long_timeout)
     try:
         store.ensure_indexes()
     except BaseException:

@@ -22,10 +22,10 @@ from typing import Any
 import gridfs
 from pymongo import ASCENDING
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service.errors import NotFound
-from service.storage.connection import Index, guarded, raise_unless_duplicates, unavailable, utcnow
+from service.storage.connection import Index, guarded, raise_unless_duplicates, translated, utcnow
 
 ORIGINALS_BUCKET = "originals"
 #: GridFS's default chunk size (255 KiB). keep_original writes the bucket's documents
@@ -177,7 +177,7 @@ class OriginalStore:
         files = self.db[f"{ORIGINALS_BUCKET}.files"]
         which = {"metadata.scrubbed": {"$ne": True}} if unscrubbed_only else {}
         after: dict[str, Any] = {}
-        try:
+        with translated():
             while True:
                 query = {"$and": [which, after]} if which and after else which or after
                 page = list(files.find(query, {"uploadDate": 1}).sort(ORIGINALS_ORDER).limit(batch))
@@ -192,8 +192,6 @@ class OriginalStore:
                         {"uploadDate": last["uploadDate"], "_id": {"$gt": last["_id"]}},
                     ]
                 }
-        except ConnectionFailure as e:
-            raise unavailable(e) from e
 
     @guarded
     def originals_of_study(self, study_instance_uid: str) -> list[str]:

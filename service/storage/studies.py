@@ -11,6 +11,7 @@ is the caller's: :func:`service.ingest.document.save_fragment`.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import time
@@ -19,11 +20,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from schemas.study import validate_study
 from service.errors import DatabaseUnavailable, NotFound
-from service.storage.connection import Index, guarded, unavailable
+from service.storage.connection import Index, guarded, translated
 from service.storage.recent import Recent
 from service.storage.tallies import TallyStore
 
@@ -63,6 +64,8 @@ class Folded(Protocol):
 
 class StudyStore(TallyStore):
     """The ``studies`` collection of a :class:`service.storage.Store`; every write moves the tallies."""
+
+    long_operations: Callable[[], contextlib.AbstractContextManager[None]]
 
     def __init__(self) -> None:
         #: studies this process wrote lately: save_study reads these before writing
@@ -156,20 +159,20 @@ class StudyStore(TallyStore):
         """Return the largest number of events in one matching study (``events``: ``ct.events``...)."""
         size = {"$size": {"$ifNull": [f"${events}", []]}}
         pipeline = [{"$match": filter}, {"$group": {"_id": None, "most": {"$max": size}}}]
-        found = list(self.db.studies.aggregate(pipeline, comment="studies.most-events"))
+        with self.long_operations():
+            found = list(self.db.studies.aggregate(pipeline, comment="studies.most-events"))
         return int(found[0]["most"]) if found else 0
 
     def iter_studies(
         self, filter: dict[str, Any], *, sort: list[tuple[str, int]], fields: dict[str, int], batch_size: int = 200
     ) -> Iterator[dict[str, Any]]:
         """Yield the matching studies in ``sort`` order with ``fields`` only, fetched ``batch_size`` at a time."""
-        try:
-            with self.db.studies.find(
-                filter, fields, sort=sort, batch_size=batch_size, comment="studies.export"
-            ) as cursor:
-                yield from cursor
-        except ConnectionFailure as e:
-            raise unavailable(e) from e
+        with (
+            translated(),
+            self.long_operations(),
+            self.db.studies.find(filter, fields, sort=sort, batch_size=batch_size, comment="studies.export") as cursor,
+        ):
+            yield from cursor
 
     @guarded
     def find_studies(
@@ -240,7 +243,8 @@ class StudyStore(TallyStore):
     @guarded
     def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run an aggregation pipeline over ``studies`` (service.audits) and return its documents."""
-        return list(self.db.studies.aggregate(stages, comment="studies.audit"))
+        with self.long_operations():
+            return list(self.db.studies.aggregate(stages, comment="studies.audit"))
 
 
 def _before(cutoff: datetime) -> dict[str, Any]:

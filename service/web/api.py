@@ -26,9 +26,10 @@ from service.access import requires
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
 from service.ingest.pipeline import Outcome, Pipeline
 from service.reading import listing
+from service.storage import deadline
 from service.web.apidoc import documented
 from service.web.auth import request_client
-from service.web.context import get_pipeline, get_store
+from service.web.context import get_pipeline, get_settings, get_store
 from service.web.errors import error_response, status_of
 
 bp = Blueprint("api", __name__)
@@ -208,6 +209,7 @@ def list_events() -> Response:
 @requires(None)
 @documented("operations", answers={200: ("The service and its database answer.", Health)})
 def healthz() -> Response:
-    """Answer 200 when the database answers ping (503 otherwise, via the error handler)."""
-    get_store().ping()
+    """Answer 200 when the database answers ping within DOSELEDGER_HEALTH_TIMEOUT (503 otherwise)."""
+    with deadline(get_settings().health_timeout):  # opening the store on first use included
+        get_store().ping()
     return jsonify({"status": "ok", "database": "ok"})
