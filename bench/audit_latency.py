@@ -5,12 +5,12 @@
 Without ``--uri`` an embedded SecantusDB server is started on a temporary data
 directory (and stopped at the end). The studies come from ``bench/synthetic.py``
 (the realistic CT/RF/DX/MG mix the list benchmark uses). For each audit, with
-its default parameters, the bare pipeline runs through pymongo and the same
-audit through ``GET /api/audits/<name>`` (Flask test client: argument parsing,
-pipeline instantiation, the aggregation, JSON encoding); the ratio route/bare is
-the service's overhead (target: under 1.2). The bare times are the database
-server's own work; "service ms" is the service's own part of a route call
-(arguments, pipeline instantiation, JSON encoding of the rows) timed without a database.
+its default parameters, the bare pipeline runs through pymongo in one
+aggregation (as mongosh runs it) and the same audit through
+``GET /api/audits/<name>`` (Flask test client: argument parsing, the pipeline
+run in slices of about 0.1 s each, service.audits.sliced, JSON encoding); the
+ratio route/bare is what slicing costs in all (the price of never holding the
+server long). "service ms" is the JSON encoding of the rows, timed without a database.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from bench.synthetic import synthetic_study  # noqa: E402
 from service import create_app  # noqa: E402
 from service.alerts.rules import audit_levels, default_table  # noqa: E402
 from service.audits import pipeline  # noqa: E402
-from service.audits.run import run_audit  # noqa: E402
+from service.audits.run import AuditResult  # noqa: E402
 from service.storage.embedded import EmbeddedServer, free_port  # noqa: E402
 from service.web.context import close_store, get_store  # noqa: E402
 from service.web.jsonprovider import dumps  # noqa: E402
@@ -63,17 +63,6 @@ def load(app: Any, count: int) -> None:
         print(f"loaded {count} studies in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-class Answer:
-    """A store that answers every pipeline with the given rows: isolates the service's own work."""
-
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.rows = rows
-
-    def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Return the rows, whatever the pipeline."""
-        return self.rows
-
-
 def timed(run: Any) -> tuple[float, Any]:
     """Return the seconds ``run()`` took and its result."""
     started = time.perf_counter()
@@ -95,8 +84,7 @@ def bench(app: Any) -> None:
             bare, rows = timed(lambda stages=stages: list(studies_collection.aggregate(stages)))
             route, response = timed(lambda name=audit.name: client.get(f"/api/audits/{name}"))
             assert response.status_code == 200, response.get_data(as_text=True)
-            own, _ = timed(lambda name=audit.name, rows=rows: dumps(
-                run_audit(Answer(rows), name, {}, alert_levels=levels).as_json()))  # fmt: skip
+            own, _ = timed(lambda audit=audit, rows=rows: dumps(AuditResult(audit, {}, {}, rows).as_json()))
             print(
                 f"{audit.name:38} {len(rows):5d} {bare:8.2f} {route:8.2f} {route / bare:6.2f} {own * 1000:10.2f}",
                 flush=True,

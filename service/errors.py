@@ -69,6 +69,10 @@ class DatabaseUnavailable(DoseLedgerError):
     """The database cannot be reached; the caller should retry later."""
 
 
+class DatabaseTimeout(DatabaseUnavailable):
+    """The database did not answer within an operation's deadline (frozen, or busy)."""
+
+
 class PacsError(DoseLedgerError):
     """A remote DICOM node failed us: association refused or aborted, no answer in time, a failure status."""
 

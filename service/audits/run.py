@@ -16,9 +16,10 @@ from typing import Any, Protocol
 from schemas.display import format_number
 from schemas.query import StudyQuery, parse_study_query
 from service.audits import pipeline
+from service.audits.sliced import Partition, SlicedStudies, run_sliced
 from service.errors import InvalidArgument, NotFound
 from service.export.csv import Figure, SafeWriter
-from service.reading.filters import study_filter
+from service.reading.filters import date_bounds, match_filter
 from service.reading.listing import newest_since
 
 #: request arguments that are neither audit parameters nor list filters
@@ -31,11 +32,11 @@ MAX_NEWEST = 100_000
 STATISTICS = ("mean", "p25", "median", "p75", "min", "max", "reference_level")
 
 
-class Aggregates(Protocol):
-    """What an audit needs of the store."""
+class AuditStore(SlicedStudies, Protocol):
+    """What an audit needs of the store: sliced reads (service.audits.sliced) and the standard names."""
 
-    def aggregate(self, stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run a pipeline over the studies."""
+    def standard_names(self, modality: str | None = None) -> list[dict[str, Any]]:
+        """Return the standard-name mappings of one modality."""
 
     def count_studies_matching(self, filter: dict[str, Any], *, limit: int) -> int:
         """Count the matching studies, stopping at ``limit`` (for ``newest``)."""
@@ -68,8 +69,19 @@ def find_audit(name: str) -> pipeline.Audit:
     return found
 
 
-def run_audit(store: Aggregates, name: str, args: Mapping[str, str], *, alert_levels: Mapping[str, Any]) -> AuditResult:
-    """Run audit ``name`` with request ``args``; raise :class:`InvalidArgument` naming bad ones."""
+def run_audit(
+    store: AuditStore,
+    name: str,
+    args: Mapping[str, str],
+    *,
+    alert_levels: Mapping[str, Any],
+    now: datetime | None = None,
+) -> AuditResult:
+    """Run audit ``name`` with request ``args``; raise :class:`InvalidArgument` naming bad ones.
+
+    The pipeline runs in slices (service.audits.sliced), so that no database
+    operation holds the server for long; ``now`` is where its date windows start.
+    """
     audit = find_audit(name)
     errors: dict[str, Any] = {}
     try:
@@ -87,9 +99,26 @@ def run_audit(store: Aggregates, name: str, args: Mapping[str, str], *, alert_le
     query = query.for_reports()  # test patients left out unless asked for
     if newest is not None:
         query = _since(store, query, newest)
-    match = study_filter(query)
+    match, (low, high) = match_filter(query), date_bounds(query)
     stages = pipeline.instantiate(audit, choices, match=match, alert_match=pipeline.alert_match(alert_levels))
-    return AuditResult(audit, choices, query.arguments(), store.aggregate(stages))
+    when = now or datetime.now()  # study date-times are the modalities' local time
+    rows = run_sliced(store, stages, low=low, high=high, now=when, partition=_standard_name(store, audit))
+    return AuditResult(audit, choices, query.arguments(), rows)
+
+
+def _standard_name(store: AuditStore, audit: pipeline.Audit) -> Partition:
+    """Return the standard name a group of ``audit`` joins (its raw name when unmapped): its partition."""
+    field = audit.constants.get("name_field")
+    if field is None:  # groups that no standard name joins
+        return lambda group: None
+    mapped = [row for row in store.standard_names(audit.constants.get("modality")) if row["field"] == field]
+    standard = {row["raw"]: row["standard"] for row in mapped}
+
+    def name(group: dict[str, Any]) -> Any:
+        raw = (group.get("_id") or {}).get("name")
+        return standard.get(raw, raw) if isinstance(raw, str) else raw
+
+    return name
 
 
 def _newest(raw: str | None, errors: dict[str, Any]) -> int | None:
@@ -102,7 +131,7 @@ def _newest(raw: str | None, errors: dict[str, Any]) -> int | None:
     return int(raw)
 
 
-def _since(store: Aggregates, query: StudyQuery, newest: int) -> StudyQuery:
+def _since(store: AuditStore, query: StudyQuery, newest: int) -> StudyQuery:
     """Narrow ``query`` to the days of its newest studies, at least ``newest`` of them (all if fewer match).
 
     The date windows of the lists bound the reads (:func:`service.reading.listing.newest_since`):

@@ -3,19 +3,21 @@
 ``layout`` says what each modality's export holds (columns from the study
 schema), ``core`` holds an export in progress, ``csv`` and ``xlsx`` write it.
 This module runs one export for the API and the command line alike:
-:func:`start_export` builds the query (for CSV it also counts the most events
-in one study, so a bad argument or an unreachable database fails before any
-byte is sent) and reads the modality's standard names once
+:func:`start_export` builds the query, reads the keys of the selection in
+slices with the most events in one study (:mod:`service.export.reader`: no
+database operation holds the server long, and a bad argument or an
+unreachable database fails before any byte is sent) and reads the modality's
+standard names once
 (:mod:`service.export.standard`: a column of standard names after each raw
 name that can be mapped, empty where a name has no mapping), and
 :func:`export_bytes` produces the file's bytes and records the export in the
 event log when they are all out, or when the reader went away.
 
-CSV bytes are produced as the cursor is read. An XLSX file cannot be sent
+CSV bytes are produced as the studies are read. An XLSX file cannot be sent
 before it is complete (it is a zip whose directory comes last), so it is
 written to an anonymous temporary file first and then sent from there (an
 XLSX failure is therefore a proper error response); memory stays flat either
-way. The cursor is read ahead in a thread (:mod:`service.export.readahead`).
+way. The studies are read ahead in a thread (:mod:`service.export.readahead`).
 Both run in the request's own thread, so the threaded server keeps answering
 other requests meanwhile.
 """
@@ -31,13 +33,13 @@ from typing import IO
 from schemas.query import StudyQuery
 from service.audits.names import StandardNames
 from service.errors import InvalidArgument, TooWide
+from service.export import reader
 from service.export.core import MAX_COLUMNS, ROWS, Export
 from service.export.csv import csv_chunks
 from service.export.layout import layout
 from service.export.readahead import read_ahead
 from service.export.standard import with_standard_names
 from service.export.xlsx import write_xlsx
-from service.reading.filters import study_filter, study_sort
 from service.storage import Store
 
 #: Bytes read from the XLSX temporary file per chunk sent.
@@ -45,26 +47,35 @@ FILE_CHUNK = 1 << 16
 
 
 def start_export(
-    store: Store, query: StudyQuery, fmt: str, *, rows: str = "study", via: str = "", client: str = ""
+    store: Store,
+    query: StudyQuery,
+    fmt: str,
+    *,
+    rows: str = "study",
+    via: str = "",
+    client: str = "",
+    now: datetime | None = None,
 ) -> Export:
-    """Prepare an export of every study ``query`` lists, in its order (the cursor opens on first read).
+    """Prepare an export of every study ``query`` lists, in its order (the studies are read on first read).
 
-    ``rows`` is the CSV's layout (:data:`service.export.core.ROWS`). A wide CSV
-    that would exceed Excel's columns is refused (:class:`TooWide`), and the
-    refusal logged, before anything is read or written. Test patients are left
-    out unless the query asks for them (``StudyQuery.for_reports``).
+    ``rows`` is the CSV's layout (:data:`service.export.core.ROWS`). The keys of
+    the selection are read here in slices (:mod:`service.export.reader`; ``now``
+    is where their date windows start), so a bad argument or an unreachable
+    database fails before any byte is sent. A wide CSV that would exceed
+    Excel's columns is refused (:class:`TooWide`), and the refusal logged,
+    before anything is written. Test patients are left out unless the query
+    asks for them (``StudyQuery.for_reports``).
     """
     query = query.for_reports()
     if rows not in ROWS or (rows != "study" and fmt != "csv"):
         raise InvalidArgument({"layout": [_layout_expected(fmt)]})
     modality = query.modality or ""
     shape = with_standard_names(layout(modality), StandardNames.of(modality, store.standard_names(modality)))
-    where = study_filter(query)
-    most = store.most_events(where, shape.events_path) if FORMATS[fmt].counts_first and rows == "study" else 0
-    export = Export(shape, (), query.arguments(), most, rows)
+    keys, most = reader.selection(store, query, shape.events_path, now=now or datetime.now())
+    export = Export(shape, (), query.arguments(), most if FORMATS[fmt].counts_first and rows == "study" else 0, rows)
     if export.width() > MAX_COLUMNS:
         refuse_too_wide(store, export, fmt, via=via, client=client)
-    export.studies = read_ahead(store.iter_studies(where, sort=study_sort(query), fields=shape.projection()))
+    export.studies = read_ahead(reader.studies(store, keys, shape.projection()))
     return export
 
 
@@ -114,7 +125,7 @@ class Format:
 
     mimetype: str
     produce: Callable[[Export, datetime], Iterator[bytes]]
-    counts_first: bool  # ask the database for the most events in one study before reading
+    counts_first: bool  # needs the most events in one study before writing (read with the selection's keys)
 
 
 FORMATS: dict[str, Format] = {

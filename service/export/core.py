@@ -1,12 +1,12 @@
 """An export in progress: the layout, the studies to write, and counts of what was written.
 
-A CSV header names the event groups of the widest study row, so a CSV export
-first asks the database for the most events in one study (``most_events``);
-the XLSX writer counts while it reads instead (:mod:`service.export.spool`).
-The studies come from a cursor read in small batches, so memory stays flat
-whatever their number. A study imported between the count and the read may
-have more events than counted: its extra event groups are left out of its CSV
-row.
+A CSV header names the event groups of the widest study row, so an export
+first reads the most events in one study with the keys of the selection
+(``most_events``, :mod:`service.export.reader`); the XLSX writer counts while
+it reads instead (:mod:`service.export.spool`). The studies are read in small
+batches, so memory stays flat whatever their number. A study imported between
+the count and the read may have more events than counted: its extra event
+groups are left out of its CSV row.
 
 An export's ``rows`` are ``study`` (one study per row, its events to the right:
 the wide layout) or ``events`` (one event per row after its study's columns:
@@ -34,7 +34,7 @@ class Export:
     layout: Layout
     studies: Iterable[Mapping[str, Any]]
     arguments: Mapping[str, str] = field(default_factory=dict)  # the list filters, as URL arguments
-    most_events: int = 0  # in one study of the selection, when asked for (CSV)
+    most_events: int = 0  # in one study of the selection, when read before (service.export.reader)
     rows: str = "study"  # one of ROWS
     studies_written: int = 0
     events_written: int = 0

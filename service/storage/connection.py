@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 import pymongo
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 
-from service.errors import DatabaseUnavailable
+from service.errors import DatabaseTimeout, DatabaseUnavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,7 +70,7 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
 def unavailable(error: PyMongoError) -> DatabaseUnavailable:
     """Return the error that a lost connection or a passed deadline becomes."""
     if error.timeout and not isinstance(error, ServerSelectionTimeoutError):  # found, then silent
-        return DatabaseUnavailable(f"The database did not answer in time; try again later ({error}).")
+        return DatabaseTimeout(f"The database did not answer in time; try again later ({error}).")
     return DatabaseUnavailable(f"The database cannot be reached: {error}")
 
 

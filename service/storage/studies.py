@@ -15,7 +15,7 @@ import contextlib
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -24,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.study import validate_study
 from service.errors import DatabaseUnavailable, NotFound
-from service.storage.connection import Index, guarded, translated
+from service.storage.connection import Index, deadline, guarded, translated
 from service.storage.recent import Recent
 from service.storage.tallies import TallyStore
 
@@ -34,6 +34,8 @@ SAVE = "studies.save"
 MAX_SAVE_ATTEMPTS = 64
 #: how many Study Instance UIDs a store remembers having written (a hint, see save_study)
 RECENT_STUDIES = 10_000
+#: documents per reply of a slice's find (a slice is meant to be read in one round trip)
+SLICE_BATCH = 10_000
 
 #: list filters read these
 INDEXES: tuple[Index, ...] = (
@@ -155,24 +157,54 @@ class StudyStore(TallyStore):
         return self.db.studies.estimated_document_count(comment="studies.estimate")
 
     @guarded
-    def most_events(self, filter: dict[str, Any], events: str) -> int:
-        """Return the largest number of events in one matching study (``events``: ``ct.events``...)."""
-        size = {"$size": {"$ifNull": [f"${events}", []]}}
-        pipeline = [{"$match": filter}, {"$group": {"_id": None, "most": {"$max": size}}}]
+    def study_keys(
+        self,
+        window: dict[str, Any],
+        conditions: list[dict[str, Any]],
+        fields: Mapping[str, Any],
+        *,
+        seconds: float | None,
+    ) -> list[dict[str, Any]]:
+        """Return ``_id`` and ``fields`` (expressions too) of the studies in a date ``window`` meeting ``conditions``.
+
+        One slice of a long read (service.reading.slices), within ``seconds``
+        (None: the long deadline; past them, :class:`DatabaseTimeout`). An
+        aggregation whose first stage is the window alone: SecantusDB serves a
+        filter from an index only when no ``$or``, ``$and`` or ``$expr`` sits
+        beside it (measured: a 3-day window of 3,500 studies 5 ms alone, 500 ms
+        with any of them), so each condition is a stage after it.
+        """
+        stages = [{"$match": window}, *({"$match": c} for c in conditions if c), {"$project": {**fields, "_id": 1}}]
+        with deadline(seconds) if seconds is not None else self.long_operations():
+            return list(self.db.studies.aggregate(stages, batchSize=SLICE_BATCH, comment="studies.keys"))
+
+    @guarded
+    def studies_by_id(self, ids: list[Any], fields: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Return the studies with these ``_id``s, with ``fields`` (a projection), in the order of ``ids``."""
         with self.long_operations():
-            found = list(self.db.studies.aggregate(pipeline, comment="studies.most-events"))
-        return int(found[0]["most"]) if found else 0
+            cursor = self.db.studies.find({"_id": {"$in": ids}}, {**fields, "_id": 1}, comment="studies.by-id")
+            found = {doc["_id"]: doc for doc in cursor}
+        keep_id = fields.get("_id", 1) != 0
+        return [found[i] if keep_id else _without_id(found[i]) for i in ids if i in found]
 
     def iter_studies(
         self, filter: dict[str, Any], *, sort: list[tuple[str, int]], fields: dict[str, int], batch_size: int = 200
     ) -> Iterator[dict[str, Any]]:
-        """Yield the matching studies in ``sort`` order with ``fields`` only, fetched ``batch_size`` at a time."""
+        """Yield the matching studies in ``sort`` order with ``fields`` only, fetched ``batch_size`` at a time.
+
+        One cursor over the whole selection (audits and exports read in slices instead,
+        :mod:`service.reading.slices`): its first batch gets the long deadline, since
+        SecantusDB gathers the whole result before it, and every later one the short one.
+        """
         with (
             translated(),
-            self.long_operations(),
             self.db.studies.find(filter, fields, sort=sort, batch_size=batch_size, comment="studies.export") as cursor,
         ):
-            yield from cursor
+            with self.long_operations():
+                first = next(cursor, None)
+            if first is not None:
+                yield first
+                yield from cursor
 
     @guarded
     def find_studies(
@@ -245,6 +277,18 @@ class StudyStore(TallyStore):
         """Run an aggregation pipeline over ``studies`` (service.audits) and return its documents."""
         with self.long_operations():
             return list(self.db.studies.aggregate(stages, comment="studies.audit"))
+
+    @guarded
+    def aggregate_documents(
+        self, documents: list[dict[str, Any]], stages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Run pipeline ``stages`` over ``documents`` given here (``$documents``) and return its documents."""
+        with self.long_operations():
+            return list(self.db.aggregate([{"$documents": documents}, *stages], comment="studies.documents"))
+
+
+def _without_id(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "_id"}
 
 
 def _before(cutoff: datetime) -> dict[str, Any]:
