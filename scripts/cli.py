@@ -25,6 +25,8 @@ from tqdm import tqdm
 from scripts.cli_access import add_parsers as add_access_parsers
 from scripts.cli_alerts import add_parsers as add_alert_parsers
 from scripts.cli_audits import add_parsers as add_audit_parsers
+from scripts.cli_check import add_parsers as add_check_parsers
+from scripts.cli_check import recover_at_start
 from scripts.cli_common import client as _client
 from scripts.cli_demo import add_parsers as add_demo_parsers
 from scripts.cli_echo import add_parsers as add_echo_parsers
@@ -80,6 +82,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         with app.app_context():
             news = first_start(get_store(), settings)  # starts the database now, not on the first request
             pipeline = get_pipeline()  # checks the patient-key secret now, not on the first import
+            recover_at_start(pipeline)
             services = start_services(pipeline, settings, scp=settings.scp_enabled)
             notifier = Notifier(get_store(), settings)  # sends the alerts' e-mails and webhooks
             notifier.start()
@@ -107,6 +110,7 @@ def cmd_scp(args: argparse.Namespace, settings: Settings) -> int:
     from service.metrics import serve_metrics
 
     with _pipeline(settings) as pipeline, serve_metrics(settings.scp_host, settings.scp_metrics_port):
+        recover_at_start(pipeline)
         services = start_services(pipeline, settings, port=args.port, ae_title=args.ae_title)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -150,6 +154,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     workers = args.workers or settings.import_workers
     with _pipeline(settings) as pipeline, _stop_on_signals() as stop:
+        recover_at_start(pipeline)
         outcomes = ingest_all(pipeline, sources, workers=workers, via="cli", client=_client(), stop=stop)
         done = list(tqdm(outcomes, total=len(sources), desc="Importing", unit="object", file=sys.stderr, disable=None))
     status = _summarise(done)
@@ -305,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_pacs_parsers(sub)
     add_migrate_parsers(sub)
     add_echo_parsers(sub)
+    add_check_parsers(sub)
     return parser
 
 

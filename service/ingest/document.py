@@ -35,12 +35,22 @@ def study_document(
     return result
 
 
-def save_fragment(store: Store, fragment: dict[str, Any], *, now: datetime, reprocess: bool = False) -> MergeResult:
-    """Merge a stamped fragment into its study document and write it, retrying on concurrent writes."""
+def save_fragment(
+    store: Store,
+    fragment: dict[str, Any],
+    *,
+    now: datetime,
+    reprocess: bool = False,
+    journal: dict[str, Any] | None = None,
+) -> MergeResult:
+    """Merge a stamped fragment into its study document and write it, retrying on concurrent writes.
+
+    ``journal`` is the object as the journal notes it (service.storage.journal): given, the write is noted first.
+    """
     uid = fragment["study_instance_uid"]
 
     def fold(existing: dict[str, Any] | None) -> MergeResult:
         return study_document(existing, fragment, now=now, reprocess=reprocess)
 
-    result: MergeResult = store.save_study(uid, fold, read_first=reprocess)
+    result: MergeResult = store.save_study(uid, fold, read_first=reprocess, journal=journal)
     return result

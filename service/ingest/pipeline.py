@@ -13,11 +13,16 @@ an :class:`Outcome` and the next object goes on.
 The two event-log entries of an object are written together at the end, in one
 insert (one round trip instead of two), usually with consecutive ``seq``s, so
 their ``at`` is when the object was done, not when it arrived (the arrival time
-is the original's ``received_at`` and the study report's). The
-trade-off: a process that dies in the middle of an object leaves no ``received``
-entry for it. Nothing is lost: the original, with its name, way in, client and
-``received_at``, is kept in GridFS before extraction, and ``doseledger
-reprocess`` picks it up. An unexpected failure that the process survives (the
+is the original's ``received_at`` and the study report's). A process that dies
+in the middle of an object loses nothing: the original, with its name, way in,
+client and ``received_at``, is kept in GridFS before extraction, and the study
+write is noted in the journal (:mod:`service.storage.journal`) before it
+begins, its note deleted once the entries are written; a note left behind is
+finished at the next start of ``serve``, ``scp`` or ``import``, or by
+``doseledger check`` (:mod:`service.ingest.recovery`: the tallies counted again
+and the entries written, or the object taken in again from its kept bytes).
+One that dies before the write began left only the original, which ``doseledger
+reprocess`` takes in. An unexpected failure that the process survives (the
 database gone, a study too hot to write) still logs ``received`` alone, as far
 as the database lets, before the error goes up.
 
@@ -40,8 +45,6 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -52,88 +55,29 @@ from service.alerts.records import raise_alerts
 from service.config import DEFAULT_KEEP_NOT_DICOM_BYTES, Settings
 from service.errors import DatabaseUnavailable, InvalidDoseReport, NotDicom, RejectedObject, TooLarge
 from service.extract import extract
+from service.ingest.arrival import (
+    LAST_WORD,
+    OUTCOMES,
+    RECOVERED,
+    RECOVERED_NOTE,
+    Arrival,
+    Outcome,
+    Result,
+    identity,
+    noted,
+    origin_details,
+    size_text,
+    with_name,
+)
 from service.ingest.deidentify import prepare
 from service.ingest.dicomfile import bytes_to_keep, read_dataset
 from service.ingest.document import save_fragment, stamp
 from service.storage import Original, Store, deadline, event_entry, utcnow
 
+#: what other modules import from here
+__all__ = ["OUTCOMES", "Arrival", "Outcome", "Pipeline", "Result"]
+
 log = logging.getLogger(__name__)
-
-OUTCOMES = ("created", "merged", "duplicate", "rejected")
-#: seconds the event log gets to record an object whose ingest failed (see _log_received_alone)
-LAST_WORD = 1.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one object."""
-
-    name: str
-    outcome: str
-    study_instance_uid: str | None = None
-    sop_instance_uid: str | None = None
-    message: str = ""
-    #: the :class:`RejectedObject` code when rejected, else None
-    code: str | None = None
-    sha256: str | None = None
-
-    @property
-    def rejected(self) -> bool:
-        """Tell whether the object was rejected."""
-        return self.outcome == "rejected"
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the per-object result as sent to API clients."""
-        result = asdict(self)
-        del result["sha256"]
-        return result
-
-
-@dataclass(frozen=True)
-class _Arrival:
-    """Where an object came from, carried through the steps."""
-
-    name: str
-    via: str
-    client: str
-    sha256: str | None
-    received_at: datetime
-    #: the number of bytes received (None when reprocessing a kept original)
-    size: int | None = None
-    #: the query/retrieve run that asked for the object (``{"node", "run"}``), for the event log's ``details.pacs``
-    origin: dict[str, Any] | None = None
-
-
-#: what happened to one object, and the event-log entries that say so (the outcome's, then any alert's)
-_Result = tuple["Outcome", list[dict[str, Any]]]
-
-
-def _identity(ds: Dataset | None) -> tuple[str | None, str | None]:
-    """Return the Study and SOP Instance UIDs of ``ds`` as far as it has them."""
-    if ds is None:
-        return None, None
-    try:
-        study, sop = ds.get("StudyInstanceUID"), ds.get("SOPInstanceUID")
-    except Exception:  # a malformed UID value must not hide the real rejection reason
-        return None, None
-    return (str(study) if study else None), (str(sop) if sop else None)
-
-
-def _origin_details(arrival: _Arrival, details: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Add the PACS run an object came from to an event-log entry's ``details``."""
-    if arrival.origin is None:
-        return details
-    return {**(details or {}), "pacs": arrival.origin}
-
-
-def _size(size: int | None) -> str:
-    """Say how many bytes arrived (None: a body refused before its length was known)."""
-    return "more bytes than the limit" if size is None else f"{size} bytes"
-
-
-def _with_name(name: str, message: str) -> str:
-    """Make sure a message names the object it is about."""
-    return message if name in message else f"{name} was rejected: {message}"
 
 
 class Pipeline:
@@ -175,7 +119,7 @@ class Pipeline:
         Counted in :mod:`service.metrics`.
         """
         started = time.perf_counter()
-        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
+        arrival = Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
         try:
             outcome = self._take_and_log(data, arrival)
         except Exception:
@@ -184,14 +128,27 @@ class Pipeline:
         metrics.count_object(via, outcome.outcome, time.perf_counter() - started)
         return outcome
 
-    def _take_and_log(self, data: bytes, arrival: _Arrival) -> Outcome:
+    def _take_and_log(self, data: bytes, arrival: Arrival) -> Outcome:
         """Take one object in and log it (``received`` alone when taking it failed unexpectedly)."""
         try:
             outcome, entries = self._take(data, arrival)
         except Exception:
-            self._log_received_alone(arrival)
+            self.log_received_alone(arrival)
             raise
-        self.store.append_events([self._received_entry(arrival), *entries])
+        return self._done(arrival, outcome, [self.received_entry(arrival), *entries])
+
+    def resume(self, original: Original) -> Outcome:
+        """Take in again a kept original whose write stopped before its study (service.ingest.recovery)."""
+        arrival = Arrival(original.name, original.via, original.client, original.sha256, original.received_at,
+                          recovered=True)  # fmt: skip
+        outcome, entries = self._redo(original, arrival, reprocess=False)
+        return self._done(arrival, outcome, [self.received_entry(arrival), *entries])
+
+    def _done(self, arrival: Arrival, outcome: Outcome, entries: list[dict[str, Any]]) -> Outcome:
+        """Log an object's entries, then forget the journal's note of its write: every part of it is done."""
+        self.store.append_events(entries)
+        if outcome.outcome in ("created", "merged"):
+            self.store.forget_write(arrival.journal)
         return outcome
 
     def refuse_too_large(
@@ -205,9 +162,9 @@ class Pipeline:
         origin: dict[str, Any] | None = None,
     ) -> Outcome:
         """Log and report an object refused for its size (None: unknown, past the limit) before it was read."""
-        arrival = _Arrival(name, via, client, None, utcnow(), size, origin)
+        arrival = Arrival(name, via, client, None, utcnow(), size, origin)
         outcome, entries = self._reject(arrival, TooLarge(reason) if reason else self._too_large(name, size))
-        self.store.append_events([self._received_entry(arrival), *entries])
+        self.store.append_events([self.received_entry(arrival), *entries])
         metrics.count_object(via, outcome.outcome, None)
         return outcome
 
@@ -215,26 +172,26 @@ class Pipeline:
         self, data: bytes, reason: str, *, name: str, via: str, client: str, origin: dict[str, Any] | None = None
     ) -> Outcome:
         """Keep, log and report an object of which only ``data`` could be read (a damaged zip member)."""
-        arrival = _Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
+        arrival = Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
         outcome, entries = self._reject(arrival, NotDicom(reason), note=self._keep_unreadable(arrival, data))
-        self.store.append_events([self._received_entry(arrival), *entries])
+        self.store.append_events([self.received_entry(arrival), *entries])
         metrics.count_object(via, outcome.outcome, None)
         return outcome
 
-    def _take(self, data: bytes, arrival: _Arrival) -> _Result:
+    def _take(self, data: bytes, arrival: Arrival) -> Result:
         """Check, keep, extract and save one object; return what happened and its event-log entry."""
         if len(data) > self.max_bytes:
             return self._reject(arrival, self._too_large(arrival.name, len(data)))
         ds: Dataset | None = None
         try:
             ds = read_dataset(data, arrival.name, max_bytes=self.max_bytes)
-            self._keep(arrival, *self._deidentified(ds, data, arrival.name), study_uid=_identity(ds)[0])
+            self._keep(arrival, *self._deidentified(ds, data, arrival.name), study_uid=identity(ds)[0])
             fragment = self._extract(ds, arrival.name)
             fragment = stamp(fragment, sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
-            result = save_fragment(self.store, fragment, now=arrival.received_at)
+            result = save_fragment(self.store, fragment, now=arrival.received_at, journal=noted(arrival, fragment))
         except RejectedObject as e:
             note = self._keep_unreadable(arrival, data) if ds is None else ""
-            return self._reject(arrival, e, *_identity(ds), note=note)
+            return self._reject(arrival, e, *identity(ds), note=note)
         return self._accept(arrival, result.outcome, result.document, fragment["report"])
 
     def _too_large(self, name: str, size: int | None) -> TooLarge:
@@ -270,7 +227,7 @@ class Pipeline:
         return (data, False) if kept is None else (kept, True)
 
     def _keep(
-        self, arrival: _Arrival, data: bytes, scrubbed: bool, study_uid: str | None = None, *, truncated: bool = False
+        self, arrival: Arrival, data: bytes, scrubbed: bool, study_uid: str | None = None, *, truncated: bool = False
     ) -> None:
         assert arrival.sha256 is not None and arrival.size is not None
         self.store.keep_original(
@@ -286,7 +243,7 @@ class Pipeline:
             truncated=truncated,
         )
 
-    def _keep_unreadable(self, arrival: _Arrival, data: bytes) -> str:
+    def _keep_unreadable(self, arrival: Arrival, data: bytes) -> str:
         """Keep bytes that are no readable DICOM up to the configured bound; return what to add to the reason."""
         limit = self.keep_not_dicom_bytes
         self._keep(arrival, data[:limit], scrubbed=False, truncated=len(data) > limit)
@@ -297,41 +254,46 @@ class Pipeline:
             f"with the SHA-256 and length of all {len(data)}."
         )
 
-    def _received_entry(self, arrival: _Arrival) -> dict[str, Any]:
+    def received_entry(self, arrival: Arrival) -> dict[str, Any]:
+        """Return the ``received`` event-log entry of an object."""
+        if arrival.recovered:
+            message, details = f"{arrival.name}: received{RECOVERED_NOTE}.", RECOVERED
+        else:
+            message, details = f"{arrival.name}: {size_text(arrival.size)} received.", None
         return event_entry(
             "received",
             via=arrival.via,
             client=arrival.client,
             name=arrival.name,
             sha256=arrival.sha256,
-            message=f"{arrival.name}: {_size(arrival.size)} received.",
-            details=_origin_details(arrival, None),
+            message=message,
+            details=origin_details(arrival, details),
         )
 
-    def _log_received_alone(self, arrival: _Arrival) -> None:
+    def log_received_alone(self, arrival: Arrival) -> None:
         """Log ``received`` for an object whose processing failed unexpectedly, as far as the database lets.
 
         Within :data:`LAST_WORD` seconds: when the failure was the database's
         deadline passing, the answer (503, ``0xA700``) must not wait another one.
         """
         with contextlib.suppress(DatabaseUnavailable), deadline(LAST_WORD):
-            self.store.append_events([self._received_entry(arrival)])
+            self.store.append_events([self.received_entry(arrival)])
 
     def _reject(
         self,
-        arrival: _Arrival,
+        arrival: Arrival,
         error: RejectedObject,
         study_uid: str | None = None,
         sop_uid: str | None = None,
         *,
         note: str = "",
-    ) -> _Result:
-        message = _with_name(arrival.name, str(error)) + note
+    ) -> Result:
+        message = with_name(arrival.name, str(error)) + note
         log.info("%s", message)
         entry = self._outcome_entry(arrival, "rejected", study_uid, sop_uid, message, code=error.code)
         return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256), [entry]
 
-    def _accept(self, arrival: _Arrival, outcome: str, document: dict[str, Any], report: dict[str, Any]) -> _Result:
+    def _accept(self, arrival: Arrival, outcome: str, document: dict[str, Any], report: dict[str, Any]) -> Result:
         study_uid, sop_uid = document["study_instance_uid"], report.get("sop_instance_uid")
         message = {
             "created": f"{arrival.name} created study {study_uid}.",
@@ -341,7 +303,7 @@ class Pipeline:
         # What extraction repaired or converted (extract/lenient.py, extract/vendors.py, units.py)
         # is said here and nowhere else.
         notes = report.get("notes") if outcome != "duplicate" else None
-        details = {"notes": notes} if notes else None
+        details = {**({"notes": notes} if notes else {}), **(RECOVERED if arrival.recovered else {})} or None
         entry = self._outcome_entry(arrival, outcome, study_uid, sop_uid, message, details=details)
         # The alert rules, on the study as merged (a growing report alerts once, when it crosses);
         # a duplicate too, so an object sent again after a failure between write and check still alerts.
@@ -349,11 +311,11 @@ class Pipeline:
         return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256), [entry, *alerts]
 
     def _outcome_entry(
-        self, arrival: _Arrival, outcome: str, study_uid: str | None, sop_uid: str | None, message: str, **extra: Any
+        self, arrival: Arrival, outcome: str, study_uid: str | None, sop_uid: str | None, message: str, **extra: Any
     ) -> dict[str, Any]:
         """Return the event-log entry that says what happened to one object."""
         if arrival.origin is not None:
-            extra["details"] = _origin_details(arrival, extra.get("details"))
+            extra["details"] = origin_details(arrival, extra.get("details"))
         return event_entry(
             outcome,
             via=arrival.via,
@@ -375,12 +337,12 @@ class Pipeline:
             yield self._reprocess_one(original, via=via, client=client)
 
     def _reprocess_one(self, original: Original, *, via: str, client: str) -> Outcome:
-        arrival = _Arrival(f"{original.name} ({original.sha256[:12]})", via, client, original.sha256, utcnow())
+        arrival = Arrival(f"{original.name} ({original.sha256[:12]})", via, client, original.sha256, utcnow())
         outcome, entries = self._redo(original, arrival)
         self.store.append_events(entries)
         return outcome
 
-    def _redo(self, original: Original, arrival: _Arrival) -> _Result:
+    def _redo(self, original: Original, arrival: Arrival, *, reprocess: bool = True) -> Result:
         """Extract and save one kept original again; return what happened and its event-log entry."""
         ds: Dataset | None = None
         try:
@@ -388,9 +350,10 @@ class Pipeline:
             self._prepare_kept(ds, arrival.name)
             fragment = self._extract(ds, arrival.name)
             fragment = stamp(fragment, sha256=original.sha256, received_at=original.received_at, via=original.via)
-            result = save_fragment(self.store, fragment, now=arrival.received_at, reprocess=True)
+            journal = None if reprocess else noted(arrival, fragment)
+            result = save_fragment(self.store, fragment, now=arrival.received_at, reprocess=reprocess, journal=journal)
         except RejectedObject as e:
-            return self._reject(arrival, e, *_identity(ds))
+            return self._reject(arrival, e, *identity(ds))
         return self._accept(arrival, result.outcome, result.document, fragment["report"])
 
     def _prepare_kept(self, ds: Dataset, name: str) -> None:

@@ -18,6 +18,8 @@ concurrency protocol:
 - ``alert_rules``, ``alerts`` and the notification ``outbox`` (:mod:`.alerts`).
 - ``pacs_nodes`` and ``pacs_moves`` (:mod:`.pacs`); ``pacs_runs`` and
   ``pacs_run_studies`` (:mod:`.runs`): query/retrieve from remote PACS.
+- ``journal`` (:mod:`.journal`): a note of each study write in progress, so
+  that one a stopped process left half done can be finished.
 
 :mod:`.embedded` starts the embedded SecantusDB server when ``MONGODB_URI`` is unset.
 
@@ -36,13 +38,14 @@ import pymongo
 from pymongo.database import Database
 
 from service.config import Settings
-from service.storage import accounts, alerts, catalogue, event_log, originals, pacs, runs, studies, tallies
+from service.storage import accounts, alerts, catalogue, event_log, journal, originals, pacs, runs, studies, tallies
 from service.storage.accounts import AccountStore
 from service.storage.alerts import AlertStore
 from service.storage.catalogue import STANDARD_NAME_KEY, Catalogue
 from service.storage.connection import deadline, guarded, ping_uri, utcnow
 from service.storage.embedded import database_uri
 from service.storage.event_log import EventLog, event_entry
+from service.storage.journal import Journal
 from service.storage.originals import Original, OriginalStore
 from service.storage.pacs import PacsStore
 from service.storage.runs import RunStore
@@ -77,11 +80,14 @@ INDEXES = (
     *alerts.INDEXES,
     *pacs.INDEXES,
     *runs.INDEXES,
+    *journal.INDEXES,
 )
 
 
-class Store(StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore, AlertStore, PacsStore, RunStore):
-    """Studies, tallies, event log, originals, names and levels, users, tokens, site values, alerts, PACS and runs."""
+class Store(
+    StudyStore, EventLog, OriginalStore, Catalogue, AccountStore, SiteStore, AlertStore, PacsStore, RunStore, Journal
+):
+    """Every collection of one DoseLedger database, each part with its own protocol (see the module)."""
 
     def __init__(
         self, client: pymongo.MongoClient[dict[str, Any]], db_name: str, *, long_timeout: float = LONG_TIMEOUT

@@ -8,6 +8,7 @@ process took those numbers first (see :meth:`EventLog.append_events`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -15,10 +16,12 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from service.errors import DatabaseUnavailable
-from service.storage.connection import Index, guarded, raise_unless_duplicates, utcnow
+from service.storage.connection import Index, guarded, raise_unless_duplicates, translated, utcnow
 
 #: inserts of one append whose numbers another process took first, before giving up
 _EVENT_LOG_ATTEMPTS = 100
+#: entries read at once when the whole log is read (service.ingest.check)
+SEQ_SLICE = 5000
 
 INDEXES: tuple[Index, ...] = (("event_log", [("seq", ASCENDING)], {"unique": True}),)
 
@@ -114,6 +117,28 @@ class EventLog:
             last = self.db.event_log.find_one({}, {"seq": 1}, sort=[("seq", DESCENDING)])
             self._known_seq = int(last["seq"]) if last else 0
         return self._known_seq
+
+    def known_seq(self) -> int:
+        """Return the last event-log ``seq`` this process knows of (0 when it has read none yet): a floor."""
+        return self._known_seq or 0
+
+    def events_from(self, after: int, *, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        """Yield every entry with ``seq > after`` in order, with ``seq`` and ``fields``, :data:`SEQ_SLICE` at a time.
+
+        Each read is a range of ``seq`` (its index serves it, whatever the
+        log's length); the log has no gaps, so a range not full is its end,
+        which one look past it confirms.
+        """
+        projection = {"_id": 0, "seq": 1, **dict.fromkeys(fields, 1)}
+        low = after
+        while True:
+            with translated():
+                found = list(self.db.event_log.find({"seq": {"$gt": low, "$lte": low + SEQ_SLICE}}, projection))
+                beyond = len(found) < SEQ_SLICE and self.db.event_log.find_one({"seq": {"$gt": low + SEQ_SLICE}})
+            yield from sorted(found, key=lambda entry: entry["seq"])
+            if len(found) < SEQ_SLICE and not beyond:
+                return
+            low += SEQ_SLICE
 
     @guarded
     def events_after(self, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:

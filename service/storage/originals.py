@@ -148,6 +148,22 @@ class OriginalStore:
         except gridfs.errors.NoFile:
             raise NotFound(f"No original with SHA-256 {sha256} is kept.") from None
 
+    @guarded
+    def read_kept(self, sha256: str) -> Original:
+        """Return one kept original with how it came; raise :class:`NotFound` if it is not kept."""
+        try:
+            return self._original(sha256)
+        except gridfs.errors.NoFile:
+            raise NotFound(f"No original with SHA-256 {sha256} is kept.") from None
+
+    @guarded
+    def kept_originals(self, sha256s: list[str]) -> set[str]:
+        """Return which of these SHA-256s have their original kept."""
+        if not sha256s:
+            return set()
+        found = self.db[f"{ORIGINALS_BUCKET}.files"].find({"_id": {"$in": sorted(set(sha256s))}}, {"_id": 1})
+        return {entry["_id"] for entry in found}
+
     def _original(self, sha256: str) -> Original:
         """Read one kept original with its metadata."""
         grid_out = self._originals.open_download_stream(sha256)

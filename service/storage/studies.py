@@ -26,7 +26,7 @@ from schemas.study import validate_study
 from service.errors import DatabaseUnavailable, NotFound
 from service.storage.connection import Index, deadline, guarded, translated
 from service.storage.recent import Recent
-from service.storage.tallies import TallyStore
+from service.storage.tallies import TallyStore, tally_changes
 
 #: the comment of the read-fold-write cycle's commands (service.storage.sharding: they fix the shard key)
 SAVE = "studies.save"
@@ -68,6 +68,8 @@ class StudyStore(TallyStore):
     """The ``studies`` collection of a :class:`service.storage.Store`; every write moves the tallies."""
 
     long_operations: Callable[[], contextlib.AbstractContextManager[None]]
+    note_write: Callable[[dict[str, Any]], None]  # the journal's (service.storage.journal)
+    known_seq: Callable[[], int]  # the event log's
 
     def __init__(self) -> None:
         #: studies this process wrote lately: save_study reads these before writing
@@ -75,9 +77,18 @@ class StudyStore(TallyStore):
 
     @guarded
     def save_study(
-        self, uid: str, fold: Callable[[dict[str, Any] | None], Folded], *, read_first: bool = False
+        self,
+        uid: str,
+        fold: Callable[[dict[str, Any] | None], Folded],
+        *,
+        read_first: bool = False,
+        journal: dict[str, Any] | None = None,
     ) -> Folded:
         """Fold an object into study ``uid`` with ``fold(existing)`` and write it, retrying on concurrent writes.
+
+        With ``journal`` (the object, as :mod:`service.storage.journal` notes
+        it), each write is noted in the journal first, with its outcome and the
+        tallies it moves, so that an interrupted one can be finished.
 
         A study this process has not written lately is most likely new (one CT
         report per study), so its first attempt inserts without reading (unless
@@ -92,7 +103,7 @@ class StudyStore(TallyStore):
         for attempt in range(MAX_SAVE_ATTEMPTS):
             existing = self.db.studies.find_one({"study_instance_uid": uid}, comment=SAVE) if read else None
             result = fold(existing)
-            if result.outcome == "duplicate" or self._write(existing, result.document):
+            if result.outcome == "duplicate" or self._write(existing, result, journal):
                 self._recent_studies.add(uid)
                 return result
             if read:  # a lost race, not a blind insert into an existing study: let the winner finish
@@ -102,9 +113,13 @@ class StudyStore(TallyStore):
             f"Study {uid} changed {MAX_SAVE_ATTEMPTS} times while this report was merged; send it again."
         )
 
-    def _write(self, existing: dict[str, Any] | None, document: dict[str, Any]) -> bool:
-        """Insert or conditionally replace; return False when another writer won the race."""
-        document = {key: value for key, value in document.items() if key != "_id"}
+    def _write(self, existing: dict[str, Any] | None, result: Folded, journal: dict[str, Any] | None) -> bool:
+        """Note the write, then insert or conditionally replace; return False when another writer won the race."""
+        document = {key: value for key, value in result.document.items() if key != "_id"}
+        if journal is not None:
+            keys = sorted({key for key, _, _ in tally_changes(existing, document)}, key=str)
+            tallies = [list(key) for key in keys]
+            self.note_write({**journal, "outcome": result.outcome, "tallies": tallies, "seq": self.known_seq()})
         if existing is None:
             try:
                 self.db.studies.insert_one(document, comment=SAVE)
@@ -118,6 +133,15 @@ class StudyStore(TallyStore):
                 return False
         self.move_tallies(existing, document)
         return True
+
+    @guarded
+    def report_stored(self, study_instance_uid: str, sop_instance_uid: str, sha256: str) -> bool:
+        """Tell whether study ``study_instance_uid`` holds the report of this SOP Instance UID and SHA-256."""
+        fields = {"reports.sop_instance_uid": 1, "reports.sha256": 1}
+        found = self.db.studies.find_one({"study_instance_uid": study_instance_uid}, fields) or {}
+        return any(
+            (r.get("sop_instance_uid"), r.get("sha256")) == (sop_instance_uid, sha256) for r in found.get("reports", [])
+        )
 
     @guarded
     def get_study(self, study_instance_uid: str) -> dict[str, Any]:

@@ -80,6 +80,29 @@ class TallyStore:
         """Return the tallies: ``{modality, station_name, count, latest}`` per list modality and station."""
         return list(self.db.tallies.find({"count": {"$gt": 0}}, {"_id": 0}))
 
+    @guarded
+    def all_tallies(self) -> list[dict[str, Any]]:
+        """Return every tally, those at 0 included."""
+        return list(self.db.tallies.find({}, {"_id": 0}))
+
+    @guarded
+    def tally(self, key: Key) -> dict[str, Any] | None:
+        """Return one tally, or None."""
+        return self.db.tallies.find_one({"modality": key[0], "station_name": key[1]}, {"_id": 0})
+
+    @guarded
+    def set_tally(self, key: Key, count: int, latest: datetime | None, *, expected: dict[str, Any] | None) -> bool:
+        """Set a tally (a repair) unless it is no longer ``expected`` (as :meth:`tally` read it); tell whether set."""
+        where = {"modality": key[0], "station_name": key[1]}
+        tally = {**where, "count": count, "latest": latest}
+        if expected is None:
+            try:
+                self.db.tallies.insert_one(tally)
+            except DuplicateKeyError:
+                return False
+            return True
+        return self.db.tallies.replace_one({**where, **expected}, tally).matched_count == 1
+
     def move_tallies(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
         """Move the tallies for a study written (``before`` -> ``after``) or removed (``after`` None)."""
         for key, change, when in tally_changes(before, after):
