@@ -15,6 +15,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from schemas.changed import changed_errors
 from schemas.versions import SCHEMA_VERSION
 from service.errors import InvalidDoseReport
 
@@ -392,8 +393,8 @@ def _describe(errors: Any, path: str = "") -> list[str]:
     return [f"{path}: {errors}"]
 
 
-def validate_study(document: dict[str, Any]) -> None:
-    """Raise :class:`InvalidDoseReport` naming each field that breaks the schema."""
-    errors = _STUDY.validate(document)
+def validate_study(document: dict[str, Any], *, before: dict[str, Any] | None = None) -> None:
+    """Raise :class:`InvalidDoseReport` naming each field that breaks the schema (``before``: see schemas.changed)."""
+    errors = _STUDY.validate(document) if before is None else changed_errors(_STUDY, document, before)
     if errors:
         raise InvalidDoseReport("the study document is invalid: " + "; ".join(_describe(errors)))

@@ -220,6 +220,7 @@ def cmd_patient_sizes(args: argparse.Namespace, settings: Settings) -> int:
             Sender(args.csv, "cli", _client()),
             by_study_uid=args.si_uid,
             overwrite=args.overwrite,
+            max_rows=settings.max_size_rows,
         )
     print(f"{args.csv}: {result.summary()}")
     for row in result.rows:

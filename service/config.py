@@ -214,6 +214,7 @@ VARIABLES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "DOSELEDGER_TRUSTED_HOSTS": ("trusted_hosts", parse_host_names),
     "DOSELEDGER_MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1, 2**40)),
     "DOSELEDGER_KEEP_NOT_DICOM_BYTES": ("keep_not_dicom_bytes", _int(0, 2**40)),
+    "DOSELEDGER_MAX_SIZE_ROWS": ("max_size_rows", _int(1, 10_000_000)),
     "DOSELEDGER_NOT_PATIENT_PATTERNS": ("not_patient_patterns", _patterns),
     "DOSELEDGER_LOG_LEVEL": ("log_level", _log_level),
     "DOSELEDGER_SCP_ENABLED": ("scp_enabled", _flag),

@@ -14,6 +14,8 @@ from pathlib import Path
 DEFAULT_PORT = 8080
 DEFAULT_EMBEDDED_PORT = 27018
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+#: rows of a patient-size file (service.ingest.patient_sizes) at most
+DEFAULT_MAX_SIZE_ROWS = 100_000
 #: how much of an object that cannot be read as DICOM is kept (with the SHA-256 and length of the whole)
 DEFAULT_KEEP_NOT_DICOM_BYTES = 1024 * 1024
 DEFAULT_NOT_PATIENT_PATTERNS = ("phy", "test", "qa")
@@ -43,6 +45,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    #: rows of a patient-size file (service.ingest.patient_sizes) at most
+    max_size_rows: int = DEFAULT_MAX_SIZE_ROWS
     keep_not_dicom_bytes: int = DEFAULT_KEEP_NOT_DICOM_BYTES
     not_patient_patterns: tuple[str, ...] = DEFAULT_NOT_PATIENT_PATTERNS
     log_level: str = "INFO"

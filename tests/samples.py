@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pydicom
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -102,3 +104,20 @@ def image(sop_class: str, modality: str, **attributes: Any) -> Dataset:
         else:
             setattr(ds, keyword, value)
     return ds
+
+
+def exposure_copies(path: Path, count: int, study: str | None = None) -> list[bytes]:
+    """Return ``count`` copies of an image with its dose in its header, of one study, each an exposure of its own.
+
+    The study is ``study`` or a new one; each copy has its own SOP Instance UID and acquisition time.
+    """
+    template = pydicom.dcmread(path)
+    template.StudyInstanceUID = study or generate_uid()
+    found = []
+    for n in range(count):
+        template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        when = datetime(2014, 9, 30, 14, 11, 33) + timedelta(seconds=n)
+        template.AcquisitionDateTime = when.strftime("%Y%m%d%H%M%S.000000")
+        template.AcquisitionTime = template.ContentTime = when.strftime("%H%M%S.000")
+        found.append(to_bytes(template))
+    return found

@@ -95,7 +95,7 @@ def test_a_crash_between_the_study_and_its_tallies_is_found_and_repaired(
 def test_a_crash_before_the_study_was_written_takes_the_object_in_again(
     pipeline: Pipeline, store: Store, runner: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sha = crashed_import(pipeline, monkeypatch, "note_write", after=True)
+    sha = crashed_import(pipeline, monkeypatch, "note_writes", after=True)
     assert (studies(store), tally(store), logged(store, sha)) == (2, 2, [])  # only the original is kept
     done = runner.invoke(["check"])
     assert done.exit_code == 0 and "taken in again" in done.stdout, done.stdout
@@ -150,8 +150,8 @@ def test_a_write_in_flight_is_left_to_its_writer(pipeline: Pipeline, store: Stor
     [doc] = store.db.studies.find()
     sha = doc["reports"][0]["sha256"]
     store.db.event_log.delete_many({"sha256": sha})  # as if its entries were not written yet...
-    store.note_write({"_id": "x", "name": "slow.dcm", "sha256": sha, "study_instance_uid": doc["study_instance_uid"],
-                      "tallies": [["CT", "CT1"]]})  # ...by a write of this process, going on  # fmt: skip
+    store.note_writes([{"_id": "x", "name": "slow.dcm", "sha256": sha, "study_instance_uid": doc["study_instance_uid"],
+                       "tallies": [["CT", "CT1"]]}])  # ...by a write of this process, going on  # fmt: skip
     assert [entry["_id"] for entry in store.writes_in_flight()] == ["x"] and store.interrupted_writes() == []
     store.db.tallies.update_one({"modality": "CT"}, {"$inc": {"count": 1}})
     done = runner.invoke(["check"])

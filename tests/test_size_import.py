@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from service.errors import InvalidFile
+from service.ingest.document import save_fragment
 from service.ingest.patient_sizes import Sender, import_sizes
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
 from tests.conftest import Runner
+from tests.studies import fragment
 
 SIEMENS = "CT-RDSR-Siemens_Flash-TAP-SS.dcm"  # ACC12345601, already 1.86 m and 87 kg
 XR220 = "DX-Im-GE_XR220-1.dcm"  # 00938475, no height or weight
@@ -188,3 +192,70 @@ def test_api_without_a_file(client: FlaskClient) -> None:
     )
     assert response.status_code == 400
     assert response.get_json()["errors"] == {"file": ["Send the CSV file in the multipart field 'file'."]}
+
+
+# --- many rows: bulk writes, the row limit ---------------------------------------------------------
+
+
+def many(store: Store, count: int, weight: float | None = 70.0) -> None:
+    """Save ``count`` studies with accession numbers ACC-S0..., none with a height, each of ``weight``."""
+    for n in range(count):
+        save_fragment(store, fragment(f"S{n}", weight=weight), now=datetime(2024, 3, 2))
+
+
+def test_a_large_file_is_applied_in_a_few_bulk_round_trips(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    many(store, 1100)
+    rows = "".join(f"ACC-S{n},{150 + n % 50},{60 + n % 40}\n" for n in range(1100)) + "ACC-NONE,170,70\n"
+    calls: dict[str, int] = {}
+    for name in ("patients_of", "patients_of_many", "set_patient_fields", "set_patients_fields", "append_events"):
+        real = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, real=real, name=name, **k: calls.update({name: calls.get(name, 0) + 1})
+                            or real(*a, **k))  # fmt: skip
+    result = import_sizes(store, f"acc,h,w\n{rows}".encode(), ("acc", "h", "w"), CLI, overwrite=True)
+    assert result.counts() == {"updated": 1100, "unchanged": 0, "no such study": 1, "unreadable value": 0}
+    # 500 a time (nothing read back: every write went in), and the file's summary; no row alone
+    assert calls == {"patients_of_many": 3, "set_patients_fields": 3, "append_events": 4}
+    assert patient(store, "S7") == (1.57, 67.0) and patient(store, "S1099") == (1.99, 79.0)
+    entries = [e for e in store.events_after(0, 5000) if e["type"] == "patient-sizes"]
+    assert (
+        len(entries) == 1101 and entries[0]["message"] == "sizes.csv line 2: set height 1.5 m, weight 60 kg on study S0"
+    )
+    assert [int(e["message"].split()[2].rstrip(":")) for e in entries[:-1]] == list(
+        range(2, 1102)
+    )  # in the file's order
+
+
+def test_rows_of_one_study_apply_in_turn_as_one_by_one(store: Store) -> None:
+    many(store, 1)
+    result = import_sizes(store, b"acc,h,w\nACC-S0,170,\nACC-S0,180,\n", ("acc", "h", "w"), CLI)
+    assert [row.outcome for row in result.rows] == ["updated", "unchanged"]
+    assert result.rows[1].message == "line 3: the study already has a height; kept (overwrite replaces them)"
+    assert patient(store, "S0") == (1.7, 70.0)
+
+
+def test_a_study_changed_meanwhile_is_done_again_row_by_row(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    many(store, 3, weight=None)
+    real = store.set_patients_fields
+
+    def another_writer_first(updates: list[Any], **kwargs: Any) -> None:
+        store.set_patient_fields("S1", {"height_m": 1.6}, expected={"height_m": None}, now=datetime(2024, 4, 1))
+        real(updates, **kwargs)
+
+    monkeypatch.setattr(store, "set_patients_fields", another_writer_first)
+    result = import_sizes(store, b"acc,h,w\nACC-S0,170,80\nACC-S1,175,81\nACC-S2,180,82\n", ("acc", "h", "w"), CLI)
+    assert [row.outcome for row in result.rows] == ["updated"] * 3
+    assert [patient(store, uid) for uid in ("S0", "S1", "S2")] == [(1.7, 80.0), (1.6, 81.0), (1.8, 82.0)]
+    messages = [e["message"] for e in store.events_after(0, 100) if e["type"] == "patient-sizes"]
+    assert "sizes.csv line 3: set weight 81 kg on study S1" in messages  # what the row could still set
+
+
+def test_a_file_over_the_row_limit_is_refused_whole(store: Store, runner: Runner, tmp_path: Path) -> None:
+    many(store, 1)
+    data = b"acc,h,w\n" + b"ACC-S0,170,80\n" * 4
+    with pytest.raises(InvalidFile, match=r"more than 3 rows \(DOSELEDGER_MAX_SIZE_ROWS\)"):
+        import_sizes(store, data, ("acc", "h", "w"), CLI, max_rows=3)
+    assert patient(store, "S0") == (None, 70.0)
+    (tmp_path / "sizes.csv").write_bytes(data)
+    refused = runner.invoke(["patient-sizes", tmp_path / "sizes.csv", "acc", "h", "w"], DOSELEDGER_MAX_SIZE_ROWS="3")
+    assert refused.exit_code == 2 and "more than 3 rows" in refused.stderr
+    assert runner.invoke(["patient-sizes", tmp_path / "sizes.csv", "acc", "h", "w"]).exit_code == 0

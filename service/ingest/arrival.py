@@ -100,6 +100,15 @@ def with_name(name: str, message: str) -> str:
     return message if name in message else f"{name} was rejected: {message}"
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An object checked, kept and extracted: ready to be folded into its study (service.ingest.grouped too)."""
+
+    arrival: Arrival
+    ds: Dataset
+    fragment: dict[str, Any]
+
+
 def noted(arrival: Arrival, fragment: dict[str, Any]) -> dict[str, Any]:
     """Return the object as the journal notes its study write (service.storage.journal)."""
     return {

@@ -30,8 +30,8 @@ def study_document(
     Raises :class:`service.errors.InvalidDoseReport` when the document breaks the study schema.
     """
     result = merge(existing, fragment, now=now, reprocess=reprocess)
-    if result.outcome != "duplicate":
-        validate_study({key: value for key, value in result.document.items() if key != "_id"})
+    if result.outcome != "duplicate":  # what merging left as it was was valid when written: not read again
+        validate_study({key: value for key, value in result.document.items() if key != "_id"}, before=existing)
     return result
 
 
@@ -52,5 +52,8 @@ def save_fragment(
     def fold(existing: dict[str, Any] | None) -> MergeResult:
         return study_document(existing, fragment, now=now, reprocess=reprocess)
 
-    result: MergeResult = store.save_study(uid, fold, read_first=reprocess, journal=journal)
+    def notes(result: Any) -> list[dict[str, Any]]:
+        return [{**journal, "outcome": result.outcome}] if journal is not None else []
+
+    result: MergeResult = store.save_study(uid, fold, read_first=reprocess, journal=notes if journal else None)
     return result

@@ -262,12 +262,27 @@ def _comparable(value: Any) -> Any:
 
 
 def _current_reports(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the reports that no other report supersedes (see the module docstring)."""
+    """Return the reports that no other report supersedes (see the module docstring).
+
+    Report ``i`` is superseded by a report ``j`` whose events include all of
+    its own, more of them or, for the same ones, later (``j > i``). Only the
+    reports holding one of ``i``'s events can, so each report is compared with
+    those (found through an index of event UIDs), not with every other: a
+    study of 900 images, one event each, costs 900 look-ups, not 810,000.
+    """
     reports = doc["reports"]
-    uids = [set(r.get("event_uids", [])) for r in reports]
+    uids = [frozenset(r.get("event_uids", [])) for r in reports]
+    holders: dict[str, list[int]] = {}
+    for j, held in enumerate(uids):
+        for uid in held:
+            holders.setdefault(uid, []).append(j)
+    any_events = any(uids)
 
     def superseded(i: int) -> bool:
-        return any(j != i and uids[i] <= uids[j] and (uids[i] < uids[j] or j > i) for j in range(len(reports)))
+        if not uids[i]:  # no events of its own: any report with events, or any later one, holds all of them
+            return any_events or i < len(reports) - 1
+        rarest = min(uids[i], key=lambda uid: len(holders[uid]))
+        return any(j != i and uids[i] <= uids[j] and (uids[i] < uids[j] or j > i) for j in holders[rarest])
 
     return [r for i, r in enumerate(reports) if not superseded(i)]
 

@@ -62,6 +62,7 @@ from service.ingest.arrival import (
     RECOVERED_NOTE,
     Arrival,
     Outcome,
+    Prepared,
     Result,
     identity,
     noted,
@@ -75,7 +76,8 @@ from service.ingest.document import save_fragment, stamp
 from service.storage import Original, Store, deadline, event_entry, utcnow
 
 #: what other modules import from here
-__all__ = ["OUTCOMES", "Arrival", "Outcome", "Pipeline", "Result"]
+__all__ = ["OUTCOMES", "Arrival", "Outcome", "Pipeline", "Prepared", "Result"]
+
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,7 @@ class Pipeline:
         Counted in :mod:`service.metrics`.
         """
         started = time.perf_counter()
-        arrival = Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
+        arrival = self.arrival(data, name=name, via=via, client=client, origin=origin)
         try:
             outcome = self._take_and_log(data, arrival)
         except Exception:
@@ -127,6 +129,11 @@ class Pipeline:
             raise
         metrics.count_object(via, outcome.outcome, time.perf_counter() - started)
         return outcome
+
+    @staticmethod
+    def arrival(data: bytes, *, name: str, via: str, client: str, origin: dict[str, Any] | None = None) -> Arrival:
+        """Note an object's arrival: its name, way in, sender, SHA-256, time and size."""
+        return Arrival(name, via, client, hashlib.sha256(data).hexdigest(), utcnow(), len(data), origin)
 
     def _take_and_log(self, data: bytes, arrival: Arrival) -> Outcome:
         """Take one object in and log it (``received`` alone when taking it failed unexpectedly)."""
@@ -148,7 +155,7 @@ class Pipeline:
         """Log an object's entries, then forget the journal's note of its write: every part of it is done."""
         self.store.append_events(entries)
         if outcome.outcome in ("created", "merged"):
-            self.store.forget_write(arrival.journal)
+            self.store.forget_writes([arrival.journal])
         return outcome
 
     def refuse_too_large(
@@ -179,7 +186,19 @@ class Pipeline:
         return outcome
 
     def _take(self, data: bytes, arrival: Arrival) -> Result:
-        """Check, keep, extract and save one object; return what happened and its event-log entry."""
+        """Check, keep, extract and save one object; return what happened and its event-log entries."""
+        item = self.prepare(data, arrival)
+        if not isinstance(item, Prepared):
+            return item
+        try:
+            journal = noted(arrival, item.fragment)
+            result = save_fragment(self.store, item.fragment, now=arrival.received_at, journal=journal)
+        except RejectedObject as e:
+            return self.rejected(item, e)
+        return self.accepted(item, result.outcome, result.document)
+
+    def prepare(self, data: bytes, arrival: Arrival) -> Prepared | Result:
+        """Check, keep and extract one object: what is ready to fold into its study, or its rejection."""
         if len(data) > self.max_bytes:
             return self._reject(arrival, self._too_large(arrival.name, len(data)))
         ds: Dataset | None = None
@@ -187,12 +206,19 @@ class Pipeline:
             ds = read_dataset(data, arrival.name, max_bytes=self.max_bytes)
             self._keep(arrival, *self._deidentified(ds, data, arrival.name), study_uid=identity(ds)[0])
             fragment = self._extract(ds, arrival.name)
-            fragment = stamp(fragment, sha256=arrival.sha256, received_at=arrival.received_at, via=arrival.via)
-            result = save_fragment(self.store, fragment, now=arrival.received_at, journal=noted(arrival, fragment))
         except RejectedObject as e:
             note = self._keep_unreadable(arrival, data) if ds is None else ""
             return self._reject(arrival, e, *identity(ds), note=note)
-        return self._accept(arrival, result.outcome, result.document, fragment["report"])
+        return Prepared(arrival, ds, stamp(fragment, sha256=arrival.sha256, received_at=arrival.received_at,
+                                           via=arrival.via))  # fmt: skip
+
+    def accepted(self, item: Prepared, outcome: str, document: dict[str, Any], *, alerts: bool = True) -> Result:
+        """Return what happened to a prepared object folded into ``document`` (its alerts with it, if ``alerts``)."""
+        return self._accept(item.arrival, outcome, document, item.fragment["report"], alerts=alerts)
+
+    def rejected(self, item: Prepared, error: RejectedObject) -> Result:
+        """Return the rejection of a prepared object that its study could not take (an invalid document)."""
+        return self._reject(item.arrival, error, *identity(item.ds))
 
     def _too_large(self, name: str, size: int | None) -> TooLarge:
         found = f"is {size} bytes, more" if size is not None else "was sent without its length and is more"
@@ -293,7 +319,9 @@ class Pipeline:
         entry = self._outcome_entry(arrival, "rejected", study_uid, sop_uid, message, code=error.code)
         return Outcome(arrival.name, "rejected", study_uid, sop_uid, message, error.code, arrival.sha256), [entry]
 
-    def _accept(self, arrival: Arrival, outcome: str, document: dict[str, Any], report: dict[str, Any]) -> Result:
+    def _accept(
+        self, arrival: Arrival, outcome: str, document: dict[str, Any], report: dict[str, Any], *, alerts: bool = True
+    ) -> Result:
         study_uid, sop_uid = document["study_instance_uid"], report.get("sop_instance_uid")
         message = {
             "created": f"{arrival.name} created study {study_uid}.",
@@ -307,8 +335,10 @@ class Pipeline:
         entry = self._outcome_entry(arrival, outcome, study_uid, sop_uid, message, details=details)
         # The alert rules, on the study as merged (a growing report alerts once, when it crosses);
         # a duplicate too, so an object sent again after a failure between write and check still alerts.
-        alerts = raise_alerts(self.store, document, via=arrival.via, client=arrival.client) if self.alerts else []
-        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256), [entry, *alerts]
+        raised = (
+            raise_alerts(self.store, document, via=arrival.via, client=arrival.client) if self.alerts and alerts else []
+        )
+        return Outcome(arrival.name, outcome, study_uid, sop_uid, message, None, arrival.sha256), [entry, *raised]
 
     def _outcome_entry(
         self, arrival: Arrival, outcome: str, study_uid: str | None, sop_uid: str | None, message: str, **extra: Any

@@ -42,7 +42,7 @@ def recover_interrupted(pipeline: Pipeline, *, older_than: float = STALE_AFTER) 
     done = []
     for entry in pipeline.store.interrupted_writes(older_than=older_than):
         done.append(_finish(pipeline, entry))
-        pipeline.store.forget_write(entry["_id"])
+        pipeline.store.forget_writes([entry["_id"]])
     return done
 
 

@@ -102,8 +102,13 @@ def _row(line: int, cells: list[str], positions: list[int]) -> SizeRow:
     return SizeRow(line, study, sizes, "; ".join(problems) or None)
 
 
-def parse_sizes(data: bytes | str, id_column: str, height_column: str, weight_column: str) -> list[SizeRow]:
-    """Read a patient-size CSV into rows; raise :class:`InvalidFile` when it cannot be used at all."""
+def parse_sizes(
+    data: bytes | str, id_column: str, height_column: str, weight_column: str, *, max_rows: int | None = None
+) -> list[SizeRow]:
+    """Read a patient-size CSV into rows; raise :class:`InvalidFile` when it cannot be used at all.
+
+    A file of more than ``max_rows`` rows (not counting blank ones) cannot: it is refused whole.
+    """
     text = _decode(data) if isinstance(data, bytes) else data.lstrip("\ufeff")
     if not text.strip():
         raise InvalidFile("the file is empty; expected a header row and one row per study")
@@ -115,6 +120,11 @@ def parse_sizes(data: bytes | str, id_column: str, height_column: str, weight_co
         for cells in reader:
             if any(cell.strip() for cell in cells):
                 rows.append(_row(start, cells, positions))
+                if max_rows is not None and len(rows) > max_rows:
+                    raise InvalidFile(
+                        f"the file has more than {max_rows:,} rows (DOSELEDGER_MAX_SIZE_ROWS); split it, "
+                        "or raise the limit"
+                    )
             start = reader.line_num + 1
     except csv.Error as e:
         raise InvalidFile(f"line {reader.line_num} is not readable as CSV: {e}") from e

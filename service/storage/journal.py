@@ -24,7 +24,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.database import Database
 
 from service.storage.connection import Index, guarded, utcnow
@@ -60,14 +60,18 @@ class Journal:
     db: Database[dict[str, Any]]
 
     @guarded
-    def note_write(self, entry: dict[str, Any]) -> None:
-        """Note a study write about to happen (again, on a retry of the same write: ``entry["_id"]``)."""
-        self.db.journal.replace_one({"_id": entry["_id"]}, {**entry, "at": utcnow(), "writer": WRITER}, upsert=True)
+    def note_writes(self, entries: list[dict[str, Any]]) -> None:
+        """Note the objects of a study write about to happen (again, on a retry: same ``_id``s), in one round trip."""
+        at = utcnow()
+        notes = [ReplaceOne({"_id": e["_id"]}, {**e, "at": at, "writer": WRITER}, upsert=True) for e in entries]
+        if notes:
+            self.db.journal.bulk_write(notes, ordered=False)
 
     @guarded
-    def forget_write(self, journal_id: str) -> None:
-        """Delete the note of a write whose every part is done."""
-        self.db.journal.delete_one({"_id": journal_id})
+    def forget_writes(self, journal_ids: list[str]) -> None:
+        """Delete the notes of writes whose every part is done."""
+        if journal_ids:
+            self.db.journal.delete_many({"_id": {"$in": journal_ids}})
 
     @guarded
     def writes_in_progress(self) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from schemas.query import EventLogArgs, StudyQuerySchema, parse_study_query
 from schemas.study import Study
 from service.access import requires
 from service.errors import InvalidDoseReport, NotADoseObject, NotDicom, RejectedObject, TooLarge
+from service.ingest.grouped import ingest_together
 from service.ingest.pipeline import Outcome, Pipeline
 from service.reading import listing
 from service.storage import deadline
@@ -82,10 +83,9 @@ def create_import() -> Response:
     client = request_client()
     try:
         if request.mimetype == "multipart/form-data":
-            outcomes = [
-                pipeline.ingest(upload.read(), name=upload.filename or f"files[{index}]", via="http", client=client)
-                for index, upload in enumerate(request.files.getlist("files"))
-            ]
+            uploads = request.files.getlist("files")
+            objects = ((upload.read(), upload.filename or f"files[{n}]") for n, upload in enumerate(uploads))
+            outcomes = ingest_together(pipeline, objects, via="http", client=client)  # each study written once
             if not outcomes:
                 return error_response("no-files", 400, NO_FILES)
             return _batch_response(outcomes)

@@ -20,7 +20,7 @@ from service.ingest.patient_sizes import Sender, import_sizes
 from service.web.apidoc import documented
 from service.web.arguments import single_values
 from service.web.auth import request_client
-from service.web.context import get_store
+from service.web.context import get_settings, get_store
 
 bp = Blueprint("patient_sizes", __name__)
 
@@ -42,7 +42,13 @@ def upload_patient_sizes() -> Response:
     columns = (form["id_column"], form["height_column"], form["weight_column"])
     sender = Sender(upload.filename or "file", "http", request_client())
     result = import_sizes(
-        get_store(), upload.read(), columns, sender, by_study_uid=form["si_uid"], overwrite=form["overwrite"]
+        get_store(),
+        upload.read(),
+        columns,
+        sender,
+        by_study_uid=form["si_uid"],
+        overwrite=form["overwrite"],
+        max_rows=get_settings().max_size_rows,
     )
     return jsonify(
         {
