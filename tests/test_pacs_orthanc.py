@@ -16,6 +16,7 @@ one series in an order of its own; so arrays are compared as sets
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -170,37 +171,49 @@ def test_a_run_while_the_database_is_stopped_reports_each_study_and_is_completed
     port, data = free_port(), tmp_path / "db"
     server = EmbeddedServer(data, port)
     server.start()
-    store = Store.connect(server.uri, "doseledger", timeout=0.3)
     try:
-        store.ensure_indexes()
-        pipeline = Pipeline.from_settings(store, settings)
-        scp = StorageSCP.for_pipeline(pipeline, settings, port=orthanc.doseledger_port)
-        scp.start()
-        try:
-            record = new_run(store, add_node(store, orthanc), criteria, trigger="test", client="pytest", owner=OWNER)
+        setup = Store.connect(server.uri, "doseledger")
+        setup.ensure_indexes()
+        record = new_run(setup, add_node(setup, orthanc), criteria, trigger="test", client="pytest", owner=OWNER)
+        setup.close()
+        # a short deadline, so that each operation against the stopped server fails at once
+        with _scp_on(Store.connect(server.uri, "doseledger", timeout=0.3), orthanc, settings) as pipeline:
             reported: list[str] = []
             runner = Runner(pipeline, settings, record, owner=OWNER, on_study=lambda r, c: reported.append(r.message))
             server.stop()
             stopped = runner.execute()
-            server = EmbeddedServer(data, port)
-            server.start()
-            assert stopped["status"] == "incomplete"
-            assert stopped["message"] == (
-                "4 studies: 0 fetched, 0 skipped, 0 excluded, 4 failed. The next run retries the failed ones."
-            )
-            assert len(reported) == 4 and all(m.startswith("DoseLedger's database is unavailable (") for m in reported)
-            # its end was not written: once its lease runs out, the scheduler resumes it
+        assert stopped["status"] == "incomplete"
+        assert stopped["message"] == (
+            "4 studies: 0 fetched, 0 skipped, 0 excluded, 4 failed. The next run retries the failed ones."
+        )
+        assert len(reported) == 4 and all(m.startswith("DoseLedger's database is unavailable (") for m in reported)
+        server = EmbeddedServer(data, port)
+        server.start()
+        # the service started again, with the usual deadline; the run's end was not written:
+        # once its lease runs out, the scheduler resumes it
+        with _scp_on(Store.connect(server.uri, "doseledger"), orthanc, settings) as pipeline:
+            store = pipeline.store
             store.db.pacs_runs.update_one(
                 {"_id": record["_id"]}, {"$set": {"lease_until": utcnow() - timedelta(seconds=1)}}
             )
             background = Background()
             assert resume_abandoned(pipeline, settings, background) == [record["_id"]]
             background.wait()
-        finally:
-            scp.stop()
-        resumed = store.get_run(record["_id"])
-        assert resumed["status"] == "completed" and resumed["counts"]["studies"]["fetched"] == 4
-        assert unordered(studies(store)) == imported_where(in_range(criteria))
+            resumed = store.get_run(record["_id"])
+            assert resumed["status"] == "completed" and resumed["counts"]["studies"]["fetched"] == 4
+            assert unordered(studies(store)) == imported_where(in_range(criteria))
     finally:
-        store.close()
         server.stop()
+
+
+@contextlib.contextmanager
+def _scp_on(store: Store, orthanc: Orthanc, settings: Settings) -> Iterator[Pipeline]:
+    """Run DoseLedger's SCP, where Orthanc sends its C-MOVEs, on a pipeline over ``store`` while the block runs."""
+    pipeline = Pipeline.from_settings(store, settings)
+    scp = StorageSCP.for_pipeline(pipeline, settings, port=orthanc.doseledger_port)
+    scp.start()
+    try:
+        yield pipeline
+    finally:
+        scp.stop()
+        store.close()

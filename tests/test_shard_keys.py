@@ -162,6 +162,7 @@ def representative_run(client: FlaskClient, runner: Runner, store: Store, corpus
         ["demo"],
         ["demo", "--remove"],
         ["purge", "--before", "2000-01-01", "--dry-run"],
+        ["alerts", "evaluate", "--from", "2010-01-01"],
     ):
         assert runner.invoke(command).exit_code == 0, command
     assert runner.invoke(["purge", "--before", "2000-01-01"]).exit_code == 0

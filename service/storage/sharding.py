@@ -24,7 +24,7 @@ TARGETED: dict[str, str] = {
     "studies.save": "an object folded into its study: read, insert, conditional replace (ingest, reprocess, migrate)",
     "studies.get": "one study's document (API, study page)",
     "studies.held": "the dose objects a study already holds (a PACS run deciding what to retrieve)",
-    "studies.sizes": "a patient size set on one study (RIS file)",
+    "studies.sizes": "patient sizes set on studies named by Study Instance UID (RIS file, in bulk)",
     "studies.insert-many": "complete new documents in bulk (demo, benchmarks, restores)",
     "studies.delete": "one study removed (`DELETE /api/studies/<uid>`, `doseledger delete`, purge, demo --remove)",
 }
@@ -34,9 +34,16 @@ SCATTER_GATHER: dict[str, tuple[str, str]] = {
     "studies.list": ("list pages, `GET /api/studies`: a date window or page", "modalities + study_date_time"),
     "studies.count": ("the bounded count of a filtered list", "modalities + study_date_time"),
     "studies.estimate": ("the approximate number of studies (migrate's summary)", "none: collection metadata"),
-    "studies.export": ("CSV and XLSX exports", "modalities + study_date_time"),
-    "studies.most-events": ("a CSV export's width (the most events in one study)", "modalities + study_date_time"),
+    "studies.scan": (
+        "`doseledger alerts evaluate`: the studies of a date range, to run the rules over",
+        "study_date_time",
+    ),
     "studies.audit": ("dose audits (aggregation pipelines)", "modalities + study_date_time"),
+    "studies.keys": (
+        "the keys of an audit's or an export's selection, one date window at a time (slices)",
+        "modalities + study_date_time",
+    ),
+    "studies.by-id": ("a batch of an audit's or an export's studies, by `_id` (slices)", "_id"),
     "studies.by-field": ("patient sizes by accession number", "accession_number"),
     "studies.tallies": ("counting the tallies again (first start on an existing database)", "none: a full pass"),
     "studies.tally-latest": (

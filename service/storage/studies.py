@@ -264,7 +264,7 @@ class StudyStore(TallyStore):
         """
         with (
             translated(),
-            self.db.studies.find(filter, fields, sort=sort, batch_size=batch_size, comment="studies.export") as cursor,
+            self.db.studies.find(filter, fields, sort=sort, batch_size=batch_size, comment="studies.scan") as cursor,
         ):
             with self.long_operations():
                 first = next(cursor, None)
@@ -339,9 +339,8 @@ class StudyStore(TallyStore):
             )
             for uid, changes, revision in updates
         ]
-        return not writes or self.db.studies.bulk_write(writes, ordered=False, comment=SAVE).matched_count == len(
-            writes
-        )
+        result = self.db.studies.bulk_write(writes, ordered=False, comment="studies.sizes") if writes else None
+        return result is None or result.matched_count == len(writes)
 
     @guarded
     def set_patient_fields(
