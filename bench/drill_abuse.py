@@ -1,4 +1,4 @@
-"""Drills of issue 20, items 1-3, against a real `doseledger serve` process, with its memory measured.
+"""Drills of issue 20, items 1-3 and 5, against a real `doseledger serve` process, with its memory measured.
 
 Starts SecantusDB (or uses ``MONGODB_URI``) and ``doseledger serve`` (web and
 SCP on free loopback ports) in a process of its own, then:
@@ -11,17 +11,23 @@ SCP on free loopback ports) in a process of its own, then:
   much it took before closing the connection, and the server's memory;
 * ``idle``: opens 16 connections that say nothing (from 127.0.0.2-5, four each)
   and 4 silent associations (127.0.0.6), then runs echoscu and prints its
-  outcome and time, and how many of the silent ones were closed within 12 s.
+  outcome and time, and how many of the silent ones were closed within 12 s;
+* ``frozen``: stops the database's process (SIGSTOP) for 20 s and meanwhile
+  asks ``/healthz``, a study list, an HTTP import and a C-STORE, printing each
+  answer and its time; then continues it and asks again.
 
 Everything goes to 127.0.0.0/8 and stops by itself.
 
-    .venv/bin/python -m bench.drill_abuse [bomb pdu idle]
+    .venv/bin/python -m bench.drill_abuse [bomb pdu idle frozen]
+
+(``frozen`` needs the embedded server: it is skipped with ``MONGODB_URI`` set.)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -34,11 +40,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pydicom
 from pynetdicom import AE, _config
 from pynetdicom.sop_class import Verification
 
+from bench.import_rate import CORPUS
+from service.storage import Store
 from service.storage.embedded import EmbeddedServer, free_port
 from tests.hostile import bomb
+from tests.signin import make_token, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,8 +56,23 @@ ROOT = Path(__file__).resolve().parent.parent
 class Server:
     """A `doseledger serve` process on free ports."""
 
-    def __init__(self, process: subprocess.Popen[str], http: int, dicom: int) -> None:
-        self.process, self.http, self.dicom = process, http, dicom
+    def __init__(
+        self, process: subprocess.Popen[str], http: int, dicom: int, token: str, database: EmbeddedServer | None
+    ) -> None:
+        self.process, self.http, self.dicom, self.database = process, http, dicom, database
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, path: str, data: bytes | None = None, timeout: float = 120) -> tuple[int, float]:
+        """Send one HTTP request (a POST of ``data`` as a DICOM file, if given); return its status and seconds."""
+        headers = {**self.headers, **({"Content-Type": "application/dicom"} if data is not None else {})}
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http}{path}", data=data, headers=headers)
+        began = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        return status, time.monotonic() - began
 
     def memory(self) -> tuple[int, int]:
         """Return the server's resident and peak resident memory in MB."""
@@ -65,6 +90,7 @@ def serving(workdir: Path) -> Iterator[Server]:
         database = EmbeddedServer(workdir / "db", free_port())
         database.start(timeout=60)
         uri = database.uri
+    token = _token(uri)
     http, dicom = free_port(), free_port()
     environment = {
         **os.environ,
@@ -82,12 +108,23 @@ def serving(workdir: Path) -> Iterator[Server]:
         assert process.stderr is not None
         while "Storage SCP" not in process.stderr.readline():
             pass
-        yield Server(process, http, dicom)
+        yield Server(process, http, dicom, token, database)
     finally:
         process.terminate()
         process.communicate(timeout=60)
         if database is not None:
             database.stop()
+
+
+def _token(uri: str) -> str:
+    """Make a user with the importer and viewer roles in the drill's database; return an API token of theirs."""
+    store = Store.connect(uri, "drill", timeout=60)
+    try:
+        store.ensure_indexes()
+        make_user(store, "drill", ("viewer", "importer"))
+        return make_token(store, "drill", "drill")
+    finally:
+        store.close()
 
 
 def drill_bomb(server: Server, workdir: Path) -> None:
@@ -96,18 +133,9 @@ def drill_bomb(server: Server, workdir: Path) -> None:
     path = workdir / "bomb.dcm"
     path.write_bytes(data)
     print(f"bomb: {len(data)} bytes deflated, inflating to 1 GiB; server memory {server.memory()[0]} MB")
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.http}/api/imports",
-        data=data,
-        headers={"Content-Type": "application/dicom", "X-Filename": "bomb.dcm"},
-    )
-    began = time.monotonic()
-    try:
-        status = urllib.request.urlopen(request, timeout=120).status
-    except urllib.error.HTTPError as e:
-        status = e.code
+    status, seconds = server.request("/api/imports", data)
     rss, peak = server.memory()
-    print(f"  HTTP: {status} after {time.monotonic() - began:.2f} s; server memory {rss} MB, peak {peak} MB")
+    print(f"  HTTP: {status} after {seconds:.2f} s; server memory {rss} MB, peak {peak} MB")
     _config.STORE_SEND_CHUNKED_DATASET = True  # send the file's bytes as they are, as a modality would
     ae = AE("MODALITY")
     ae.add_requested_context("1.2.840.10008.5.1.4.1.1.88.67", "1.2.840.10008.1.2.1.99")
@@ -175,20 +203,61 @@ def drill_idle(server: Server) -> None:
     )
 
 
+def drill_frozen(server: Server, workdir: Path) -> None:
+    """Stop the database's process for 20 s; ask the service meanwhile, and after it continues."""
+    if server.database is None or server.database.process is None:
+        print("frozen: skipped (the database is not the embedded server this drill started)")
+        return
+    sample = next(iter(sorted(CORPUS.glob("CT-RDSR-*.dcm"))), None)
+    data = sample.read_bytes() if sample else None
+    pid = server.database.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    began = time.monotonic()
+    try:
+        _ask(server, workdir, data, "database stopped")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(max(0.0, 20 - (time.monotonic() - began)))
+    _ask(server, workdir, data, "database continued")
+
+
+def _ask(server: Server, workdir: Path, data: bytes | None, when: str) -> None:
+    """Ask /healthz, a list, an import and a C-STORE; print each answer and its time."""
+    for label, path in (("/healthz", "/healthz"), ("study list", "/api/studies?page_size=5")):
+        status, seconds = server.request(path, timeout=60)
+        print(f"frozen ({when}): {label} {status} after {seconds:.2f} s")
+    if data is None:
+        print(f"frozen ({when}): no RDSR in the corpus to import (set DOSELEDGER_CORPUS)")
+        return
+    status, seconds = server.request("/api/imports", data, timeout=60)
+    print(f"frozen ({when}): HTTP import {status} after {seconds:.2f} s")
+    path = workdir / "report.dcm"
+    path.write_bytes(data)
+    ae = AE("MODALITY")
+    ae.add_requested_context(pydicom.dcmread(path, stop_before_pixels=True).SOPClassUID)
+    began = time.monotonic()
+    assoc = ae.associate("127.0.0.1", server.dicom, ae_title="DOSELEDGER")
+    answer = assoc.send_c_store(path) if assoc.is_established else None
+    assoc.release()
+    outcome = f"status 0x{answer.Status:04X}" if answer is not None and "Status" in answer else "no answer"
+    print(f"frozen ({when}): C-STORE {outcome} after {time.monotonic() - began:.2f} s")
+
+
 def main() -> None:
     """Run the drills named on the command line (all by default)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("drills", nargs="*", help="bomb, pdu, idle (default: all)")
+    parser.add_argument("drills", nargs="*", help="bomb, pdu, idle, frozen (default: all)")
     args = parser.parse_args()
-    unknown = set(args.drills) - {"bomb", "pdu", "idle"}
+    unknown = set(args.drills) - {"bomb", "pdu", "idle", "frozen"}
     if unknown:
         parser.error(f"unknown drills: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as folder, serving(Path(folder)) as server:
-        for name in args.drills or ["bomb", "pdu", "idle"]:
+        for name in args.drills or ["bomb", "pdu", "idle", "frozen"]:
             {
                 "bomb": lambda: drill_bomb(server, Path(folder)),
                 "pdu": lambda: drill_pdu(server),
                 "idle": lambda: drill_idle(server),
+                "frozen": lambda: drill_frozen(server, Path(folder)),
             }[name]()
 
 
