@@ -109,7 +109,10 @@ def cmd_scp(args: argparse.Namespace, settings: Settings) -> int:
     from scripts.services import start_services
     from service.metrics import serve_metrics
 
-    with _pipeline(settings) as pipeline, serve_metrics(settings.scp_host, settings.scp_metrics_port):
+    with (
+        _pipeline(settings) as pipeline,
+        serve_metrics(settings.scp_host, settings.scp_metrics_port, settings.metrics_allowed_addresses),
+    ):
         recover_at_start(pipeline)
         services = start_services(pipeline, settings, port=args.port, ae_title=args.ae_title)
         signal.signal(signal.SIGTERM, _interrupt)

@@ -23,10 +23,13 @@ up (deploy/gunicorn.conf.py empties it at start and marks workers that exit).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,10 +40,11 @@ from prometheus_client import (
     Histogram,
     Metric,
     generate_latest,
+    make_wsgi_app,
     multiprocess,
-    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
 from service.errors import DoseLedgerError
@@ -91,16 +95,48 @@ def watch_open_associations(count: Callable[[], int]) -> None:
         SCP_OPEN.set_function(count)
 
 
-@contextlib.contextmanager
-def serve_metrics(host: str, port: int | None) -> Iterator[int | None]:
-    """Serve /metrics on ``host:port`` from a thread while the block runs (``doseledger scp``); nothing without a port.
+def address_allowed(address: str | None, networks: Iterable[str]) -> bool:
+    """Tell whether ``address`` lies in one of ``networks`` (addresses or CIDR blocks)."""
+    try:
+        client = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(client in ipaddress.ip_network(item, strict=False) for item in networks)
 
-    Yields the port served (the one chosen for port 0).
+
+class _QuietHandler(WSGIRequestHandler):
+    """Answer scrapes without writing an access line to standard error for each."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Write nothing."""
+
+
+def _guarded_app(allowed: tuple[str, ...]) -> Callable[..., Iterable[bytes]]:
+    """Return prometheus-client's WSGI app answering 403 to addresses outside ``allowed``."""
+    app = make_wsgi_app()
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        address = environ.get("REMOTE_ADDR")
+        if address_allowed(address, allowed):
+            return app(environ, start_response)
+        start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+        return [f"{address} may not read the metrics: see DOSELEDGER_METRICS_ALLOWED_ADDRESSES.\n".encode()]
+
+    return guarded
+
+
+@contextlib.contextmanager
+def serve_metrics(host: str, port: int | None, allowed: Iterable[str]) -> Iterator[int | None]:
+    """Serve /metrics on ``host:port`` to the ``allowed`` addresses from a thread while the block runs.
+
+    Used by ``doseledger scp``; nothing without a port. Yields the port served (the one chosen for port 0).
     """
     if port is None:
         yield None
         return
-    server, thread = start_http_server(port, addr=host)
+    server = make_server(host, port, _guarded_app(tuple(allowed)), ThreadingWSGIServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
     log.info("Metrics served on http://%s:%d/metrics", host, server.server_port)
     try:
         yield int(server.server_port)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -134,15 +135,27 @@ def test_associations_refused_by_the_allow_list_are_counted(pipeline: Any) -> No
 
 
 def test_the_scp_alone_serves_its_metrics_on_its_own_port() -> None:
-    with metrics.serve_metrics("127.0.0.1", 0) as port:
+    with metrics.serve_metrics("127.0.0.1", 0, ["127.0.0.0/8"]) as port:
         assert port
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
             text = answer.read().decode()
     assert "doseledger_scp_associations_total" in text or "doseledger_scp_associations_open" in text
 
 
+def test_the_scp_metrics_port_answers_only_the_allowed_addresses() -> None:
+    with (
+        metrics.serve_metrics("127.0.0.1", 0, ["10.0.0.0/8"]) as port,
+        pytest.raises(urllib.error.HTTPError) as refused,
+    ):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert refused.value.code == 403
+    message = refused.value.read().decode()
+    assert "127.0.0.1" in message and "DOSELEDGER_METRICS_ALLOWED_ADDRESSES" in message
+    assert "doseledger_" not in message
+
+
 def test_no_metrics_port_serves_nothing() -> None:
-    with metrics.serve_metrics("127.0.0.1", None) as port:
+    with metrics.serve_metrics("127.0.0.1", None, ["127.0.0.0/8"]) as port:
         assert port is None
 
 

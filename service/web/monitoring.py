@@ -10,8 +10,6 @@ be the one seen): see the README's Production section.
 
 from __future__ import annotations
 
-import ipaddress
-
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import Forbidden
 
@@ -27,12 +25,7 @@ _TEXT = {"text/plain": {"type": "string", "description": "The Prometheus text ex
 
 def allowed(address: str | None) -> bool:
     """Tell whether ``address`` may read the metrics."""
-    try:
-        client = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    networks = (ipaddress.ip_network(item, strict=False) for item in get_settings().metrics_allowed_addresses)
-    return any(client in network for network in networks)
+    return metrics.address_allowed(address, get_settings().metrics_allowed_addresses)
 
 
 @bp.get("/metrics")
