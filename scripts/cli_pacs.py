@@ -32,6 +32,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from scripts.cli_common import client
 from service.config import Settings
 from service.errors import Conflict, DatabaseUnavailable, PacsError
 from service.ingest.pipeline import Pipeline
@@ -58,11 +59,12 @@ def _pipeline(settings: Settings) -> Iterator[Pipeline]:
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add a remote node."""
     from schemas.pacs import parse_node
+    from service.dicomnet.management import add_node
 
     fields = ("name", "ae_title", "host", "port", "retrieve", "move_destination")
     node = parse_node({name: getattr(args, name) for name in fields})
     with _pipeline(settings) as pipeline:
-        pipeline.store.add_pacs_node(node.as_document())
+        add_node(pipeline.store, node, via="cli", client=client())
     print(f"Added PACS node {node.address}, retrieving by C-{node.retrieve.upper()}.")
     return 0
 
@@ -83,36 +85,32 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     """Delete a remote node."""
+    from service.dicomnet.management import delete_node
+
     with _pipeline(settings) as pipeline:
-        store = pipeline.store
-        store.pacs_node(args.name)  # NotFound names the nodes there are
-        if (active := store.active_run(args.name)) is not None:
-            raise Conflict(f"PACS node {args.name!r} has run {active['_id']} under way; cancel it first.")
-        store.delete_pacs_node(args.name)
+        delete_node(pipeline.store, args.name, via="cli", client=client())  # NotFound names the nodes there are
     print(f"Deleted PACS node {args.name}; its runs stay listed.")
     return 0
 
 
 def cmd_echo(args: argparse.Namespace, settings: Settings) -> int:
     """Send a C-ECHO to a node."""
-    from service.dicomnet.association import echo
-    from service.dicomnet.nodes import Node
+    from service.dicomnet.management import echo_message, echo_node
 
     with _pipeline(settings) as pipeline:
-        node = Node.from_document(pipeline.store.pacs_node(args.name))
-    try:
-        seconds = echo(node, settings.scp_ae_title, settings.pacs_timeout)
-    except PacsError as e:
-        print(f"doseledger: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"{node.address} answered the C-ECHO in {seconds * 1000:.0f} ms.")
+        try:
+            node, seconds = echo_node(pipeline.store, args.name, settings.scp_ae_title, settings.pacs_timeout)
+        except PacsError as e:
+            print(f"doseledger: {e}", file=sys.stderr)
+            return EXIT_FAILED
+    print(echo_message(node, seconds))
     return 0
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     """Query a node and retrieve the dose objects DoseLedger lacks, in the foreground."""
     from schemas.pacs import parse_criteria
-    from scripts.cli import _client
+    from service.dicomnet.management import run_started
     from service.dicomnet.nodes import Node
     from service.dicomnet.runs import new_run, owner_id
 
@@ -127,7 +125,8 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     criteria = parse_criteria(data)
     with _pipeline(settings) as pipeline:
         node = Node.from_document(pipeline.store.pacs_node(args.name))
-        run = new_run(pipeline.store, node, criteria, trigger="cli", client=_client(), owner=owner_id())
+        run = new_run(pipeline.store, node, criteria, trigger="cli", client=client(), owner=owner_id())
+        run_started(pipeline.store, run, via="cli")
         return _execute(pipeline, settings, run, owner_id())
 
 
@@ -234,10 +233,10 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     """Cancel a run."""
-    from service.storage import utcnow
+    from service.dicomnet.management import cancel_run
 
     with _pipeline(settings) as pipeline:
-        run = pipeline.store.request_cancel(args.run, utcnow())
+        run = cancel_run(pipeline.store, args.run, via="cli", client=client())
     if run["status"] == "cancelled":
         print(f"Cancelled run {args.run} (no process was running it).")
     else:

@@ -82,6 +82,7 @@ NOT_GENERATED = {
     # a node at a generated address would be contacted by its C-ECHO and query runs: tests reach this machine
     # only; with no node, those operations answer 404 before any association (tests/test_pacs*.py call them)
     "POST /api/pacs": "adds a remote node at a generated address",
+    "POST /pacs": "adds a remote node at a generated address (the page's form)",
 }
 
 

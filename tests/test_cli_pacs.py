@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from scripts.cli_common import client
 from service.dicomnet.nodes import Node
 from service.dicomnet.runs import new_run
 from service.storage import Store
@@ -159,3 +160,26 @@ def test_runs_can_be_cancelled_and_a_stopped_run_resumed(pacs: Runner, store: St
         pacs.invoke(["pacs", "cancel", other["_id"]]).stdout
         == f"Cancelled run {other['_id']} (no process was running it).\n"
     )
+
+
+def test_the_changes_are_logged_under_the_os_user(pacs: Runner, store: Store) -> None:
+    code, _ = fetch(pacs, "--modality", "CT")
+    assert code == 0
+    run = store.runs("fake")[0]
+    other = new_run(
+        store, Node.from_document(store.pacs_node("fake")), JANUARY, trigger="test", client="t", owner="x:1"
+    )
+    assert pacs.invoke(["pacs", "cancel", other["_id"]]).exit_code == 0
+    store.finish_run(other["_id"], "x:1", {"status": "cancelled", "finished_at": other["created_at"]})  # it stopped
+    assert pacs.invoke(["pacs", "delete", "fake"]).exit_code == 0
+    logged = [(e["type"], e["outcome"], e["details"]["pacs"]) for e in store.events_after(0, 1000)
+              if e["type"].startswith("pacs-") and e["type"] not in ("pacs-run", "pacs-retrieve")]  # fmt: skip
+    assert logged == [
+        ("pacs-node-added", "done", {"node": "fake"}),
+        ("pacs-run-started", "queued", {"node": "fake", "run": run["_id"]}),
+        ("pacs-run-cancelled", "requested", {"node": "fake", "run": other["_id"]}),
+        ("pacs-node-deleted", "done", {"node": "fake"}),
+    ]
+    mine = [e for e in store.events_after(0, 1000) if e["type"] in {t for t, _, _ in logged}]
+    assert {(e["via"], e["client"]) for e in mine} == {("cli", client())}
+    assert "started by " + client() in next(e for e in mine if e["type"] == "pacs-run-started")["message"]

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.config import Settings
+from service.dicomnet.management import run_started
 from service.dicomnet.nodes import Node
 from service.dicomnet.runs import LEASE, Runner, new_run, owner_id
 from service.dicomnet.selection import Criteria
@@ -91,15 +92,21 @@ def start_run(
     *,
     trigger: str,
     client: str,
+    via: str | None = None,
     schedule_key: str | None = None,
     background: Background = BACKGROUND,
 ) -> dict[str, Any]:
-    """Store a new run of a node and start it in the background; return its record as first stored."""
+    """Store a new run of a node and start it in the background; return its record as first stored.
+
+    With ``via`` (a person started it), the event log says who, before the run's own entries.
+    """
     node = Node.from_document(pipeline.store.pacs_node(node_name))
     owner = owner_id()
     run = new_run(
         pipeline.store, node, criteria, trigger=trigger, client=client, owner=owner, schedule_key=schedule_key
     )
+    if via is not None:
+        run_started(pipeline.store, run, via=via)
     background.start(Runner(pipeline, settings, run, owner=owner))
     return run
 

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         headers,
         monitoring,
         pacs,
+        pacs_pages,
         pages,
         patient_sizes,
         reference,
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(deletion.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(pacs.bp)
+    app.register_blueprint(pacs_pages.bp)
     app.register_blueprint(reference.bp)
     app.register_blueprint(monitoring.bp)
     app.before_request(arguments.check_query_string)

@@ -10,9 +10,8 @@
   /api/pacs/<node>/queries/<id>`` follows one (with its failed studies);
   ``GET .../<id>/studies?status=&limit=`` lists its studies; ``POST .../<id>/cancel``
   cancels it.
-- ``GET /pacs`` (nodes and latest runs) and ``GET /pacs/<node>/queries/<id>`` (one
-  run and its studies): pages for administrators, refreshed every 10 s while a
-  run is under way (a meta refresh: the pages run no script).
+Every change is made by :mod:`service.dicomnet.management`, which logs who made
+it (the signed-in user or token). The pages are in :mod:`service.web.pacs_pages`.
 
 Changes and C-ECHO need ``admin``; reading needs ``viewer``.
 """
@@ -22,27 +21,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from schemas.api import RUN, Nodes
 from schemas.pacs import NodeSchema, RunSchema, parse_criteria, parse_node
 from service.access import requires
-from service.dicomnet.association import echo
+from service.dicomnet import management
 from service.dicomnet.nodes import Node
 from service.dicomnet.progress import STUDY_STATES
 from service.dicomnet.schedule import start_run
 from service.dicomnet.selection import QUERY_MODALITIES
-from service.errors import Conflict, InvalidArgument, NotFound
+from service.errors import InvalidArgument, NotFound
 from service.storage import utcnow
-from service.web.apidoc import HTML, JSON, documented
+from service.web.apidoc import JSON, documented
+from service.web.auth import request_client
 from service.web.context import get_pipeline, get_settings, get_store
 
-bp = Blueprint("pacs", __name__)  # templates and static files: service/web (pages.bp)
+bp = Blueprint("pacs", __name__)
 
 #: the most study records one answer lists
 MAX_STUDIES = 1000
-#: seconds between two refreshes of a page that shows a run under way
-REFRESH = 10
 
 _NODE = {"name": {"description": "The node's name"}}
 _RUN = {**_NODE, "run_id": {"description": "The run's identifier"}}
@@ -59,11 +57,12 @@ def present_run(run: dict[str, Any], now: datetime) -> dict[str, Any]:
     return shown
 
 
-def _node(name: str) -> Node:
+def node_of(name: str) -> Node:
+    """Return the node ``name``; 404 naming the nodes there are when there is none."""
     return Node.from_document(get_store().pacs_node(name))
 
 
-def _run_of(name: str, run_id: str) -> dict[str, Any]:
+def run_of(name: str, run_id: str) -> dict[str, Any]:
     """Return a run of node ``name``; 404 when there is none, or it is another node's."""
     run = get_store().get_run(run_id)
     if run["node"] != name:
@@ -90,7 +89,7 @@ def list_nodes() -> Response:
 def add_node() -> tuple[Response, int]:
     """Add a remote node."""
     node = parse_node(request.get_json(silent=True))
-    get_store().add_pacs_node(node.as_document())
+    management.add_node(get_store(), node, via="http", client=request_client())
     return jsonify(node.as_document()), 201
 
 
@@ -99,7 +98,7 @@ def add_node() -> tuple[Response, int]:
 @documented("pacs", path=_NODE, answers={200: ("The node.", NodeSchema)}, errors=_UNKNOWN)
 def show_node(name: str) -> Response:
     """Show one remote node."""
-    return jsonify(_node(name).as_document())
+    return jsonify(node_of(name).as_document())
 
 
 @bp.delete("/api/pacs/<name>")
@@ -107,11 +106,7 @@ def show_node(name: str) -> Response:
 @documented("pacs", path=_NODE, answers={204: ("Deleted.", None)}, errors={**_UNKNOWN, 409: "It has a run under way."})
 def delete_node(name: str) -> tuple[str, int]:
     """Delete a remote node (its runs stay listed)."""
-    store = get_store()
-    _node(name)
-    if (active := store.active_run(name)) is not None:
-        raise Conflict(f"PACS node {name!r} has run {active['_id']} under way; cancel it first.")
-    store.delete_pacs_node(name)
+    management.delete_node(get_store(), name, via="http", client=request_client())
     return "", 204
 
 
@@ -135,8 +130,7 @@ def delete_node(name: str) -> tuple[str, int]:
 def echo_node(name: str) -> Response:
     """Send a C-ECHO to a node and say how long it took."""
     settings = get_settings()
-    node = _node(name)
-    seconds = echo(node, settings.scp_ae_title, settings.pacs_timeout)
+    node, seconds = management.echo_node(get_store(), name, settings.scp_ae_title, settings.pacs_timeout)
     return jsonify({"node": node.name, "status": "ok", "seconds": round(seconds, 3)})
 
 
@@ -152,8 +146,8 @@ def echo_node(name: str) -> Response:
 def start_query(name: str) -> tuple[Response, int, dict[str, str]]:
     """Start a query/retrieve run of a node in the background."""
     criteria = parse_criteria(request.get_json(silent=True))
-    _node(name)
-    run = start_run(get_pipeline(), get_settings(), name, criteria, trigger="api", client=request.remote_addr or "")
+    node_of(name)
+    run = start_run(get_pipeline(), get_settings(), name, criteria, trigger="api", client=request_client(), via="http")
     location = url_for(".show_query", name=name, run_id=run["_id"])
     return jsonify(present_run(run, utcnow())), 202, {"Location": location}
 
@@ -173,7 +167,7 @@ def start_query(name: str) -> tuple[Response, int, dict[str, str]]:
 )
 def list_queries(name: str) -> Response:
     """List the latest runs of a node, newest first."""
-    _node(name)
+    node_of(name)
     now = utcnow()
     return jsonify({"runs": [present_run(run, now) for run in get_store().runs(name)]})
 
@@ -183,7 +177,7 @@ def list_queries(name: str) -> Response:
 @documented("pacs", path=_RUN, answers={200: ("The run, with its failed studies.", RUN)}, errors=_UNKNOWN)
 def show_query(name: str, run_id: str) -> Response:
     """Follow one run: its state, counts and failed studies."""
-    run = present_run(_run_of(name, run_id), utcnow())
+    run = present_run(run_of(name, run_id), utcnow())
     run["failures"] = get_store().run_studies(run_id, status="failed", limit=MAX_STUDIES)
     return jsonify(run)
 
@@ -202,7 +196,7 @@ def show_query(name: str, run_id: str) -> Response:
 )
 def list_query_studies(name: str, run_id: str) -> Response:
     """List the studies of one run, in the order it takes them (``status``, ``limit`` optional)."""
-    _run_of(name, run_id)
+    run_of(name, run_id)
     status = request.args.get("status") or None
     if status is not None and status not in STUDY_STATES:
         raise InvalidArgument({"status": [f"Expected one of {', '.join(STUDY_STATES)}."]})
@@ -220,35 +214,6 @@ def list_query_studies(name: str, run_id: str) -> Response:
 @documented("pacs", path=_RUN, answers={202: ("The run, to stop.", RUN)}, errors=_UNKNOWN)
 def cancel_query(name: str, run_id: str) -> tuple[Response, int]:
     """Cancel a run: it stops before its next request (at once if no process runs it)."""
-    _run_of(name, run_id)
-    now = utcnow()
-    return jsonify(present_run(get_store().request_cancel(run_id, now), now)), 202
-
-
-@bp.get("/pacs")
-@requires("admin")
-@documented("pages", answers={200: ("The page.", HTML)})
-def pacs_page() -> str:
-    """Show the remote nodes and the latest runs."""
-    store, now = get_store(), utcnow()
-    runs = [present_run(run, now) for run in store.runs()]
-    return render_template(
-        "pacs.html",
-        nodes=store.pacs_nodes(),
-        runs=runs,
-        refresh=REFRESH if any(run["status"] in ("queued", "running") for run in runs) else None,
-        current="pacs",
-    )
-
-
-@bp.get("/pacs/<name>/queries/<run_id>")
-@requires("admin")
-@documented("pages", path=_RUN, answers={200: ("The page.", HTML)}, errors=_UNKNOWN)
-def run_page(name: str, run_id: str) -> str:
-    """Show one run and its studies."""
-    run = present_run(_run_of(name, run_id), utcnow())
-    studies = get_store().run_studies(run_id, limit=MAX_STUDIES)
-    refresh = REFRESH if run["status"] in ("queued", "running") else None
-    return render_template(
-        "pacs_run.html", run=run, studies=studies, limit=MAX_STUDIES, refresh=refresh, current="pacs"
-    )
+    run_of(name, run_id)
+    run = management.cancel_run(get_store(), run_id, via="http", client=request_client())
+    return jsonify(present_run(run, utcnow())), 202
