@@ -30,6 +30,7 @@ from tests.exporting import read_sheets
 from tests.samples import image, to_bytes
 from tests.srbuild import code_item, container, num_item, uid_item
 from tests.test_audit_names import _pairs
+from tests.test_audits_page import ARTIFACTS, open_audits
 from tests.test_extract_radiopharmaceutical import _sct, rrdsr
 
 
@@ -135,6 +136,31 @@ def test_the_csv_shows_the_code_beside_the_name(client: FlaskClient, coded_store
         ["FDG", "", "FDG"], ["FDG", "35321007 (SCT)", "FDG; Fluorodeoxyglucose F^18^"],
         ["Fluorodeoxyglucose F^18^", "FDG18 (99LOCAL)", "Fluorodeoxyglucose F^18^"],
     ]  # fmt: skip
+
+
+def test_the_page_shows_the_code_and_tells_rows_of_one_name_apart(page: Any, coded_store: Store) -> None:
+    errors = open_audits(page, "/audits?audit=nm_activity_by_agent&per_station=no")
+    headers = page.locator("#results thead th").all_inner_texts()
+    assert headers[:4] == ["Radiopharmaceutical", "Code", "Names as sent", "Count"]
+    cells = [row.locator("td").all_inner_texts()[:4] for row in page.locator("#results tbody tr").all()]
+    assert cells == [
+        ["FDG", "", "FDG", "2"], ["FDG", "35321007 (SCT)", "FDG; Fluorodeoxyglucose F^18^", "3"],
+        ["Fluorodeoxyglucose F¹⁸", "FDG18 (99LOCAL)", "Fluorodeoxyglucose F^18^", "2"],
+    ]  # fmt: skip
+    labels = page.evaluate(
+        "ids => ids.map(id => echarts.getInstanceByDom(document.getElementById(id)).getOption().yAxis[0].data)",
+        ["chart-medians", "chart-box"],
+    )
+    assert labels == [["FDG", "FDG [35321007 (SCT)]", "Fluorodeoxyglucose F¹⁸"]] * 2
+    legend = page.evaluate("echarts.getInstanceByDom(document.getElementById('chart-trend')).getOption().series"
+                           ".map(s => s.name)")  # fmt: skip
+    assert legend == labels[0]
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 1400})
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]", timeout=30000)
+        page.screenshot(path=str(ARTIFACTS / f"audits-codes-{width}.png"), full_page=True)
+    assert errors == []
 
 
 def _every_table_code(audit: str) -> list[dict[str, Any]]:
