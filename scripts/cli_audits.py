@@ -89,7 +89,7 @@ def _add_name_arguments(parser: argparse.ArgumentParser, *, standard: bool) -> N
         "raw",
         metavar="RAW",
         help="the name exactly as the modality sends it (case and spaces count; a view or radiopharmaceutical "
-        "by its code meaning)",
+        "by its code meaning, a radiopharmaceutical sent without a code by its text)",
     )
     if standard:
         parser.add_argument("standard", metavar="STANDARD", help="the name audits group it under")

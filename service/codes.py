@@ -9,11 +9,12 @@ meanings that name fields (DESIGN.md, "The study document").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from pydicom.sr._snomed_dict import mapping as _SNOMED_MAPPING
-from pydicom.sr.codedict import codes
+from pydicom.sr.codedict import Collection, codes
 
 CodeKey = tuple[str, str]
 """A concept as (coding scheme designator, code value); SRT is normalised to SCT."""
@@ -25,6 +26,20 @@ def normalised(scheme: str, value: str) -> CodeKey:
     if scheme in ("SRT", "SNM3"):
         return "SCT", _SNOMED_MAPPING["SRT"].get(value, value)
     return scheme, value
+
+
+def snomed_rt_equivalents(context_groups: Iterable[int]) -> dict[str, str]:
+    """Return SNOMED RT value -> SNOMED CT value for the SCT codes of these context groups (PS3.16) that have one.
+
+    The pairs are those :func:`normalised` applies, for the audits' pipelines, which cannot call it.
+    """
+    found = {}
+    for group in context_groups:
+        for code in Collection(f"CID{group}").concepts.values():
+            srt = _SNOMED_MAPPING["SCT"].get(code.value) if code.scheme_designator == "SCT" else None
+            if srt and normalised("SRT", srt) == ("SCT", code.value):
+                found[srt] = code.value
+    return dict(sorted(found.items()))
 
 
 def stored_key(value: Any) -> CodeKey | None:

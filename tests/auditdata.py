@@ -13,8 +13,16 @@ XRAY_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.67"
 _numbers = itertools.count(1)
 
 
-def _coded(meaning: str) -> dict[str, str]:
+def _coded(meaning: str | dict[str, str]) -> dict[str, str]:
+    """Return a coded value: ``meaning`` with a code of its own (a coded value given is kept as it is)."""
+    if isinstance(meaning, dict):
+        return meaning
     return {"code_value": meaning.upper()[:8], "coding_scheme_designator": "99TEST", "code_meaning": meaning}
+
+
+def coded(value: str, scheme: str, meaning: str) -> dict[str, str]:
+    """Return a coded value as the study document stores it (as sent)."""
+    return {"code_value": value, "coding_scheme_designator": scheme, "code_meaning": meaning}
 
 
 def study(
@@ -89,7 +97,10 @@ BREASTS = {
 
 
 def mammography(exposures: list[tuple[Any, ...]], **kwargs: Any) -> dict[str, Any]:
-    """Return a mammography study with one exposure per (view, thickness mm, AGD mGy[, breast L or R])."""
+    """Return a mammography study with one exposure per (view, thickness mm, AGD mGy[, breast L or R]).
+
+    A view is its meaning (coded under a code of its own) or a coded value (:func:`coded`).
+    """
     rows = [
         {"image_view": _coded(view), "compression_thickness": thickness, "average_glandular_dose": agd}
         | ({"laterality": BREASTS[side[0]]} if side else {})
@@ -98,9 +109,17 @@ def mammography(exposures: list[tuple[Any, ...]], **kwargs: Any) -> dict[str, An
     return study("MG", section={"projection": {"events": events("mg", rows)}}, **kwargs)
 
 
-def nuclear(agent: str, activity_mbq: float, **kwargs: Any) -> dict[str, Any]:
-    """Return a radiopharmaceutical study with one administration (activity in MBq, as stored)."""
-    row = {"radiopharmaceutical_agent": _coded(agent), "administered_activity": activity_mbq}
+def nuclear(agent: str | dict[str, str] | None, activity_mbq: float, *, text: str | None = None,
+            **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    """Return a radiopharmaceutical study with one administration (activity in MBq, as stored).
+
+    The agent is its meaning, a coded value (:func:`coded`), or None with ``text``: sent as text only.
+    """
+    row: dict[str, Any] = {"administered_activity": activity_mbq}
+    if agent is not None:
+        row["radiopharmaceutical_agent"] = _coded(agent)
+    if text is not None:
+        row["radiopharmaceutical_agent_text"] = text
     rows = [{"radiopharmaceutical_administration_event_uid": f"nm.{next(_numbers)}", **row}]
     return study("NM", section={"radiopharmaceutical": {"administrations": rows}}, **kwargs)
 
@@ -225,3 +244,37 @@ def seed_filters(store: Any) -> Any:
     for fragment in filter_studies():
         save_fragment(store, fragment, now=NOW)
     return store
+
+
+#: Coded views and radiopharmaceuticals (``coded_studies``): one code with several meanings or schemes, codes
+#: sharing one meaning, text only
+CC = coded("399162004", "SCT", "cranio-caudal")
+CC_CAPITAL = coded("399162004", "SCT", "Cranio-caudal")  # the same code, another spelling of its meaning
+CC_SRT = coded("R-10242", "SRT", "cranio-caudal")  # the same view in SNOMED RT
+CC_LOCAL = coded("CC", "99LOCAL", "cranio-caudal")  # another code with the same meaning
+MLO = coded("399368009", "SCT", "medio-lateral oblique")
+
+FDG = coded("35321007", "SCT", "Fluorodeoxyglucose F^18^")
+FDG_SHORT = coded("35321007", "SCT", "FDG")
+FDG_SRT = coded("C-B1031", "SRT", "Fluorodeoxyglucose F^18^")
+FDG_LOCAL = coded("FDG18", "99LOCAL", "Fluorodeoxyglucose F^18^")
+
+VIEW = {"modality": "MG", "field": "image_view"}
+AGENT = {"modality": "NM", "field": "radiopharmaceutical_agent"}
+
+
+def coded_studies() -> list[dict[str, Any]]:
+    """Return three mammography studies (every exposure 41-48 mm: one band) and seven radiopharmaceutical ones."""
+    when = datetime(2025, 3, 3, 9)
+    return [
+        mammography([(CC, 45, 1.0), (CC_CAPITAL, 46, 2.0), (MLO, 48, 1.5)], when=when, station="MG-1"),
+        mammography([(CC_SRT, 44, 4.0), (CC_LOCAL, 41, 8.0)], when=when, station="MG-2"),
+        mammography([(CC_CAPITAL, 42, 3.0), (CC_LOCAL, 43, 6.0)], when=when, station="MG-1"),
+        nuclear(FDG, 300.0, when=when),
+        nuclear(FDG_SHORT, 350.0, when=when),
+        nuclear(FDG_SRT, 400.0, when=when),
+        nuclear(FDG_LOCAL, 200.0, when=when),
+        nuclear(FDG_LOCAL, 220.0, when=when),
+        nuclear(None, 250.0, text="FDG", when=when),  # no code: the text the modality sent
+        nuclear(None, 270.0, text="FDG", when=when),
+    ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pymongo.database import Database
+from pymongo.errors import OperationFailure
 
 from service.audits import pipeline
 
@@ -97,3 +98,44 @@ def test_concatenating_pushed_arrays_and_comparing_with_a_missing_level(events: 
         "joined": {"$reduce": {"input": [[1, 2], [3]], "initialValue": [], "in": {"$concatArrays": ["$$value", "$$this"]}}},
         "flag": {"$cond": [{"$isNumber": "$missing.value"}, {"$gt": [1, "$missing.value"]}, None]}}}])  # fmt: skip
     assert row == {"joined": [1, 2, 3], "flag": None}
+
+
+def test_a_missing_or_removed_group_key_field_is_left_out_of_the_key(events: Database[dict[str, Any]]) -> None:
+    """Audits not grouped by a code have no ``code`` in their keys or rows (``"$$REMOVE"``, a missing path)."""
+    rows = events.studies.aggregate([
+        {"$project": {"n": 1, "code": {"$cond": [{"$eq": ["$n", 1]}, "A", "$$REMOVE"]}}},
+        {"$group": {"_id": {"code": "$code", "gone": {"$cond": [True, "$$REMOVE", 1]}}, "count": {"$sum": 1}}},
+        {"$project": {"_id": 0, "code": "$_id.code", "count": 1}}, {"$sort": {"count": 1}},
+    ])  # fmt: skip
+    assert list(rows) == [{"count": 1, "code": "A"}, {"count": 2}]
+
+
+def test_the_least_value_of_each_partition_over_every_document(events: Database[dict[str, Any]]) -> None:
+    """How a code's rows get one name: the least meaning over all its rows, nulls ignored, a missing key a partition."""
+    rows = events.aggregate([
+        {"$documents": [{"k": "a", "m": "b"}, {"k": "a", "m": "B"}, {"k": "a", "m": None}, {"m": "x"}, {"m": "w"}]},
+        {"$setWindowFields": {"partitionBy": "$k", "output": {"least": {"$min": "$m"}}}},
+        {"$project": {"_id": 0, "m": 1, "least": 1}}, {"$sort": {"m": 1}},
+    ])  # fmt: skip
+    assert [(r["m"], r["least"]) for r in rows] == [(None, "B"), ("B", "B"), ("b", "B"), ("w", "w"), ("x", "w")]
+
+
+def test_a_literal_table_looked_up_by_key(events: Database[dict[str, Any]]) -> None:
+    """SNOMED RT -> CT in ``code_key``: ``$objectToArray`` of a literal object, the pair whose key matches."""
+    table = {"R-10242": "399162004", "C-B1031": "35321007"}
+    rows = events.aggregate([{"$documents": [{"c": "C-B1031"}, {"c": "R-1"}]}, {"$project": {"_id": 0, "v": {"$let": {
+        "vars": {"found": {"$arrayElemAt": [{"$filter": {"input": {"$objectToArray": {"$literal": table}},
+                                                         "cond": {"$eq": ["$$this.k", "$c"]}}}, 0]}},
+        "in": {"$ifNull": ["$$found.v", "$c"]}}}}}])  # fmt: skip
+    assert [r["v"] for r in rows] == ["35321007", "R-1"]
+
+
+@pytest.mark.skipif(bool(os.environ.get("MONGODB_URI")), reason="a SecantusDB deviation; MongoDB sorts null first")
+def test_secantusdb_cannot_sort_an_array_of_null_and_text(events: Database[dict[str, Any]]) -> None:
+    """Why ``code_groups`` leaves nulls (meanings not sent) out of ``raw_names`` before ``$sortArray``."""
+    stages = [
+        {"$documents": [{"a": [None, "b", "a"]}]},
+        {"$project": {"s": {"$sortArray": {"input": "$a", "sortBy": 1}}}},
+    ]
+    with pytest.raises(OperationFailure):
+        list(events.aggregate(stages))

@@ -30,7 +30,17 @@ NOW = datetime(2026, 1, 1)
 LEVELS = {"fluoroscopy": {"modalities": ["RF", "XA"], "levels": {"total_dap": 2e-4, "total_rp_dose": 0.5}}}
 STATISTICS = [audit.name for audit in pipeline.audits().values() if audit.parameters]
 PROTOCOLS = ("HEAD ROUTINE", "Routine Head", "CHEST", "Chest", "Abdomen")
-VIEWS = ("cranio-caudal", "medio-lateral oblique")
+#: views and radiopharmaceuticals: one code with two meanings, in SNOMED RT and CT, two codes with one meaning, text
+VIEWS = (
+    "cranio-caudal",
+    "medio-lateral oblique",
+    auditdata.coded("399162004", "SCT", "Cranio-caudal"),
+    auditdata.coded("R-10242", "SRT", "cranio-caudal"),
+    auditdata.coded("399162004", "SCT", "cranio-caudal"),
+    auditdata.coded("CC", "99LOCAL", "Cranio-caudal"),
+)
+AGENTS = ("Tc99m MDP", "F18 FDG", auditdata.coded("35321007", "SCT", "F18 FDG"),
+          auditdata.coded("C-B1031", "SRT", "Fluorodeoxyglucose F^18^"), None)  # fmt: skip
 
 
 def _studies(rng: random.Random) -> list[dict[str, Any]]:
@@ -53,7 +63,8 @@ def _studies(rng: random.Random) -> list[dict[str, Any]]:
             exposures = [(rng.choice(VIEWS), rng.choice([31.0, 45.5, 60.0]), rng.uniform(0.5, 3), "L") for _ in "ab"]
             found.append(auditdata.mammography(exposures, **common))
         else:
-            found.append(auditdata.nuclear(rng.choice(["Tc99m MDP", "F18 FDG"]), rng.uniform(100, 900), **common))
+            agent = rng.choice(AGENTS)
+            found.append(auditdata.nuclear(agent, rng.uniform(100, 900), text=None if agent else "FDG", **common))
     return found
 
 
@@ -68,6 +79,8 @@ def mixed(mongo_uri: str) -> Any:
         store.set_standard_name({"modality": "CT", "field": "acquisition_protocol", "raw": raw, "standard": standard})
     store.set_standard_name({"modality": "RF", "field": "acquisition_protocol", "raw": "Chest", "standard": "Thorax"})
     store.set_standard_name({"modality": "MG", "field": "image_view", "raw": "cranio-caudal", "standard": "CC"})
+    for raw in ("F18 FDG", "FDG"):  # a meaning and a text
+        store.set_standard_name({"modality": "NM", "field": "radiopharmaceutical_agent", "raw": raw, "standard": "FDG"})
     levels = [("Head", "dlp", 300.0), ("Chest", "dlp", 100.0), ("Head", "ctdivol", 30.0), ("Thorax", "dap", 5000.0)]
     store.replace_reference_levels([{"name": n, "quantity": q, "value": v, "unit": "x"} for n, q, v in levels])
     yield store
@@ -98,18 +111,24 @@ CHOICES = [dict(zip(("names", "per_station", "interval"), values, strict=True))
            for values in itertools.product(("raw", "standard"), ("yes", "no"), ("all", "month"))]  # fmt: skip
 
 
-#: every parameter combination for two audits (one with bands); the defaults and two others for the rest
+#: every parameter combination for three audits (one with bands, two grouped by a code); three for the rest
 SOME_CHOICES = [CHOICES[0], CHOICES[4], CHOICES[7]]
+EVERY_CHOICE = ("ct_dlp_by_protocol", "mg_agd_by_thickness", "nm_activity_by_agent")
 
 
 @pytest.mark.parametrize("name", STATISTICS)
 def test_every_statistics_audit_gives_the_whole_pipelines_rows(mixed: Store, tiny: None, name: str) -> None:
-    for choices in CHOICES if name in ("ct_dlp_by_protocol", "mg_agd_by_thickness") else SOME_CHOICES:
+    every = []
+    for choices in CHOICES if name in EVERY_CHOICE else SOME_CHOICES:
         sliced_rows = run_audit(mixed, name, choices, alert_levels=LEVELS, now=NOW).rows
         reference = whole(mixed, name, choices)
         assert sliced_rows == reference, choices
         assert [list(row) for row in sliced_rows] == [list(row) for row in reference]  # the columns' order too
+        every += reference
     assert reference and any(row["count"] > 3 for row in reference)
+    if name in EVERY_CHOICE[1:]:  # a code's meanings joined in one row; rows of one name told apart by their code
+        assert any(len(row["raw_names"]) > 1 for row in every if row["code"])
+        assert any(row["name"] == other["name"] and row["code"] != other["code"] for row in every for other in every)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from service.audits import filters
 from service.audits.filters import filter_arguments
+from service.ingest.document import save_fragment
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
 from tests import auditdata as data
@@ -100,6 +101,29 @@ def test_corpus_ct_dlp_per_protocol_in_mongosh_equals_http(
     over_http = run_http(client, "ct_dlp_by_protocol")
     assert len(over_http) > 3
     assert run_mongosh(mongosh, database_uri(mongo_uri, db_name), "ct_dlp_by_protocol") == over_http
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("mg_agd_by_thickness", {}),
+        ("mg_agd_by_thickness", {"names": "standard", "per_station": "no"}),
+        ("mg_agd_by_thickness", {"names": "standard", "interval": "month"}),
+        ("nm_activity_by_agent", {"per_station": "no"}),
+        ("nm_activity_by_agent", {"names": "standard"}),
+    ],
+)
+def test_mongosh_groups_codes_as_the_api_does(
+    mongosh: str, client: FlaskClient, store: Store, mongo_uri: str, db_name: str, name: str,
+    params: dict[str, str],
+) -> None:  # fmt: skip
+    for fragment in data.coded_studies():  # one code sent with several meanings, codes sharing one, text only
+        save_fragment(store, fragment, now=data.NOW)
+    store.set_standard_name({**data.VIEW, "raw": "cranio-caudal", "standard": "CC"})
+    store.set_standard_name({**data.AGENT, "raw": "Fluorodeoxyglucose F^18^", "standard": "FDG F-18"})
+    over_http = client.get(f"/api/audits/{name}", query_string=params).get_json()["rows"]
+    assert len({row["code"] for row in over_http}) >= 2
+    assert run_mongosh(mongosh, database_uri(mongo_uri, db_name), name, **params) == over_http
 
 
 #: (audit, arguments kept, filter) cases: the filter must change the audit's rows, and mongosh must agree

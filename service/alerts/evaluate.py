@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from service.alerts.quantities import STUDIES, events_of
 from service.alerts.rules import Rule
+from service.audits.names import raw_name_of
 from service.audits.pipeline import common
 from service.modalities import MODALITIES
 from service.units import convert
@@ -81,7 +82,7 @@ def reference_multiple(rule: Rule, document: dict[str, Any], lookups: Lookups) -
     best: tuple[float, float, float, str, dict[str, Any]] | None = None
     for holder in holders:
         value = quantity.value(holder)
-        raw = _raw_name(document if quantity.scope == "study" else holder, quantity.name_field)
+        raw = raw_name_of(rule.modality, quantity.name_field, document if quantity.scope == "study" else holder)
         found = lookups.reference_level(rule.modality, quantity.name_field, raw, quantity.reference)
         if value is None or found is None:
             continue
@@ -95,12 +96,6 @@ def reference_multiple(rule: Rule, document: dict[str, Any], lookups: Lookups) -
     if quantity.scope == "event":
         details["event"] = _event_name(holder)
     return Finding(rule, shown, level, audit["unit"], details)
-
-
-def _raw_name(holder: dict[str, Any], name_field: str) -> Any:
-    """Return the name a reference level is looked up by (a coded name by its meaning)."""
-    value = holder.get(name_field)
-    return value.get("code_meaning") if isinstance(value, dict) else value
 
 
 #: (forward estimate, the value it is compared with, label, unit) per part of TID 10015

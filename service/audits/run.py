@@ -102,21 +102,31 @@ def run_audit(
     match, (low, high) = match_filter(query), date_bounds(query)
     stages = pipeline.instantiate(audit, choices, match=match, alert_match=pipeline.alert_match(alert_levels))
     when = now or datetime.now()  # study date-times are the modalities' local time
-    rows = run_sliced(store, stages, low=low, high=high, now=when, partition=_standard_name(store, audit))
+    partition = _final_group(store, audit, choices)
+    rows = run_sliced(store, stages, low=low, high=high, now=when, partition=partition)
     return AuditResult(audit, choices, query.arguments(), rows)
 
 
-def _standard_name(store: AuditStore, audit: pipeline.Audit) -> Partition:
-    """Return the standard name a group of ``audit`` joins (its raw name when unmapped): its partition."""
+def _final_group(store: AuditStore, audit: pipeline.Audit, choices: Mapping[str, str]) -> Partition:
+    """Return the partition of a group of ``audit``: what its row is named by after the stages that join groups.
+
+    With ``names=standard`` a raw name's standard name; otherwise the group's code
+    (audits grouped by a code, whose rows a code's meanings join), else its raw name.
+    """
     field = audit.constants.get("name_field")
     if field is None:  # groups that no standard name joins
         return lambda group: None
-    mapped = [row for row in store.standard_names(audit.constants.get("modality")) if row["field"] == field]
-    standard = {row["raw"]: row["standard"] for row in mapped}
+    standard: dict[str, str] = {}
+    if choices.get("names") == "standard":
+        mapped = [row for row in store.standard_names(audit.constants.get("modality")) if row["field"] == field]
+        standard = {row["raw"]: row["standard"] for row in mapped}
 
     def name(group: dict[str, Any]) -> Any:
-        raw = (group.get("_id") or {}).get("name")
-        return standard.get(raw, raw) if isinstance(raw, str) else raw
+        key = group.get("_id") or {}
+        raw = key.get("name")
+        if isinstance(raw, str) and raw in standard:
+            return standard[raw]
+        return key.get("code", raw)
 
     return name
 

@@ -9,7 +9,9 @@ column's header (``Standard acquisition protocol``, ``E2 Standard acquisition
 protocol``), in CSV, in XLSX All data and in the per-protocol sheets alike.
 The raw name is looked up exactly as the audits look it up
 (:class:`service.audits.names.StandardNames`: same path, exact match, so
-``Head Routine`` does not take the mapping of ``HEAD ROUTINE``).
+``Head Routine`` does not take the mapping of ``HEAD ROUTINE``; a view or a
+radiopharmaceutical by its meaning as sent, a radiopharmaceutical sent as text
+only by that text, the audit's ``name_fallback``).
 
 A raw name without a mapping leaves its standard cell **empty**, where the
 audits keep the raw name as the group's name. In a spreadsheet the raw name is
@@ -26,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from schemas.columns import Cell, Column, getter
-from service.audits.names import StandardNames, raw_name_paths
+from service.audits.names import StandardNames, raw_name_fallbacks, raw_name_paths
 from service.export.layout import Layout
 
 
@@ -45,23 +47,29 @@ def with_standard_names(layout: Layout, names: StandardNames) -> Layout:
     """Return ``layout`` with a standard-name column after each raw-name column of its modality."""
     study, events = list(layout.study_columns), list(layout.event_columns)
     prefix = f"{layout.events_path}."
+    fallbacks = raw_name_fallbacks().get(layout.modality, {})
     for name_field, path in raw_name_paths().get(layout.modality, {}).items():
+        fallback = fallbacks.get(name_field)
         if path.startswith(prefix):
-            _insert(events, name_field, path.removeprefix(prefix), names)
+            relative = fallback.removeprefix(prefix) if fallback else None
+            _insert(events, name_field, (path.removeprefix(prefix), relative), names)
         else:
-            _insert(study, name_field, path, names)
+            _insert(study, name_field, (path, fallback), names)
     return replace(layout, study_columns=tuple(study), event_columns=tuple(events))
 
 
-def _insert(columns: list[Column], name_field: str, path: str, names: StandardNames) -> None:
-    """Insert the standard-name column of the raw name at ``path`` after the column that shows it."""
+def _insert(columns: list[Column], name_field: str, paths: tuple[str, str | None], names: StandardNames) -> None:
+    """Insert the standard-name column of the raw name at ``paths`` (its path, its fallback) after the raw column."""
+    path, fallback = paths
     index = next((i for i, c in enumerate(columns) if path == c.path or path.startswith(f"{c.path}.")), None)
     if index is None:
         raise ValueError(f"no export column shows {path}, whose standard names the audits use")
     raw, get = columns[index], getter(path.split("."))
+    otherwise = getter(fallback.split(".")) if fallback else lambda doc: None
 
     def read(doc: Mapping[str, Any]) -> Cell:
-        return names.standard(name_field, get(doc))
+        found = get(doc)
+        return names.standard(name_field, otherwise(doc) if found is None else found)
 
     columns.insert(index + 1, StandardColumn(standard_header(raw.header), read, path, raw.context))
 

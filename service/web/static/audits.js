@@ -13,8 +13,8 @@ const FILTERS = ['date_from', 'date_to', 'station_name', 'study_description', 't
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const STATISTICS = ['mean', 'p25', 'median', 'p75', 'min', 'max', 'reference_level'];
 const HEADERS = {
-  raw_names: 'Names as sent', station: 'Station', month: 'Month', band: 'Compressed thickness', count: 'Count',
-  mean: 'Mean', p25: '25th percentile', median: 'Median', p75: '75th percentile', min: 'Minimum', max: 'Maximum',
+  code: 'Code', raw_names: 'Names as sent', station: 'Station', month: 'Month', band: 'Compressed thickness',
+  count: 'Count', mean: 'Mean', p25: '25th percentile', median: 'Median', p75: '75th percentile', min: 'Minimum', max: 'Maximum',
   reference_level: 'Reference level', above_reference: 'Above the reference level', weekday: 'Weekday', hour: 'Hour',
 };
 const ALERT_COLUMNS = ['total_dap', 'total_rp_dose', 'total_fluoro_time', 'total_dlp'];
@@ -83,7 +83,7 @@ function drawTrend(result) {
   const { rows, audit } = result;
   const months = [...new Set(rows.map((r) => r.month).filter(Boolean))].sort();
   const groups = new Map();
-  for (const row of rows) {
+  for (const row of DoseCharts.distinguish(rows)) {
     const key = groupLabel(row);
     if (!groups.has(key)) groups.set(key, new Map());
     groups.get(key).set(row.month, row.median);
@@ -149,7 +149,7 @@ function resultColumns(result) {
   const unit = unitOf(audit);
   const present = (key) => rows.some((r) => r[key] !== null && r[key] !== undefined);
   const keys = Object.keys(audit.parameters).length
-    ? ['name', 'raw_names', 'station', 'month', 'band', 'count', ...STATISTICS, 'above_reference'].filter((k) => k === 'name' || present(k))
+    ? ['name', 'code', 'raw_names', 'station', 'month', 'band', 'count', ...STATISTICS, 'above_reference'].filter((k) => k === 'name' || present(k))
     : [...new Set(rows.flatMap((r) => Object.keys(r)))];
   return keys.map((key) => {
     let label = key === 'name' ? (audit.group || 'Name') : (HEADERS[key] || key);
@@ -163,6 +163,7 @@ function resultCell(key, row) {
   const value = row[key];
   if (key === 'name') return cell(value === null || value === undefined ? '(blank)' : DoseCharts.superscripts(value));
   if (key === 'band') return cell(typeof value === 'number' ? `${value}-${value + 10}` : '');
+  if (key === 'code') return Object.assign(cell(value ?? ''), { className: 'code' }); // breaks at its space only
   if (key === 'weekday') return cell(WEEKDAYS[value - 1] || '');
   if (key === 'above_reference') return cell(value === true ? 'yes' : value === false ? 'no' : '');
   if (Array.isArray(value)) return cell(value.join('; '));

@@ -38,6 +38,14 @@ window.DoseCharts = (() => {
     return parts.join(' ');
   }
 
+  // Rows that share a name but not a code (two codes sent with one meaning) are told apart by their code.
+  function distinguish(rows) {
+    const codes = new Map();
+    for (const row of rows) codes.set(row.name, (codes.get(row.name) || new Set()).add(row.code ?? null));
+    return rows.map((row) => (codes.get(row.name).size > 1 && typeof row.code === 'string'
+      ? { ...row, name: `${row.name ?? ''} [${row.code}]` } : row));
+  }
+
   // Room for the names beside the bars: a third of the chart, within limits.
   function labelWidth(element) {
     return Math.max(90, Math.min(220, Math.round(element.clientWidth / 3)));
@@ -108,7 +116,8 @@ window.DoseCharts = (() => {
     };
   }
 
-  function medians(chart, element, rows, { title, unit, saveName }) {
+  function medians(chart, element, groups, { title, unit, saveName }) {
+    const rows = distinguish(groups);
     fitHeight(element, rows.length);
     chart.resize();
     const series = [
@@ -127,7 +136,8 @@ window.DoseCharts = (() => {
     }, true);
   }
 
-  function spread(chart, element, rows, { title, unit, saveName }) {
+  function spread(chart, element, groups, { title, unit, saveName }) {
+    const rows = distinguish(groups);
     fitHeight(element, rows.length);
     chart.resize();
     chart.setOption({
@@ -146,5 +156,5 @@ window.DoseCharts = (() => {
     return body;
   }
 
-  return { formatNumber, formatDate, superscripts, groupLabel, medians, spread, fetchAudit, fitHeight, labelWidth, base, valueAxis };
+  return { formatNumber, formatDate, superscripts, groupLabel, distinguish, medians, spread, fetchAudit, fitHeight, labelWidth, base, valueAxis };
 })();
