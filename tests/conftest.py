@@ -36,8 +36,10 @@ from service.ingest.pipeline import Pipeline
 from service.storage import Store
 from service.storage.embedded import EmbeddedServer, free_port
 from service.web.context import close_store, get_store
-from tests import dcmtk
+from tests import dcmtk, pacsdata
 from tests.arrivals import Received, corpus_files, received
+from tests.fakepacs import FakePacs
+from tests.pacsdata import Study
 from tests.signin import TEST_TOKEN, client_with_roles, secret_of, signed_in_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,6 +245,22 @@ def scp(pipeline: Pipeline, scp_port: int) -> Iterator[StorageSCP]:
     server.start()
     yield server
     server.stop(grace=0)
+
+
+@pytest.fixture
+def studies() -> dict[str, Study]:
+    """Return the hand-built studies a fake PACS holds (tests/pacsdata.py)."""
+    return pacsdata.build()
+
+
+@pytest.fixture
+def fake(studies: dict[str, Study], scp: StorageSCP) -> Iterator[FakePacs]:
+    """Run a PACS built in the test holding ``studies``, sending its C-MOVEs to ``scp`` (AE title DOSELEDGER)."""
+    pacs = FakePacs(pacsdata.datasets(studies))
+    pacs.destinations["DOSELEDGER"] = ("127.0.0.1", scp.port)
+    pacs.start()
+    yield pacs
+    pacs.stop()
 
 
 @dataclass

@@ -18,11 +18,6 @@ from tests.pacsdata import JANUARY, Study
 
 
 @pytest.fixture
-def studies() -> dict[str, Study]:
-    return pacsdata.build()
-
-
-@pytest.fixture
 def scp_port() -> int:
     """The port of the SCP that ``doseledger pacs fetch`` starts for a C-MOVE (none listens there)."""
     return free_port()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,27 +11,11 @@ from flask.testing import FlaskClient
 
 from service.dicomnet.nodes import Node
 from service.dicomnet.runs import new_run
-from service.dicomnet.scp import StorageSCP
 from service.storage import Store
-from tests import pacsdata
 from tests.fakepacs import FakePacs
 from tests.pacsdata import JANUARY, Study
 
 RUN = {"date_from": "2024-01-01", "date_to": "2024-01-31"}
-
-
-@pytest.fixture
-def studies() -> dict[str, Study]:
-    return pacsdata.build()
-
-
-@pytest.fixture
-def fake(studies: dict[str, Study], scp: StorageSCP) -> Iterator[FakePacs]:
-    pacs = FakePacs(pacsdata.datasets(studies))
-    pacs.destinations["DOSELEDGER"] = ("127.0.0.1", scp.port)
-    pacs.start()
-    yield pacs
-    pacs.stop()
 
 
 @pytest.fixture

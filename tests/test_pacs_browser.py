@@ -12,14 +12,11 @@ from typing import Any
 from service.dicomnet.nodes import Node
 from service.dicomnet.runs import new_run
 from service.storage import Store
-from tests import test_pacs_api
 from tests.fakepacs import FakePacs
 from tests.pacsdata import JANUARY, Study
 from tests.test_alerts_browser import _errors
 from tests.test_browser import ARTIFACTS, shot
 
-#: the fake PACS of the API's tests, holding its hand-built studies, and those studies (fixtures)
-fake, studies = test_pacs_api.fake, test_pacs_api.studies
 PHONE = {"width": 390, "height": 844}
 
 

@@ -23,15 +23,11 @@ from service.dicomnet.runs import new_run
 from service.storage import Store, utcnow
 from service.storage.embedded import free_port
 from tests import orthanc as pacs
-from tests import test_pacs_api
 from tests.fakepacs import FakePacs
 from tests.orthanc import Orthanc
 from tests.pacsdata import JANUARY, Study
 from tests.test_admin_page import admin_session
 from tests.test_signin import HTML, csrf_token
-
-#: the fake PACS of the API's tests, holding its hand-built studies, and those studies (fixtures)
-fake, studies = test_pacs_api.fake, test_pacs_api.studies
 
 ADMIN = "root@127.0.0.1"
 NODE = {"name": "main", "ae_title": "PACS1", "host": "10.1.2.3", "port": "104", "retrieve": "move"}

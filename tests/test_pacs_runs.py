@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -29,20 +28,6 @@ from tests.fakepacs import FakePacs
 from tests.pacsdata import JANUARY, Study
 
 OWNER = "pytest:1"
-
-
-@pytest.fixture
-def studies() -> dict[str, Study]:
-    return pacsdata.build()
-
-
-@pytest.fixture
-def fake(studies: dict[str, Study], scp: StorageSCP) -> Iterator[FakePacs]:
-    pacs = FakePacs(pacsdata.datasets(studies))
-    pacs.destinations["DOSELEDGER"] = ("127.0.0.1", scp.port)
-    pacs.start()
-    yield pacs
-    pacs.stop()
 
 
 @pytest.fixture

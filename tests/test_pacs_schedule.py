@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time as clock
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -27,20 +26,6 @@ OWNER = "pytest:1"
 
 class Crash(BaseException):
     """The process dies (nothing of the run's own handling runs)."""
-
-
-@pytest.fixture
-def studies() -> dict[str, Study]:
-    return pacsdata.build()
-
-
-@pytest.fixture
-def fake(studies: dict[str, Study], scp: StorageSCP) -> Iterator[FakePacs]:
-    pacs = FakePacs(pacsdata.datasets(studies))
-    pacs.destinations["DOSELEDGER"] = ("127.0.0.1", scp.port)
-    pacs.start()
-    yield pacs
-    pacs.stop()
 
 
 @pytest.fixture

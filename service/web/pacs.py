@@ -211,7 +211,9 @@ def list_query_studies(name: str, run_id: str) -> Response:
 
 @bp.post("/api/pacs/<name>/queries/<run_id>/cancel")
 @requires("admin")
-@documented("pacs", path=_RUN, answers={202: ("The run, to stop.", RUN)}, errors=_UNKNOWN)
+@documented(
+    "pacs", path=_RUN, answers={202: ("The run, to stop.", RUN)}, errors={**_UNKNOWN, 409: "The run has ended."}
+)
 def cancel_query(name: str, run_id: str) -> tuple[Response, int]:
     """Cancel a run: it stops before its next request (at once if no process runs it)."""
     run_of(name, run_id)
