@@ -49,6 +49,12 @@ def stored_key(value: Any) -> CodeKey | None:
     return normalised(str(value.get("coding_scheme_designator", "")), str(value["code_value"]))
 
 
+def code_text(key: CodeKey) -> str:
+    """Return a code as the pages and the audits write it: ``35321007 (SCT)``."""
+    scheme, value = key
+    return f"{value} ({scheme})"
+
+
 def make_code(value: str, scheme: str, meaning: str) -> dict[str, str]:
     """Return a coded value as stored, for a code taken from a context group of PS3.16."""
     return {"code_value": value, "coding_scheme_designator": scheme, "code_meaning": meaning}

@@ -8,6 +8,14 @@ column). Projection modalities (fluoroscopy, radiography, mammography) group
 by acquisition protocol, like CT; nuclear medicine groups its administrations
 by radiopharmaceutical agent.
 
+Each event's *protocol* is the key of its sheet. A coded protocol (a
+radiopharmaceutical) is keyed by its code, normalised as
+:func:`service.codes.stored_key` does (SNOMED RT as SNOMED CT), never by its
+meaning, and offers the sheet its name as the audits read it
+(:func:`service.audits.names.raw_name_of`: its meaning, or the text sent
+beside it); one sent as text only is keyed by that text, like a plain-text
+protocol (a CT acquisition protocol), which is its own name.
+
 Rows:
 
 * a *study row* holds the study's columns, then each event's columns in turn
@@ -25,18 +33,23 @@ from typing import Any
 
 from schemas.columns import Cell, Column, distinct_headers, read_row, schema_at, walk
 from schemas.study import Study
+from service.audits.names import raw_name_of
+from service.codes import CodeKey, stored_key
 from service.modalities import MODALITIES, SECTIONS, Modality
 
 STUDY = Study()
+#: What an event's protocol sheet is keyed by: a code, a text, or nothing.
+ProtocolKey = CodeKey | str | None
 
 
 @dataclass(frozen=True)
 class Flat:
-    """One study flattened: its own cells, and the cells and protocol of each of its events."""
+    """One study flattened: its own cells, and the cells, protocol and protocol name of each of its events."""
 
     cells: list[Cell]
     events: list[list[Cell]]
-    protocols: list[str | None]
+    protocols: list[ProtocolKey]
+    names: list[str | None]  # the name each event offers its protocol's sheet
 
 
 @dataclass(frozen=True)
@@ -92,11 +105,24 @@ class Layout:
         return row + [None] * (len(self.event_columns) * max(groups - len(events), 0))
 
     def flatten(self, doc: Mapping[str, Any]) -> Flat:
-        """Return the study's own cells, and each event's cells and protocol (its protocol column's text)."""
-        events = [read_row(self.event_columns, event) for event in self.events(doc)]
+        """Return the study's own cells, and each event's cells, protocol and protocol name."""
+        found = self.events(doc)
+        events = [read_row(self.event_columns, event) for event in found]
+        keys = [self.protocol(event, cells) for event, cells in zip(found, events, strict=True)]
+        return Flat(read_row(self.study_columns, doc), events, [k for k, _ in keys], [n for _, n in keys])
+
+    def protocol(self, event: Mapping[str, Any], cells: list[Cell]) -> tuple[ProtocolKey, str | None]:
+        """Return the key of the event's protocol sheet and the name it offers: a code and its meaning, or a text."""
         index = self.protocol_index
-        protocols = [None if index is None or event[index] is None else str(event[index]) for event in events]
-        return Flat(read_row(self.study_columns, doc), events, protocols)
+        if index is None:
+            return None, None
+        raw = raw_name_of(self.modality, self.shape.protocol, event)
+        name = raw if isinstance(raw, str) and raw else None
+        code = stored_key(event.get(self.shape.protocol))
+        if code is not None:
+            return code, name
+        text = name if cells[index] is None else str(cells[index])
+        return text, text
 
 
 def _study_columns(shape: Modality) -> list[Column]:

@@ -7,8 +7,15 @@ The workbook follows the original brief for every modality:
   followed by its standard names where it has them (standard view and
   radiopharmaceutical too: :mod:`service.export.standard`);
 * **All data**: one study per row, its events stretching to the right;
-* one sheet per protocol name, alphabetically: one event per row, the study's
-  columns first (a study with three events of one protocol gives three rows).
+* one sheet per protocol, alphabetically by name: one event per row, the
+  study's columns first (a study with three events of one protocol gives
+  three rows). A coded protocol (a radiopharmaceutical) is one sheet per code,
+  named by the first of its meanings in code-point order, as the audits name
+  the code's rows (:mod:`service.export.layout`, :mod:`service.export.spool`);
+  codes sharing a name are ordered by code, so ``FDG`` and ``FDG (2)`` fall
+  the same way whatever the order of the studies. Summary counts the events
+  of each sheet under its name, with the code after a name that two sheets
+  share (``FDG [35321007 (SCT)]``, as the audits' charts write it).
 
 XlsxWriter's ``constant_memory`` mode flushes each row to a temporary file
 when the next row of that sheet starts, so rows must be written in order
@@ -26,6 +33,7 @@ read as formulas), numbers with ``write_number``, date-times as Excel dates.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from itertools import zip_longest
@@ -36,7 +44,9 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from schemas.columns import Cell
+from service.codes import code_text
 from service.export.core import MAX_COLUMNS, Export
+from service.export.layout import ProtocolKey
 from service.export.spool import Spool
 from service.export.standard import standard_after, standard_columns
 
@@ -48,30 +58,62 @@ COUNTED = ("study_description", "requested_procedure_description")
 _NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 
 
-def sheet_names(keys: Iterable[str | None], reserved: Iterable[str]) -> dict[str | None, str]:
-    """Name a sheet for each key by Excel's rules: 31 characters at most, some characters banned, unique.
+def sheet_names(
+    keys: Iterable[ProtocolKey], reserved: Iterable[str], names: Mapping[ProtocolKey, str] | None = None
+) -> dict[ProtocolKey, str]:
+    """Name a sheet for each protocol by Excel's rules: 31 characters at most, some characters banned, unique.
 
     Characters Excel refuses (square brackets, colon, asterisk, question mark,
     slashes and control characters) become ``_``; names are compared ignoring
-    case, and a repeat gets `` (2)``, `` (3)``...; events without a protocol go
-    to :data:`NO_PROTOCOL`.
+    case, and a repeat gets `` (2)``, `` (3)``... in the order of ``keys``;
+    events without a protocol go to :data:`NO_PROTOCOL`. Each is named by
+    :func:`protocol_name` from ``names`` (the spool's; a text is its own name).
     """
     taken = {name.casefold() for name in (*reserved, "History")}
-    names: dict[str | None, str] = {}
+    found_names: dict[ProtocolKey, str] = {}
     for key in keys:
-        base = _NOT_IN_SHEET_NAME.sub("_", key or "").strip().strip("'")[:MAX_SHEET_NAME] or NO_PROTOCOL
-        name, number = base, 2
-        while name.casefold() in taken:
+        text = protocol_name(key, names or {})
+        base = _NOT_IN_SHEET_NAME.sub("_", text or "").strip().strip("'")[:MAX_SHEET_NAME] or NO_PROTOCOL
+        found, number = base, 2
+        while found.casefold() in taken:
             suffix = f" ({number})"
-            name, number = base[: MAX_SHEET_NAME - len(suffix)].rstrip() + suffix, number + 1
-        taken.add(name.casefold())
-        names[key] = name
-    return names
+            found, number = base[: MAX_SHEET_NAME - len(suffix)].rstrip() + suffix, number + 1
+        taken.add(found.casefold())
+        found_names[key] = found
+    return found_names
 
 
-def alphabetical(keys: Iterable[str | None]) -> list[str | None]:
-    """Sort protocol names ignoring case, events without a protocol last."""
-    return sorted(keys, key=lambda k: (k is None, (k or "").casefold(), k or ""))
+def alphabetical(keys: Iterable[ProtocolKey], names: Mapping[ProtocolKey, str] | None = None) -> list[ProtocolKey]:
+    """Sort protocols by name ignoring case, then as written, then codes in code order before texts; none last."""
+
+    def order(key: ProtocolKey) -> tuple[Any, ...]:
+        text = protocol_name(key, names or {})
+        return (
+            text is None,
+            (text or "").casefold(),
+            text or "",
+            isinstance(key, str),
+            key if isinstance(key, tuple) else (),
+        )
+
+    return sorted(keys, key=order)
+
+
+def protocol_name(key: ProtocolKey, names: Mapping[ProtocolKey, str]) -> str | None:
+    """Return a protocol's name: a code's first meaning (the code itself when it has none), a text itself."""
+    if isinstance(key, tuple):
+        return names.get(key) or code_text(key)
+    return key
+
+
+def protocol_counts(counts: Mapping[ProtocolKey, int], names: Mapping[ProtocolKey, str]) -> dict[str | None, int]:
+    """Return the events of each protocol by its name, a code added to a name that two protocols share."""
+    named = {key: protocol_name(key, names) for key in counts}
+    shared = Counter(named.values())
+    return {
+        f"{text} [{code_text(key)}]" if isinstance(key, tuple) and shared[text] > 1 else text: counts[key]
+        for key, text in named.items()
+    }
 
 
 class Sheet:
@@ -114,7 +156,7 @@ class Workbook:
                 f"(Excel's {MAX_COLUMNS:,} columns); every event is in its protocol sheet"
             )
         self.all_data.append(layout.study_headers(self.groups), self.bold)
-        names = sheet_names(alphabetical(spool.protocols), [SUMMARY, ALL_DATA])
+        names = sheet_names(alphabetical(spool.protocols, spool.names), [SUMMARY, ALL_DATA], spool.names)
         self.protocols = {key: self._sheet(name) for key, name in names.items()}
         for sheet in self.protocols.values():
             sheet.append(layout.event_headers(), self.bold)
@@ -145,7 +187,8 @@ class Workbook:
             *((events[i].header, "Events") for i in spool.event_values),
         ]
         sheet.append([cell for pair in headers for cell in (*pair, None)], self.bold)
-        counters = (*spool.values.values(), spool.protocols, *spool.event_values.values())
+        protocols = protocol_counts(spool.protocols, spool.names)
+        counters = (*spool.values.values(), protocols, *spool.event_values.values())
         tables = [_by_frequency(counter) for counter in counters]
         for entries in zip_longest(*tables, fillvalue=(None, None)):
             sheet.append([cell for name, count in entries for cell in (name, count, None)])
