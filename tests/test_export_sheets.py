@@ -66,11 +66,18 @@ def test_two_codes_sharing_a_meaning_are_two_sheets_named_the_same_whatever_the_
         nuclear(coded("35321007", "SCT", "FDG"), 380.0, **WHEN),
     ]
     # Codes of one name in code order: (99LOCAL, FDG-1) before (SCT, 35321007).
-    expected = {"FDG": [("FDG", 200.0)], "FDG (2)": [("FDG", 370.0), ("FDG", 380.0)]}
+    expected = {"FDG FDG-1 (99LOCAL)": [("FDG", 200.0)], "FDG 35321007 (SCT)": [("FDG", 370.0), ("FDG", 380.0)]}
     assert protocol_sheets(sheets_of(docs)) == expected
     sheets = sheets_of(docs[::-1])
     assert protocol_sheets(sheets) == {name: rows[::-1] for name, rows in expected.items()}
     assert summary_protocols(sheets["Summary"]) == {"FDG [35321007 (SCT)]": 2, "FDG [FDG-1 (99LOCAL)]": 1}
+
+
+def test_a_long_shared_name_is_shortened_so_that_its_code_fits() -> None:
+    name = "Fluorodeoxyglucose F^18^ (F-18 FDG)"
+    docs = [nuclear(coded("35321007", "SCT", name), 370.0, **WHEN), nuclear(coded("X1", "99LOCAL", name), 10.0, **WHEN)]
+    names = list(protocol_sheets(sheets_of(docs)))
+    assert names == ["Fluorodeoxyglucose X1 (99LOCAL)", "Fluorodeoxygluco 35321007 (SCT)"]  # 31 characters each
 
 
 def test_an_agent_sent_as_text_only_has_a_sheet_of_its_text() -> None:
@@ -83,8 +90,8 @@ def test_an_agent_sent_as_text_only_has_a_sheet_of_its_text() -> None:
     sheets = sheets_of(docs)
     # The coded FDG and the text 'FDG' are apart, as in the audits (the code first); no 'No protocol name' sheet.
     assert protocol_sheets(sheets) == {
-        "FDG": [("FDG", 370.0)],
-        "FDG (2)": [(None, 300.0)],
+        "FDG 35321007 (SCT)": [("FDG", 370.0)],
+        "FDG": [(None, 300.0)],
         "Tc99m MDP": [(None, 600.0), (None, 650.0)],
     }
     assert summary_protocols(sheets["Summary"]) == {"Tc99m MDP": 2, "FDG [35321007 (SCT)]": 1, "FDG": 1}
@@ -114,7 +121,8 @@ def test_the_sheets_and_summary_agree_with_the_audits_rows(client: FlaskClient, 
     sheets = read_sheets(response.get_data())
     assert summary_protocols(sheets["Summary"]) == audit
     counts = {name: len(found) for name, found in list(sheets.items())[2:]}
-    assert counts == {"FDG": 3, "FDG (2)": 2, "Fluorodeoxyglucose F^18^": 2}  # the code before the text
+    assert counts == {"FDG 35321007 (SCT)": 3, "FDG": 2, "Fluorodeoxyglucose F^18^": 2}  # the code before the text
+    assert list(sheets)[2:4] == ["FDG 35321007 (SCT)", "FDG"]
 
 
 def test_ct_protocol_sheets_still_split_by_text() -> None:

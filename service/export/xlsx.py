@@ -12,10 +12,10 @@ The workbook follows the original brief for every modality:
   three rows). A coded protocol (a radiopharmaceutical) is one sheet per code,
   named by the first of its meanings in code-point order, as the audits name
   the code's rows (:mod:`service.export.layout`, :mod:`service.export.spool`);
-  codes sharing a name are ordered by code, so ``FDG`` and ``FDG (2)`` fall
-  the same way whatever the order of the studies. Summary counts the events
-  of each sheet under its name, with the code after a name that two sheets
-  share (``FDG [35321007 (SCT)]``, as the audits' charts write it).
+  a code whose name another sheet has too is named with its code after it
+  (``FDG 35321007 (SCT)``), whatever the order of the studies. Summary counts
+  the events of each sheet under its name, with the code after a name that
+  two sheets share (``FDG [35321007 (SCT)]``, as the audits' charts write it).
 
 XlsxWriter's ``constant_memory`` mode flushes each row to a temporary file
 when the next row of that sheet starts, so rows must be written in order
@@ -67,13 +67,16 @@ def sheet_names(
     slashes and control characters) become ``_``; names are compared ignoring
     case, and a repeat gets `` (2)``, `` (3)``... in the order of ``keys``;
     events without a protocol go to :data:`NO_PROTOCOL`. Each is named by
-    :func:`protocol_name` from ``names`` (the spool's; a text is its own name).
+    :func:`protocol_name` from ``names`` (the spool's; a text is its own name),
+    with its code after a name that another protocol has too (``FDG 35321007 (SCT)``,
+    as Summary writes ``FDG [35321007 (SCT)]``).
     """
     taken = {name.casefold() for name in (*reserved, "History")}
     found_names: dict[ProtocolKey, str] = {}
-    for key in keys:
-        text = protocol_name(key, names or {})
-        base = _NOT_IN_SHEET_NAME.sub("_", text or "").strip().strip("'")[:MAX_SHEET_NAME] or NO_PROTOCOL
+    for key, (text, code) in _named(list(keys), names or {}).items():
+        suffix = f" {code}" if code else ""
+        cleaned = _NOT_IN_SHEET_NAME.sub("_", text or "").strip().strip("'")
+        base = (cleaned[: MAX_SHEET_NAME - len(suffix)].rstrip() + suffix if cleaned else "") or NO_PROTOCOL
         found, number = base, 2
         while found.casefold() in taken:
             suffix = f" ({number})"
@@ -81,6 +84,16 @@ def sheet_names(
         taken.add(found.casefold())
         found_names[key] = found
     return found_names
+
+
+def _named(keys: list[ProtocolKey], names: Mapping[ProtocolKey, str]) -> dict[ProtocolKey, tuple[str | None, str]]:
+    """Return each protocol's name, and its code (as text) where another protocol has that name too, else ''."""
+    named = {key: protocol_name(key, names) for key in keys}
+    shared = Counter(named.values())
+    return {
+        key: (text, code_text(key) if isinstance(key, tuple) and shared[text] > 1 else "")
+        for key, text in named.items()
+    }
 
 
 def alphabetical(keys: Iterable[ProtocolKey], names: Mapping[ProtocolKey, str] | None = None) -> list[ProtocolKey]:
@@ -108,11 +121,8 @@ def protocol_name(key: ProtocolKey, names: Mapping[ProtocolKey, str]) -> str | N
 
 def protocol_counts(counts: Mapping[ProtocolKey, int], names: Mapping[ProtocolKey, str]) -> dict[str | None, int]:
     """Return the events of each protocol by its name, a code added to a name that two protocols share."""
-    named = {key: protocol_name(key, names) for key in counts}
-    shared = Counter(named.values())
     return {
-        f"{text} [{code_text(key)}]" if isinstance(key, tuple) and shared[text] > 1 else text: counts[key]
-        for key, text in named.items()
+        f"{text} [{code}]" if code else text: counts[key] for key, (text, code) in _named(list(counts), names).items()
     }
 
 
