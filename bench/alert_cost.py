@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import import_rate  # noqa: E402
+from bench.database import database  # noqa: E402
 from service.alerts.records import raise_alerts  # noqa: E402
 from service.ingest.batch import ingest_all  # noqa: E402
 from service.ingest.pipeline import Pipeline  # noqa: E402
 from service.storage import Store  # noqa: E402
-from service.storage.embedded import EmbeddedServer, free_port  # noqa: E402
 
 #: fluoroscopy reports beside import_rate's CT ones: the default rules watch both
 RF_FILES = ["RF-RDSR-Siemens-Zee.dcm", "RF-RDSR-Philips_Allura.dcm", "RF-RDSR-GE.dcm", "Dual-RDSR-RF.dcm"]
@@ -78,20 +78,12 @@ def main() -> int:
     import_rate.CT_FILES[:] = [*import_rate.CT_FILES, *RF_FILES]
     on, off = import_rate.copies(args.corpus, args.copies), import_rate.copies(args.corpus, args.copies)
     with tempfile.TemporaryDirectory() as tmp:
-        server = None
-        uri = os.environ.get("MONGODB_URI")
-        if not uri:
-            server = EmbeddedServer(Path(tmp) / "db", free_port())
-            server.start(timeout=60)
-            uri = server.uri
-        try:
+        given = os.environ.get("MONGODB_URI")
+        with database(Path(tmp), given) as uri:
             with_rules, without, alone, raised = measure(on, off, uri)
-        finally:
-            if server is not None:
-                server.stop()
     n = args.copies
     print(f"{n} reports per measurement ({len(import_rate.CT_FILES)} CT and fluoroscopy samples, fresh UIDs), "
-          f"one at a time, {'MONGODB_URI' if server is None else 'embedded SecantusDB'}")  # fmt: skip
+          f"one at a time, {'MONGODB_URI' if given else 'embedded SecantusDB'}")  # fmt: skip
     print(f"{'import with the default alert rules':40} {n / with_rules:7.1f} reports/s ({raised} alerts raised)")
     print(f"{'import without alert rules':40} {n / without:7.1f} reports/s")
     print(f"the rules cost {100 * (with_rules - without) / without:+.1f}% of the import time")

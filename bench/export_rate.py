@@ -218,18 +218,13 @@ def run_child(mode: str, uri: str, db: str, out: Path, *extra: str) -> dict[str,
 @contextlib.contextmanager
 def database(data: str | None) -> Iterator[str]:
     """Yield the URI of MONGODB_URI, or of an embedded SecantusDB on ``data`` (default: a temporary folder)."""
-    if os.environ.get("MONGODB_URI"):
-        yield os.environ["MONGODB_URI"]
-        return
-    from service.storage.embedded import EmbeddedServer, free_port
+    from bench.database import database as embedded_or_given
 
-    with tempfile.TemporaryDirectory(prefix="export-bench-") as folder:
-        server = EmbeddedServer(Path(data or folder) / "db", free_port())
-        server.start(timeout=60)
-        try:
-            yield server.uri
-        finally:
-            server.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="export-bench-") as folder,
+        embedded_or_given(Path(data or folder), os.environ.get("MONGODB_URI")) as uri,
+    ):
+        yield uri
 
 
 def _filled(uri: str, db: str, count: int) -> bool:

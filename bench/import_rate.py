@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("DOSELEDGER_CORPUS", ROOT.parent / "shared" / "corpus"))
 sys.path.insert(0, str(ROOT))
 
+from bench.database import database  # noqa: E402
 from service.access.patient_key import PatientKeys  # noqa: E402
 from service.config import load_settings  # noqa: E402
 from service.extract import extract  # noqa: E402
@@ -50,7 +51,6 @@ from service.ingest.batch import ingest_all  # noqa: E402
 from service.ingest.pipeline import Outcome, Pipeline  # noqa: E402
 from service.ingest.sources import Source  # noqa: E402
 from service.storage import Store  # noqa: E402
-from service.storage.embedded import EmbeddedServer, free_port  # noqa: E402
 
 CT_FILES = [
     "CT-ESR-GE_VCT.dcm",
@@ -167,18 +167,10 @@ def main() -> int:
     args = parser.parse_args()
     data, more = copies(args.corpus, args.copies), copies(args.corpus, args.copies)
     with tempfile.TemporaryDirectory() as tmp:
-        server = None
-        uri = os.environ.get("MONGODB_URI")
-        if not uri:
-            server = EmbeddedServer(Path(tmp) / "db", free_port())
-            server.start(timeout=60)
-            uri = server.uri
-        try:
+        given = os.environ.get("MONGODB_URI")
+        with database(Path(tmp), given) as uri:
             seconds = measure(data, more, uri, args.workers)
-        finally:
-            if server is not None:
-                server.stop()
-    report(len(data), seconds, args.workers, "MONGODB_URI" if server is None else "embedded SecantusDB")
+    report(len(data), seconds, args.workers, "MONGODB_URI" if given else "embedded SecantusDB")
     return 0
 
 

@@ -30,12 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.database import database
 from bench.import_rate import CORPUS
 from service import create_app
 from service.config import load_settings
 from service.ingest.pipeline import Pipeline
 from service.storage import Store
-from service.storage.embedded import EmbeddedServer, free_port
 from service.web.context import close_store
 from tests.samples import exposure_copies
 from tests.signin import signed_in_client
@@ -104,14 +104,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=900)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="doseledger-large-") as folder:
-        server = EmbeddedServer(Path(folder) / "db", free_port())
-        server.start(timeout=60)
-        try:
-            one_by_one(server.uri, images(args.images), args.profile)
-            one_request(server.uri, images(args.images))
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory(prefix="doseledger-large-") as folder, database(Path(folder)) as uri:
+        one_by_one(uri, images(args.images), args.profile)
+        one_request(uri, images(args.images))
 
 
 if __name__ == "__main__":

@@ -31,12 +31,13 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from bench.database import database
 from bench.synthetic import synthetic_studies
 from schemas.query import parse_study_query
 from service import create_app
 from service.reading.listing import list_studies
 from service.storage import Store
-from service.storage.embedded import EmbeddedServer, free_port
+from tests.signin import make_token, make_user
 
 BATCH = 5000
 TARGET_P95 = 0.5
@@ -55,11 +56,15 @@ def timed(call: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
 
+#: the bench user's API token, set once the database is loaded
+AUTHORIZATION: dict[str, str] = {}
+
+
 def fetch(url: str) -> Callable[[], bytes]:
     """Return a call that GETs ``url`` and checks the status."""
 
     def get() -> bytes:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=AUTHORIZATION), timeout=60) as response:
             assert response.status == 200, response.status
             return response.read()
 
@@ -100,13 +105,8 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="doseledger-bench-") as folder:
-        server = EmbeddedServer(Path(folder) / "db", free_port())
-        server.start(timeout=60)
-        try:
-            run(server.uri, options.studies, options.repeat)
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory(prefix="doseledger-bench-") as folder, database(Path(folder)) as uri:
+        run(uri, options.studies, options.repeat)
 
 
 def run(uri: str, count: int, repeat: int) -> None:
@@ -116,6 +116,8 @@ def run(uri: str, count: int, repeat: int) -> None:
     store = Store.connect(uri, "bench", timeout=600, long_timeout=600)  # loads 100,000 studies
     store.ensure_indexes()
     seconds = load(store, count)
+    make_user(store, "bench", ("viewer",))  # the pages and the API need a role
+    AUTHORIZATION["Authorization"] = f"Bearer {make_token(store, 'bench', 'bench')}"
     print(f"loaded {count} studies in {seconds:.0f} s ({count / seconds:.0f}/s)")
     http = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()

@@ -47,11 +47,12 @@ import pydicom
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 
+from bench.database import database
 from bench.import_rate import CORPUS, copies
 from bench.synthetic import synthetic_studies
 from service.audits import pipeline as audits
 from service.storage import Store
-from service.storage.embedded import EmbeddedServer, free_port
+from service.storage.embedded import free_port
 from tests.signin import make_token, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,13 +271,8 @@ def main() -> None:
     if args.uri:
         run(args.uri, args)
         return
-    with tempfile.TemporaryDirectory(prefix="doseledger-mixed-") as folder:
-        server = EmbeddedServer(Path(folder) / "db", free_port())
-        server.start(timeout=60)
-        try:
-            run(server.uri, args)
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory(prefix="doseledger-mixed-") as folder, database(Path(folder)) as uri:
+        run(uri, args)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench.database import database
 from bench.synthetic import synthetic_studies
 from service.ingest.patient_sizes import Sender, import_sizes
 from service.storage import Store
-from service.storage.embedded import EmbeddedServer, free_port
 
 BATCH = 2000
 
@@ -52,13 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="doseledger-sizes-") as folder:
-        server = EmbeddedServer(Path(folder) / "db", free_port())
-        server.start(timeout=60)
-        try:
-            run(server.uri, args.rows)
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory(prefix="doseledger-sizes-") as folder, database(Path(folder)) as uri:
+        run(uri, args.rows)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from bench.database import database
 from bench.import_rate import CORPUS
 from bench.scp_rate import fresh_store, store_all, write
 from service.config import Settings, load_settings
@@ -37,7 +38,6 @@ from service.dicomnet.runs import Runner, new_run, owner_id
 from service.dicomnet.scp import StorageSCP
 from service.dicomnet.selection import Criteria
 from service.ingest.pipeline import Pipeline
-from service.storage.embedded import EmbeddedServer, free_port
 from tests import orthanc as pacs
 from tests.orthanc import Orthanc
 
@@ -101,22 +101,15 @@ def main() -> None:
     logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="doseledger-bench-") as folder:
         files = write(Path(folder), options.corpus, options.objects)
-        server = None if os.environ.get("MONGODB_URI") else EmbeddedServer(Path(folder) / "db", free_port())
-        if server is not None:
-            server.start(timeout=60)
-        try:
-            uri = server.uri if server else os.environ["MONGODB_URI"]
-            (Path(folder) / "orthanc").mkdir()
-            with pacs.running(Path(folder) / "orthanc", PACS_AET, modalities) as orthanc:
-                start = time.perf_counter()
-                orthanc.upload(files)
-                print(
-                    f"{len(files)} CT reports (one study each) stored in Orthanc in {time.perf_counter() - start:.1f} s"
-                )
-                report(uri, orthanc, files, options.rounds)
-        finally:
-            if server is not None:
-                server.stop()
+        (Path(folder) / "orthanc").mkdir()
+        with (
+            database(Path(folder), os.environ.get("MONGODB_URI")) as uri,
+            pacs.running(Path(folder) / "orthanc", PACS_AET, modalities) as orthanc,
+        ):
+            start = time.perf_counter()
+            orthanc.upload(files)
+            print(f"{len(files)} CT reports (one study each) stored in Orthanc in {time.perf_counter() - start:.1f} s")
+            report(uri, orthanc, files, options.rounds)
 
 
 def report(uri: str, orthanc: Orthanc, files: list[Path], rounds: int) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from bench.database import database
 from bench.import_rate import CORPUS, CT_FILES, copies
 from service import create_app
 from service.config import load_settings
@@ -41,9 +42,9 @@ from service.dicomnet.scp import MoveOrigin, StorageSCP
 from service.ingest.pipeline import Pipeline
 from service.ingest.sources import Source
 from service.storage import Store
-from service.storage.embedded import EmbeddedServer, free_port
 from service.web.context import close_store
 from tests import dcmtk
+from tests.signin import make_token, make_user
 
 TARGET = 50.0
 #: ``send(files, parallel)`` stores the files into a fresh database and returns the seconds the sending took
@@ -108,13 +109,15 @@ def send_http(uri: str) -> Send:
     def send(files: list[Path], connections: int) -> float:
         with fresh_store(uri) as store:
             app = create_app({"MONGODB_URI": uri, "DOSELEDGER_DB_NAME": store.db.name})
+            make_user(store, "bench", ("importer",))  # the API needs a token with the importer role
+            token = make_token(store, "bench", "bench")
             server = make_server("127.0.0.1", 0, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             try:
                 start = time.perf_counter()
                 with ThreadPoolExecutor(connections) as pool:
                     shares = [files[n::connections] for n in range(connections)]
-                    list(pool.map(lambda share: post_all(server.server_port, share), shares))
+                    list(pool.map(lambda share: post_all(server.server_port, share, token), shares))
                 return time.perf_counter() - start
             finally:
                 server.shutdown()
@@ -123,11 +126,11 @@ def send_http(uri: str) -> Send:
     return send
 
 
-def post_all(port: int, files: list[Path]) -> None:
+def post_all(port: int, files: list[Path], token: str) -> None:
     """POST each file as application/dicom over one keep-alive connection; require 201 Created."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for path in files:
-        headers = {"Content-Type": "application/dicom", "X-Filename": path.name}
+        headers = {"Content-Type": "application/dicom", "X-Filename": path.name, "Authorization": f"Bearer {token}"}
         connection.request("POST", "/api/imports", body=path.read_bytes(), headers=headers)
         response = connection.getresponse()
         response.read()
@@ -160,14 +163,8 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     with tempfile.TemporaryDirectory(prefix="doseledger-bench-") as folder:
         files = write(Path(folder), options.corpus, options.objects)
-        server = None if os.environ.get("MONGODB_URI") else EmbeddedServer(Path(folder) / "db", free_port())
-        if server is not None:
-            server.start(timeout=60)
-        try:
-            report(server.uri if server else os.environ["MONGODB_URI"], files)
-        finally:
-            if server is not None:
-                server.stop()
+        with database(Path(folder), os.environ.get("MONGODB_URI")) as uri:
+            report(uri, files)
 
 
 def report(uri: str, files: list[Path]) -> None:
